@@ -1,0 +1,18 @@
+//! Types shared by the rsdr eBPF programs and the `rsdr` userspace tool.
+//!
+//! Everything that crosses the kernel/user boundary (map keys, map values,
+//! counter indices, flag bits) is defined once, here. All types are
+//! `#[repr(C)]`, free of padding and size-asserted, so both sides agree on the
+//! layout byte for byte. Userspace-only trait impls (`aya::Pod`,
+//! `bytemuck::Pod`) live behind the `user` feature.
+#![no_std]
+
+pub mod counters;
+pub mod maps;
+
+pub use counters::{Stat, VipCounter};
+pub use maps::{Config, Ipv4Raw, VipEntry4};
+
+/// Bumped whenever the layout of a pinned map changes incompatibly. Stored in
+/// the pinned config map so a newer `rsdr` never misreads an older pin set.
+pub const LAYOUT_VERSION: u32 = 1;

@@ -1,0 +1,8 @@
+//! Rebuild the eBPF object when the bpf-linker binary changes (it is an
+//! undeclared build dependency: rustc invokes it as the linker).
+fn main() {
+    match which::which("bpf-linker") {
+        Ok(path) => println!("cargo:rerun-if-changed={}", path.display()),
+        Err(err) => println!("cargo:warning=bpf-linker not found ({err}); run `cargo xtask setup`"),
+    }
+}

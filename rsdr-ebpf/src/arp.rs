@@ -1,0 +1,64 @@
+//! The IPv4-over-Ethernet ARP header (RFC 826), validated.
+
+use rsdr_common::Ipv4Raw;
+
+use crate::frame::Frame;
+
+/// Length of an Ethernet/IPv4 ARP header.
+pub const ARP_LEN: usize = 28;
+/// Offset of the sender protocol address inside the ARP header.
+pub const SPA_OFFSET: usize = 14;
+
+pub const OP_REQUEST: u16 = 1u16.to_be();
+
+const HTYPE_ETHER: u16 = 1u16.to_be();
+// Linux accepts IEEE 802 (6) on Ethernet devices as well as Ethernet (1), and
+// answers such requests (net/ipv4/arp.c: arp_process), so both must be judged.
+const HTYPE_IEEE802: u16 = 6u16.to_be();
+const PTYPE_IPV4: u16 = 0x0800u16.to_be();
+
+#[repr(C)]
+struct ArpHdr {
+    htype: u16,
+    ptype: u16,
+    hlen: u8,
+    plen: u8,
+    oper: u16,
+    sha: [u8; 6],
+    spa: [u8; 4],
+    tha: [u8; 6],
+    tpa: [u8; 4],
+}
+
+const _: () = assert!(core::mem::size_of::<ArpHdr>() == ARP_LEN);
+
+/// The fields rsdr decides on, copied out of a validated header.
+#[derive(Clone, Copy)]
+pub struct Arp {
+    /// Operation, wire byte order (compare with `OP_*`).
+    pub oper: u16,
+    pub sender_ip: Ipv4Raw,
+    pub target_ip: Ipv4Raw,
+}
+
+/// Parse the ARP header at `off`. `None` if it is truncated or is not
+/// Ethernet(or IEEE 802)/IPv4 with 6-byte hardware and 4-byte protocol
+/// addresses: such frames are not the kernel's IPv4 ARP and are passed on.
+#[inline(always)]
+pub fn parse(frame: &Frame, off: usize) -> Option<Arp> {
+    let h = frame.at::<ArpHdr>(off)?;
+    // SAFETY: `at` checked that the whole header is inside the packet.
+    let h = unsafe { &*h };
+    if (h.htype != HTYPE_ETHER && h.htype != HTYPE_IEEE802)
+        || h.ptype != PTYPE_IPV4
+        || h.hlen != 6
+        || h.plen != 4
+    {
+        return None;
+    }
+    Some(Arp {
+        oper: h.oper,
+        sender_ip: u32::from_ne_bytes(h.spa),
+        target_ip: u32::from_ne_bytes(h.tpa),
+    })
+}

@@ -1,0 +1,61 @@
+//! rsdr datapath: keeps an LVS direct-routing real server from answering or
+//! announcing its VIPs in ARP.
+//!
+//! - `rsdr_xdp_ingress` (XDP): drops inbound ARP requests for a VIP before the
+//!   kernel's ARP code sees them.
+//! - `rsdr_tc_egress` (TC, TCX on >= 6.6): rewrites the sender IP of outgoing
+//!   ARP requests from a VIP to that VIP's real IP.
+//!
+//! Decisions live in `ingress.rs` and `egress.rs`, one function per frame
+//! kind; parsing goes through the bounds-checked [`frame::Frame`].
+#![cfg_attr(target_arch = "bpf", no_std)]
+#![cfg_attr(target_arch = "bpf", no_main)]
+
+#[cfg(target_arch = "bpf")]
+mod arp;
+#[cfg(target_arch = "bpf")]
+mod counters;
+#[cfg(target_arch = "bpf")]
+mod egress;
+#[cfg(target_arch = "bpf")]
+mod frame;
+#[cfg(target_arch = "bpf")]
+mod ingress;
+#[cfg(target_arch = "bpf")]
+mod l2;
+#[cfg(target_arch = "bpf")]
+mod maps;
+
+#[cfg(target_arch = "bpf")]
+mod programs {
+    use aya_ebpf::{
+        macros::{classifier, xdp},
+        programs::{TcContext, XdpContext},
+    };
+
+    use crate::{egress, ingress};
+
+    #[xdp(frags)]
+    pub fn rsdr_xdp_ingress(ctx: XdpContext) -> u32 {
+        ingress::xdp(&ctx)
+    }
+
+    #[classifier]
+    pub fn rsdr_tc_egress(ctx: TcContext) -> i32 {
+        egress::tc(&ctx)
+    }
+}
+
+#[cfg(target_arch = "bpf")]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[cfg(target_arch = "bpf")]
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";
+
+#[cfg(not(target_arch = "bpf"))]
+fn main() {}

@@ -1,0 +1,307 @@
+//! Attaching the pinned programs to interfaces and detaching them.
+//!
+//! `attach` is transactional: every interface is checked first, new links
+//! are created unpinned (so they vanish if anything fails) and pinned only
+//! once all of them exist. An interface whose links are already pinned and
+//! live is left alone.
+
+use std::{collections::HashSet, fs, io, path::PathBuf};
+
+use aya::{
+    programs::{
+        LinkOrder, ProgramError, SchedClassifier, TcAttachType, Xdp,
+        links::FdLink,
+        tc::TcAttachOptions,
+        xdp::XdpMode,
+    },
+    sys::SyscallError,
+};
+use thiserror::Error;
+
+use crate::{
+    iface::{self, IfaceError},
+    loader::{self, LoadError, LoadOptions},
+    lock::PinLock,
+    pins::{PinDir, PinError, XdpPinMode},
+    sys,
+};
+
+/// The `--xdp-mode` choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XdpModeChoice {
+    /// Native (driver) mode, falling back to skb (generic) mode.
+    Auto,
+    Native,
+    Skb,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AttachOptions {
+    pub mode: XdpModeChoice,
+    pub load: LoadOptions,
+}
+
+impl Default for XdpModeChoice {
+    fn default() -> Self {
+        XdpModeChoice::Auto
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Links created now. `fallback` explains why skb mode was used in `auto`.
+    Attached { mode: XdpPinMode, fallback: Option<String> },
+    /// Both links were already pinned and live; nothing was done.
+    AlreadyAttached { mode: XdpPinMode },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IfaceOutcome {
+    pub iface: String,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Error)]
+pub enum AttachError {
+    #[error("no interface given")]
+    NoInterface,
+    #[error("interface {0} is given more than once")]
+    Duplicate(String),
+    #[error(transparent)]
+    Iface(#[from] IfaceError),
+    #[error(transparent)]
+    Pins(#[from] PinError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("cannot lock {path}: {source}")]
+    Lock { path: PathBuf, source: io::Error },
+    #[error("{iface}: cannot attach XDP in {mode} mode: {reason}")]
+    Xdp { iface: String, mode: &'static str, reason: String },
+    #[error("{iface}: cannot attach TC egress: {reason}")]
+    Tc { iface: String, reason: String },
+    #[error("{iface}: cannot pin link at {path}: {reason}")]
+    PinLink { iface: String, path: PathBuf, reason: String },
+    #[error("{0} is not attached")]
+    NotAttached(String),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+fn errno(e: &ProgramError) -> Option<i32> {
+    match e {
+        ProgramError::SyscallError(SyscallError { io_error, .. }) => io_error.raw_os_error(),
+        _ => None,
+    }
+}
+
+fn explain(e: &ProgramError) -> String {
+    match errno(e) {
+        Some(libc::EBUSY) | Some(libc::EEXIST) => {
+            "another XDP program is already attached to this interface".to_string()
+        }
+        Some(libc::EOPNOTSUPP) => "the driver does not support this XDP mode".to_string(),
+        _ => format!("{e}"),
+    }
+}
+
+fn lock(pins: &PinDir) -> Result<PinLock, AttachError> {
+    PinLock::acquire(pins.root()).map_err(|source| AttachError::Lock { path: pins.root().to_path_buf(), source })
+}
+
+/// Link pinned at `path`, if it exists and is attached to interface `ifindex`.
+fn live_link(path: &std::path::Path, ifindex: u32) -> bool {
+    path.exists() && matches!(sys::pinned_link_info(path), Ok(info) if info.ifindex == Some(ifindex))
+}
+
+struct Pending {
+    iface: String,
+    link: FdLink,
+    path: PathBuf,
+}
+
+/// Attach rsdr to `ifaces`, loading and pinning the programs first if needed.
+pub fn attach(pins: &PinDir, ifaces: &[String], opts: AttachOptions) -> Result<Vec<IfaceOutcome>, AttachError> {
+    if ifaces.is_empty() {
+        return Err(AttachError::NoInterface);
+    }
+    let mut seen = HashSet::new();
+    let mut targets = Vec::new();
+    for name in ifaces {
+        if !seen.insert(name.as_str()) {
+            return Err(AttachError::Duplicate(name.clone()));
+        }
+        targets.push((name.clone(), iface::index(name)?));
+    }
+    if opts.load.max_vips == 0 || opts.load.max_vips > loader::MAX_VIPS_LIMIT {
+        return Err(LoadError::BadCapacity { got: opts.load.max_vips, max: loader::MAX_VIPS_LIMIT }.into());
+    }
+    pins.check_bpffs()?;
+    let fresh = !pins.is_loaded();
+    pins.create_dirs()?;
+    let result = lock(pins).and_then(|_guard| attach_locked(pins, &targets, opts));
+    if result.is_err() && fresh {
+        let _ = pins.remove_all();
+    }
+    result
+}
+
+fn attach_locked(
+    pins: &PinDir,
+    targets: &[(String, u32)],
+    opts: AttachOptions,
+) -> Result<Vec<IfaceOutcome>, AttachError> {
+    let xdp_pin = pins.prog(rsdr_common::maps::programs::XDP_INGRESS);
+    let tc_pin = pins.prog(rsdr_common::maps::programs::TC_EGRESS);
+    if !xdp_pin.exists() || !tc_pin.exists() {
+        let _ = fs::remove_file(&xdp_pin);
+        let _ = fs::remove_file(&tc_pin);
+        loader::load_and_pin(pins, opts.load)?;
+    }
+    let (mut xdp, mut tc) = loader::open_pinned(pins)?;
+
+    let mut pending = Vec::new();
+    let mut stale = Vec::new();
+    let mut outcomes = Vec::new();
+    for (name, ifindex) in targets {
+        let tc_path = pins.tc_egress_link(name);
+        let tc_live = live_link(&tc_path, *ifindex);
+        let xdp_existing = pins.find_xdp_link(name);
+        let xdp_live = xdp_existing.as_ref().filter(|(p, _)| live_link(p, *ifindex)).map(|(_, m)| *m);
+
+        if !tc_live {
+            stale.push(tc_path.clone());
+            let link = attach_tc(&mut tc, name)?;
+            pending.push(Pending { iface: name.clone(), link, path: tc_path });
+        }
+        let outcome = match xdp_live {
+            Some(mode) if tc_live => Outcome::AlreadyAttached { mode },
+            Some(mode) => Outcome::Attached { mode, fallback: None },
+            None => {
+                if let Some((p, _)) = xdp_existing {
+                    stale.push(p);
+                }
+                let (link, mode, fallback) = attach_xdp(&mut xdp, name, *ifindex, opts.mode)?;
+                pending.push(Pending { iface: name.clone(), link, path: pins.xdp_link(name, mode) });
+                Outcome::Attached { mode, fallback }
+            }
+        };
+        outcomes.push(IfaceOutcome { iface: name.clone(), outcome });
+    }
+
+    // Commit: drop dead pins, then pin every new link. Until a link is
+    // pinned, dropping it (on error) detaches it again.
+    for path in stale {
+        let _ = fs::remove_file(path);
+    }
+    let mut pinned: Vec<PathBuf> = Vec::new();
+    for Pending { iface, link, path } in pending {
+        let dir = pins.iface_dir(&iface);
+        let res = fs::create_dir_all(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| link.pin(&path).map(|_| ()).map_err(|e| e.to_string()));
+        if let Err(reason) = res {
+            for p in &pinned {
+                let _ = fs::remove_file(p);
+            }
+            return Err(AttachError::PinLink { iface, path, reason });
+        }
+        pinned.push(path);
+    }
+    Ok(outcomes)
+}
+
+fn attach_tc(tc: &mut SchedClassifier, iface: &str) -> Result<FdLink, AttachError> {
+    let fail = |reason: String| AttachError::Tc { iface: iface.to_string(), reason };
+    let id = tc
+        .attach_with_options(iface, TcAttachType::Egress, TcAttachOptions::TcxOrder(LinkOrder::default()))
+        .map_err(|e| fail(format!("{e} (rsdr needs TCX, Linux 6.6 or newer)")))?;
+    let link = tc.take_link(id).map_err(|e| fail(e.to_string()))?;
+    FdLink::try_from(link).map_err(|e| fail(format!("not a bpf_link: {e}")))
+}
+
+fn attach_xdp(
+    xdp: &mut Xdp,
+    iface: &str,
+    ifindex: u32,
+    choice: XdpModeChoice,
+) -> Result<(FdLink, XdpPinMode, Option<String>), AttachError> {
+    let mut try_mode = |mode: XdpPinMode| -> Result<FdLink, ProgramError> {
+        let flags = match mode {
+            XdpPinMode::Native => XdpMode::Driver,
+            XdpPinMode::Skb => XdpMode::Skb,
+        };
+        let id = xdp.attach_to_if_index(ifindex, flags)?;
+        let link = xdp.take_link(id)?;
+        FdLink::try_from(link).map_err(|e| ProgramError::IOError(io::Error::other(format!("not a bpf_link: {e}"))))
+    };
+    let fail = |mode: XdpPinMode, e: &ProgramError| AttachError::Xdp {
+        iface: iface.to_string(),
+        mode: mode.as_str(),
+        reason: explain(e),
+    };
+    match choice {
+        XdpModeChoice::Native => try_mode(XdpPinMode::Native)
+            .map(|l| (l, XdpPinMode::Native, None))
+            .map_err(|e| fail(XdpPinMode::Native, &e)),
+        XdpModeChoice::Skb => try_mode(XdpPinMode::Skb)
+            .map(|l| (l, XdpPinMode::Skb, None))
+            .map_err(|e| fail(XdpPinMode::Skb, &e)),
+        XdpModeChoice::Auto => match try_mode(XdpPinMode::Native) {
+            Ok(l) => Ok((l, XdpPinMode::Native, None)),
+            Err(e) if matches!(errno(&e), Some(libc::EBUSY) | Some(libc::EEXIST)) => Err(fail(XdpPinMode::Native, &e)),
+            Err(native) => {
+                let why = explain(&native);
+                try_mode(XdpPinMode::Skb)
+                    .map(|l| (l, XdpPinMode::Skb, Some(format!("native XDP unavailable ({why}), using skb mode"))))
+                    .map_err(|e| fail(XdpPinMode::Skb, &e))
+            }
+        },
+    }
+}
+
+/// Detach `ifaces`, or everything (and remove all pins) if empty. Returns the
+/// interfaces detached.
+pub fn detach(pins: &PinDir, ifaces: &[String]) -> Result<Vec<String>, AttachError> {
+    pins.require_loaded()?;
+    let _guard = lock(pins)?;
+    let attached = pins.interfaces()?;
+    if ifaces.is_empty() {
+        for name in &attached {
+            detach_iface(pins, name)?;
+        }
+        pins.remove_all()?;
+        return Ok(attached);
+    }
+    let mut seen = HashSet::new();
+    for name in ifaces {
+        iface::validate_name(name)?;
+        if !seen.insert(name.as_str()) {
+            return Err(AttachError::Duplicate(name.clone()));
+        }
+        if !attached.contains(name) {
+            return Err(AttachError::NotAttached(name.clone()));
+        }
+    }
+    for name in ifaces {
+        detach_iface(pins, name)?;
+    }
+    Ok(ifaces.to_vec())
+}
+
+/// Force-detach every link pinned for `iface` and remove its pins.
+fn detach_iface(pins: &PinDir, iface: &str) -> Result<(), AttachError> {
+    let dir = pins.iface_dir(iface);
+    let io_err = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| AttachError::Io { path, source }
+    };
+    for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+        let path = entry.map_err(io_err(&dir))?.path();
+        if let Ok(fd) = sys::obj_get(&path) {
+            // A defunct link (interface gone) refuses detach; it is harmless.
+            let _ = sys::link_detach(std::os::fd::AsFd::as_fd(&fd));
+        }
+        fs::remove_file(&path).map_err(io_err(&path))?;
+    }
+    fs::remove_dir(&dir).map_err(io_err(&dir))
+}

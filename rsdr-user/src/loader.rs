@@ -1,0 +1,216 @@
+//! Loading the embedded eBPF object: either privately (fresh, unpinned maps,
+//! as the fixture tests do) or against a pin directory, where existing pinned
+//! maps are reused and new ones are pinned.
+
+use std::{io, path::PathBuf};
+
+use aya::{
+    Ebpf, EbpfError, EbpfLoader,
+    maps::{Array, MapData, MapError, MapInfo, MapType},
+    programs::{ProgramError, SchedClassifier, Xdp},
+};
+use rsdr_common::{
+    Config, LAYOUT_VERSION, VipEntry4,
+    maps::{DEFAULT_MAX_VIPS, names, programs},
+};
+use thiserror::Error;
+
+use crate::{object::EBPF_OBJECT, pins::PinDir};
+
+/// aya-log level compiled into the programs (aya_log_common::Level::Info):
+/// the datapath logs only rare events, never per-packet ones.
+const LOG_LEVEL_INFO: u8 = 3;
+const LOG_LEVEL_GLOBAL: &str = "AYA_LOG_LEVEL";
+
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error("--max-vips must be between 1 and {max}, got {got}")]
+    BadCapacity { got: u32, max: u32 },
+    #[error(
+        "pinned map {path} was made by an incompatible rsdr ({what}); run `rsdr detach` to remove the old pins first"
+    )]
+    Incompatible { path: PathBuf, what: String },
+    #[error("cannot inspect pinned map {path}: {source}")]
+    Inspect { path: PathBuf, source: MapError },
+    #[error("loading the eBPF object failed: {0}")]
+    Ebpf(#[from] EbpfError),
+    #[error("program {0} is missing from the eBPF object")]
+    MissingProgram(&'static str),
+    #[error("map {0} is missing from the eBPF object")]
+    MissingMap(&'static str),
+    #[error("program {name}: {source}")]
+    Program { name: &'static str, source: ProgramError },
+    #[error("map {name}: {source}")]
+    Map { name: &'static str, source: MapError },
+    #[error("pinning program {name}: {source}")]
+    Pin { name: &'static str, source: aya::pin::PinError },
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// Upper bound for `--max-vips`: beyond this the per-CPU table's memory
+/// (entries x CPUs x 72 bytes) stops being reasonable on large machines.
+pub const MAX_VIPS_LIMIT: u32 = 4 * 1024 * 1024;
+
+#[derive(Clone, Copy, Debug)]
+pub struct LoadOptions {
+    /// Capacity of the VIP table when it is created (ignored when reused).
+    pub max_vips: u32,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self { max_vips: DEFAULT_MAX_VIPS }
+    }
+}
+
+/// The layout every map must have for this build, checked against pins.
+fn expected_layout(name: &str) -> Option<(MapType, u32, u32)> {
+    let u32s = size_of::<u32>() as u32;
+    match name {
+        names::VIPS4 => Some((MapType::PerCpuHash, u32s, size_of::<VipEntry4>() as u32)),
+        names::STATS => Some((MapType::PerCpuArray, u32s, size_of::<u64>() as u32)),
+        names::CONFIG => Some((MapType::Array, u32s, size_of::<Config>() as u32)),
+        _ => None,
+    }
+}
+
+const PINNED_MAPS: [&str; 4] = [names::VIPS4, names::STATS, names::CONFIG, names::LOGS];
+
+/// Refuse to reuse pinned maps whose layout differs from this build's.
+fn check_pinned_layout(pins: &PinDir) -> Result<(), LoadError> {
+    for name in PINNED_MAPS {
+        let path = pins.map(name);
+        if !path.exists() {
+            continue;
+        }
+        let Some((ty, key, value)) = expected_layout(name) else { continue };
+        let info = MapInfo::from_pin(&path)
+            .map_err(|source| LoadError::Inspect { path: path.clone(), source })?;
+        let got_ty = info.map_type().map_err(|source| LoadError::Inspect { path: path.clone(), source })?;
+        if got_ty != ty || info.key_size() != key || info.value_size() != value {
+            return Err(LoadError::Incompatible {
+                path,
+                what: format!(
+                    "{got_ty:?} key {} value {}, expected {ty:?} key {key} value {value}",
+                    info.key_size(),
+                    info.value_size()
+                ),
+            });
+        }
+    }
+    let config = pins.map(names::CONFIG);
+    if config.exists() {
+        let data = MapData::from_pin(&config)
+            .map_err(|source| LoadError::Inspect { path: config.clone(), source })?;
+        let array: Array<_, Config> = Array::try_from(aya::maps::Map::Array(data))
+            .map_err(|source| LoadError::Inspect { path: config.clone(), source })?;
+        let cfg = array.get(&0, 0).map_err(|source| LoadError::Inspect { path: config.clone(), source })?;
+        if cfg.layout_version != 0 && cfg.layout_version != LAYOUT_VERSION {
+            return Err(LoadError::Incompatible {
+                path: config,
+                what: format!("layout version {}, expected {LAYOUT_VERSION}", cfg.layout_version),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Load the object and both programs. With `pins`, maps are reused from (or
+/// pinned into) `<pin-dir>/maps`; without, they are private to the returned
+/// [`Ebpf`].
+pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError> {
+    if opts.max_vips == 0 || opts.max_vips > MAX_VIPS_LIMIT {
+        return Err(LoadError::BadCapacity { got: opts.max_vips, max: MAX_VIPS_LIMIT });
+    }
+    if let Some(pins) = pins {
+        check_pinned_layout(pins)?;
+    }
+    let level = LOG_LEVEL_INFO;
+    let mut loader = EbpfLoader::new();
+    loader.override_global(LOG_LEVEL_GLOBAL, &level, false);
+    loader.map_max_entries(names::VIPS4, opts.max_vips);
+    let paths: Vec<(&'static str, PathBuf)> = match pins {
+        Some(p) => PINNED_MAPS.iter().map(|n| (*n, p.map(n))).collect(),
+        None => Vec::new(),
+    };
+    for (name, path) in &paths {
+        loader.map_pin_path(name, path.as_path());
+    }
+    let mut ebpf = loader.load(EBPF_OBJECT)?;
+    init_config(&mut ebpf)?;
+    xdp(&mut ebpf)?
+        .load()
+        .map_err(|source| LoadError::Program { name: programs::XDP_INGRESS, source })?;
+    tc_egress(&mut ebpf)?
+        .load()
+        .map_err(|source| LoadError::Program { name: programs::TC_EGRESS, source })?;
+    Ok(ebpf)
+}
+
+fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {
+    let map = ebpf.map_mut(names::CONFIG).ok_or(LoadError::MissingMap(names::CONFIG))?;
+    let mut array: Array<_, Config> =
+        Array::try_from(map).map_err(|source| LoadError::Map { name: names::CONFIG, source })?;
+    let mut cfg = array.get(&0, 0).map_err(|source| LoadError::Map { name: names::CONFIG, source })?;
+    if cfg.layout_version == 0 {
+        cfg.layout_version = LAYOUT_VERSION;
+        array.set(0, cfg, 0).map_err(|source| LoadError::Map { name: names::CONFIG, source })?;
+    }
+    Ok(())
+}
+
+/// The XDP ingress program of a loaded object.
+pub fn xdp(ebpf: &mut Ebpf) -> Result<&mut Xdp, LoadError> {
+    let name = programs::XDP_INGRESS;
+    ebpf.program_mut(name)
+        .ok_or(LoadError::MissingProgram(name))?
+        .try_into()
+        .map_err(|source| LoadError::Program { name, source })
+}
+
+/// The TC egress program of a loaded object.
+pub fn tc_egress(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier, LoadError> {
+    let name = programs::TC_EGRESS;
+    ebpf.program_mut(name)
+        .ok_or(LoadError::MissingProgram(name))?
+        .try_into()
+        .map_err(|source| LoadError::Program { name, source })
+}
+
+/// Load the object against `pins` and pin both programs (replacing nothing:
+/// callers only do this when no programs are pinned yet).
+pub fn load_and_pin(pins: &PinDir, opts: LoadOptions) -> Result<(), LoadError> {
+    let mut ebpf = load(Some(pins), opts)?;
+    let xdp_path = pins.prog(programs::XDP_INGRESS);
+    xdp(&mut ebpf)?
+        .pin(&xdp_path)
+        .map_err(|source| LoadError::Pin { name: programs::XDP_INGRESS, source })?;
+    let tc_path = pins.prog(programs::TC_EGRESS);
+    if let Err(source) = tc_egress(&mut ebpf)?.pin(&tc_path) {
+        let _ = std::fs::remove_file(&xdp_path);
+        return Err(LoadError::Pin { name: programs::TC_EGRESS, source });
+    }
+    Ok(())
+}
+
+/// Open the pinned programs.
+pub fn open_pinned(pins: &PinDir) -> Result<(Xdp, SchedClassifier), LoadError> {
+    let xdp = Xdp::from_pin(pins.prog(programs::XDP_INGRESS), aya_obj::programs::XdpAttachType::Interface)
+        .map_err(|source| LoadError::Program { name: programs::XDP_INGRESS, source })?;
+    let tc = SchedClassifier::from_pin(pins.prog(programs::TC_EGRESS))
+        .map_err(|source| LoadError::Program { name: programs::TC_EGRESS, source })?;
+    Ok((xdp, tc))
+}
+
+/// Capacity of a map in a loaded object (for tests and status).
+pub fn capacity(ebpf: &Ebpf, name: &'static str) -> Result<u32, LoadError> {
+    let map = ebpf.map(name).ok_or(LoadError::MissingMap(name))?;
+    let info = match map {
+        aya::maps::Map::PerCpuHashMap(d) | aya::maps::Map::Array(d) | aya::maps::Map::PerCpuArray(d) => {
+            d.info().map_err(|source| LoadError::Map { name, source })?
+        }
+        _ => return Err(LoadError::MissingMap(name)),
+    };
+    Ok(info.max_entries())
+}

@@ -1,0 +1,195 @@
+//! Layout of rsdr's pin directory on bpffs.
+//!
+//! ```text
+//! <pin-dir>/maps/RSDR_VIPS4 RSDR_STATS RSDR_CONFIG AYA_LOGS
+//! <pin-dir>/progs/rsdr_xdp_ingress rsdr_tc_egress
+//! <pin-dir>/links/<iface>/xdp.native | xdp.skb     (XDP bpf_link)
+//! <pin-dir>/links/<iface>/tc_egress                (TCX bpf_link)
+//! ```
+//!
+//! Everything that keeps the filter running lives here, so the `rsdr`
+//! process can exit: links stay attached while pinned. Programs can later be
+//! swapped inside the pinned links atomically (BPF_LINK_UPDATE), which is
+//! what makes restarts and upgrades window-free.
+
+use std::{
+    ffi::CString,
+    fs, io,
+    os::unix::ffi::OsStrExt as _,
+    path::{Path, PathBuf},
+};
+
+use rsdr_common::maps::names;
+use thiserror::Error;
+
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+#[derive(Debug, Error)]
+pub enum PinError {
+    #[error(
+        "{path} is not on a bpf filesystem (nearest existing directory: {existing}); mount one with `mount -t bpf bpf {existing}`"
+    )]
+    NotBpffs { path: PathBuf, existing: PathBuf },
+    #[error("nothing attached: no rsdr pins under {0} (run `rsdr attach IFACE` first)")]
+    NothingAttached(PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PinError + '_ {
+    move |source| PinError::Io { path: path.to_path_buf(), source }
+}
+
+/// XDP attach mode, as recorded in the link pin's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XdpPinMode {
+    Native,
+    Skb,
+}
+
+impl XdpPinMode {
+    pub const ALL: [XdpPinMode; 2] = [XdpPinMode::Native, XdpPinMode::Skb];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            XdpPinMode::Native => "native",
+            XdpPinMode::Skb => "skb",
+        }
+    }
+
+    fn file_name(self) -> &'static str {
+        match self {
+            XdpPinMode::Native => "xdp.native",
+            XdpPinMode::Skb => "xdp.skb",
+        }
+    }
+}
+
+const TC_EGRESS_LINK: &str = "tc_egress";
+
+#[derive(Clone, Debug)]
+pub struct PinDir {
+    root: PathBuf,
+}
+
+impl PinDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn maps_dir(&self) -> PathBuf {
+        self.root.join("maps")
+    }
+
+    pub fn progs_dir(&self) -> PathBuf {
+        self.root.join("progs")
+    }
+
+    pub fn links_dir(&self) -> PathBuf {
+        self.root.join("links")
+    }
+
+    pub fn map(&self, name: &str) -> PathBuf {
+        self.maps_dir().join(name)
+    }
+
+    pub fn prog(&self, name: &str) -> PathBuf {
+        self.progs_dir().join(name)
+    }
+
+    pub fn iface_dir(&self, iface: &str) -> PathBuf {
+        self.links_dir().join(iface)
+    }
+
+    pub fn xdp_link(&self, iface: &str, mode: XdpPinMode) -> PathBuf {
+        self.iface_dir(iface).join(mode.file_name())
+    }
+
+    pub fn tc_egress_link(&self, iface: &str) -> PathBuf {
+        self.iface_dir(iface).join(TC_EGRESS_LINK)
+    }
+
+    /// The pinned XDP link of `iface` and its mode, if any.
+    pub fn find_xdp_link(&self, iface: &str) -> Option<(PathBuf, XdpPinMode)> {
+        XdpPinMode::ALL
+            .into_iter()
+            .map(|m| (self.xdp_link(iface, m), m))
+            .find(|(p, _)| p.exists())
+    }
+
+    /// Fails unless the pin directory (or, if absent, its nearest existing
+    /// ancestor) is on bpffs: pins cannot be created anywhere else.
+    pub fn check_bpffs(&self) -> Result<(), PinError> {
+        let mut existing = self.root.as_path();
+        while !existing.exists() {
+            existing = existing.parent().unwrap_or(Path::new("/"));
+        }
+        if !is_bpffs(existing).map_err(io_err(existing))? {
+            return Err(PinError::NotBpffs {
+                path: self.root.clone(),
+                existing: existing.to_path_buf(),
+            });
+        }
+        Ok(())
+    }
+
+    /// True when a loaded rsdr lives here (its config map is pinned).
+    pub fn is_loaded(&self) -> bool {
+        self.map(names::CONFIG).exists()
+    }
+
+    /// Fails with [`PinError::NothingAttached`] unless rsdr is loaded here.
+    pub fn require_loaded(&self) -> Result<(), PinError> {
+        self.check_bpffs()?;
+        if self.is_loaded() { Ok(()) } else { Err(PinError::NothingAttached(self.root.clone())) }
+    }
+
+    pub fn create_dirs(&self) -> Result<(), PinError> {
+        for d in [self.root.clone(), self.maps_dir(), self.progs_dir(), self.links_dir()] {
+            fs::create_dir_all(&d).map_err(io_err(&d))?;
+        }
+        Ok(())
+    }
+
+    /// Interfaces with a link directory, sorted by name.
+    pub fn interfaces(&self) -> Result<Vec<String>, PinError> {
+        let dir = self.links_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(&dir)(e)),
+        };
+        let mut out = Vec::new();
+        for e in entries {
+            let e = e.map_err(io_err(&dir))?;
+            out.push(e.file_name().to_string_lossy().into_owned());
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Remove the whole pin tree (pins and directories).
+    pub fn remove_all(&self) -> Result<(), PinError> {
+        match fs::remove_dir_all(&self.root) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&self.root)(e)),
+        }
+    }
+}
+
+fn is_bpffs(path: &Path) -> io::Result<bool> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+    // SAFETY: zeroed statfs is a valid out-parameter; `c` is NUL-terminated.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(clippy::unnecessary_cast)]
+    Ok(st.f_type as i64 == BPF_FS_MAGIC)
+}

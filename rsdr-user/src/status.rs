@@ -1,0 +1,83 @@
+//! What is attached where, read back from the pins and the kernel.
+
+use aya::maps::MapData;
+use serde::Serialize;
+
+use crate::{
+    iface,
+    pins::{PinDir, PinError},
+    sys,
+    vips::{VipError, VipTable},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error(transparent)]
+    Pins(#[from] PinError),
+    #[error(transparent)]
+    Vips(#[from] VipError),
+    #[error("program map: {0}")]
+    Map(#[from] aya::maps::MapError),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Hook {
+    /// "xdp" or "tcx".
+    pub kind: &'static str,
+    /// "ingress" or "egress".
+    pub direction: &'static str,
+    /// XDP mode ("native" or "skb"); none for TCX.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<&'static str>,
+    pub link_id: u32,
+    pub program_id: u32,
+    /// True while the link is attached to this interface.
+    pub live: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct IfaceStatus {
+    pub name: String,
+    /// Current index of the interface; none if it no longer exists.
+    pub ifindex: Option<u32>,
+    pub hooks: Vec<Hook>,
+    /// Both hooks present and live.
+    pub healthy: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub pin_dir: String,
+    pub vips: usize,
+    pub max_vips: u32,
+    pub interfaces: Vec<IfaceStatus>,
+}
+
+pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
+    pins.require_loaded()?;
+    let table = VipTable::<MapData>::open(pins)?;
+    let vips = table.list()?.len();
+    let mut interfaces = Vec::new();
+    for name in pins.interfaces()? {
+        let ifindex = iface::index(&name).ok();
+        let mut hooks = Vec::new();
+        let mut push = |path: std::path::PathBuf, kind, direction, mode| {
+            if let Ok(info) = sys::pinned_link_info(&path) {
+                let live = info.is_live() && info.ifindex == ifindex;
+                hooks.push(Hook { kind, direction, mode, link_id: info.link_id, program_id: info.prog_id, live });
+            }
+        };
+        if let Some((path, mode)) = pins.find_xdp_link(&name) {
+            push(path, "xdp", "ingress", Some(mode.as_str()));
+        }
+        push(pins.tc_egress_link(&name), "tcx", "egress", None);
+        let healthy = hooks.len() == 2 && hooks.iter().all(|h| h.live);
+        interfaces.push(IfaceStatus { name, ifindex, hooks, healthy });
+    }
+    Ok(Status {
+        pin_dir: pins.root().display().to_string(),
+        vips,
+        max_vips: table.capacity(),
+        interfaces,
+    })
+}

@@ -1,0 +1,149 @@
+//! A small builder for the frames the fixtures feed to the programs.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+pub const ETH_P_ARP: u16 = 0x0806;
+pub const ETH_P_IP: u16 = 0x0800;
+pub const ETH_P_IPV6: u16 = 0x86dd;
+pub const ETH_P_8021Q: u16 = 0x8100;
+pub const ETH_P_8021AD: u16 = 0x88a8;
+
+pub const OP_REQUEST: u16 = 1;
+pub const OP_REPLY: u16 = 2;
+
+pub const BROADCAST: [u8; 6] = [0xff; 6];
+pub const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+pub const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+
+/// An IPv4 ARP header; fields are public so fixtures can break any of them.
+#[derive(Clone, Debug)]
+pub struct Arp {
+    pub htype: u16,
+    pub ptype: u16,
+    pub hlen: u8,
+    pub plen: u8,
+    pub oper: u16,
+    pub sha: [u8; 6],
+    pub spa: Ipv4Addr,
+    pub tha: [u8; 6],
+    pub tpa: Ipv4Addr,
+}
+
+impl Arp {
+    /// "who-has `target` tell `sender`" from `sha`.
+    pub fn request(sha: [u8; 6], sender: Ipv4Addr, target: Ipv4Addr) -> Self {
+        Self { htype: 1, ptype: ETH_P_IP, hlen: 6, plen: 4, oper: OP_REQUEST, sha, spa: sender, tha: [0; 6], tpa: target }
+    }
+
+    /// "`sender` is-at `sha`", to `tha`/`target`.
+    pub fn reply(sha: [u8; 6], sender: Ipv4Addr, tha: [u8; 6], target: Ipv4Addr) -> Self {
+        Self { htype: 1, ptype: ETH_P_IP, hlen: 6, plen: 4, oper: OP_REPLY, sha, spa: sender, tha, tpa: target }
+    }
+
+    pub fn with(mut self, f: impl FnOnce(&mut Self)) -> Self {
+        f(&mut self);
+        self
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(28);
+        b.extend_from_slice(&self.htype.to_be_bytes());
+        b.extend_from_slice(&self.ptype.to_be_bytes());
+        b.push(self.hlen);
+        b.push(self.plen);
+        b.extend_from_slice(&self.oper.to_be_bytes());
+        b.extend_from_slice(&self.sha);
+        b.extend_from_slice(&self.spa.octets());
+        b.extend_from_slice(&self.tha);
+        b.extend_from_slice(&self.tpa.octets());
+        b
+    }
+}
+
+/// An Ethernet frame: addresses, up to any number of VLAN tags, a payload.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub dst: [u8; 6],
+    pub src: [u8; 6],
+    /// (TPID, TCI) pairs, outermost first.
+    pub tags: Vec<(u16, u16)>,
+    pub ethertype: u16,
+    pub payload: Vec<u8>,
+    /// Pad to the 60-byte Ethernet minimum, as a NIC delivers short frames.
+    pub pad: bool,
+}
+
+impl Frame {
+    pub fn new(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: Vec<u8>) -> Self {
+        Self { dst, src, tags: Vec::new(), ethertype, payload, pad: false }
+    }
+
+    /// A broadcast ARP frame from `src`.
+    pub fn arp(src: [u8; 6], arp: &Arp) -> Self {
+        let dst = if arp.oper == OP_REQUEST { BROADCAST } else { arp.tha };
+        Self::new(dst, src, ETH_P_ARP, arp.bytes())
+    }
+
+    pub fn tagged(mut self, tpid: u16, vid: u16) -> Self {
+        self.tags.push((tpid, vid));
+        self
+    }
+
+    pub fn padded(mut self) -> Self {
+        self.pad = true;
+        self
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(64);
+        b.extend_from_slice(&self.dst);
+        b.extend_from_slice(&self.src);
+        for (tpid, tci) in &self.tags {
+            b.extend_from_slice(&tpid.to_be_bytes());
+            b.extend_from_slice(&tci.to_be_bytes());
+        }
+        b.extend_from_slice(&self.ethertype.to_be_bytes());
+        b.extend_from_slice(&self.payload);
+        if self.pad && b.len() < 60 {
+            b.resize(60, 0);
+        }
+        b
+    }
+}
+
+/// Internet checksum over `data` (RFC 1071).
+pub fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for c in data.chunks(2) {
+        let w = if c.len() == 2 { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], 0]) };
+        sum += u32::from(w);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// An IPv4 TCP SYN payload (IP header + TCP header).
+pub fn ipv4_tcp(src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
+    let mut ip = vec![0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0];
+    ip.extend_from_slice(&src.octets());
+    ip.extend_from_slice(&dst.octets());
+    let c = checksum(&ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    ip.extend_from_slice(&tcp_syn());
+    ip
+}
+
+/// An IPv6 TCP SYN payload (IPv6 header + TCP header).
+pub fn ipv6_tcp(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
+    let mut ip = vec![0x60, 0, 0, 0, 0, 20, 6, 64];
+    ip.extend_from_slice(&src.octets());
+    ip.extend_from_slice(&dst.octets());
+    ip.extend_from_slice(&tcp_syn());
+    ip
+}
+
+fn tcp_syn() -> Vec<u8> {
+    vec![0x9c, 0x40, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]
+}

@@ -1,0 +1,8 @@
+//! Shared test support: a frame builder, a BPF_PROG_TEST_RUN harness over
+//! the real programs, network-namespace labs and a runner for the `rsdr`
+//! binary. The tests themselves live in `tests/`.
+
+pub mod datapath;
+pub mod frames;
+pub mod hex;
+pub mod root;
