@@ -198,7 +198,7 @@ fn attach_locked(
         let dir = pins.iface_dir(&iface);
         let res = fs::create_dir_all(&dir)
             .map_err(|e| e.to_string())
-            .and_then(|()| link.pin(&path).map(|_| ()).map_err(|e| e.to_string()));
+            .and_then(|()| link.pin(&path).map(|_| ()).map_err(|e| crate::error_chain(&e)));
         if let Err(reason) = res {
             for p in &pinned {
                 let _ = fs::remove_file(p);

@@ -18,3 +18,19 @@ pub mod vips;
 
 /// Default pin directory (overridden by `--pin-dir` / `RSDR_PIN_DIR`).
 pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/rsdr";
+
+/// An error and all its sources on one line ("a: b: c"), for errors that
+/// are turned into strings inside typed errors.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let msg = s.to_string();
+        if !out.contains(&msg) {
+            out.push_str(": ");
+            out.push_str(&msg);
+        }
+        cur = s.source();
+    }
+    out
+}

@@ -3,7 +3,7 @@
 //! ```text
 //! <pin-dir>/maps/RSDR_VIPS4 RSDR_STATS RSDR_CONFIG AYA_LOGS
 //! <pin-dir>/progs/rsdr_xdp_ingress rsdr_tc_egress
-//! <pin-dir>/links/<iface>/xdp.native | xdp.skb     (XDP bpf_link)
+//! <pin-dir>/links/<iface>/xdp_native | xdp_skb     (XDP bpf_link; bpffs forbids dots)
 //! <pin-dir>/links/<iface>/tc_egress                (TCX bpf_link)
 //! ```
 //!
@@ -59,8 +59,8 @@ impl XdpPinMode {
 
     fn file_name(self) -> &'static str {
         match self {
-            XdpPinMode::Native => "xdp.native",
-            XdpPinMode::Skb => "xdp.skb",
+            XdpPinMode::Native => "xdp_native",
+            XdpPinMode::Skb => "xdp_skb",
         }
     }
 }

@@ -1,8 +1,12 @@
 //! Shared test support: a frame builder, a BPF_PROG_TEST_RUN harness over
-//! the real programs, network-namespace labs and a runner for the `rsdr`
-//! binary. The tests themselves live in `tests/`.
+//! the real programs, network-namespace labs, packet capture and a runner
+//! for the `rsdr` binary. The tests themselves live in `tests/`.
 
+pub mod cli;
 pub mod datapath;
 pub mod frames;
 pub mod hex;
+pub mod lab;
+pub mod netns;
+pub mod pcap;
 pub mod root;

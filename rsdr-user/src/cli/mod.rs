@@ -1,0 +1,64 @@
+//! Command-line interface: one file per subcommand.
+
+mod attach;
+mod detach;
+mod output;
+mod stats;
+mod status;
+mod vip;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use rsdr_user::{DEFAULT_PIN_DIR, pins::PinDir};
+
+const ABOUT: &str = "Keep an LVS direct-routing real server from answering or announcing its VIPs in ARP";
+
+const LONG_ABOUT: &str = "\
+rsdr replaces arptables_jf on LVS direct-routing real servers. An XDP program
+drops inbound ARP requests for the VIPs before the kernel sees them, and a TC
+egress program rewrites the sender IP of outgoing ARP requests from a VIP to
+the server's real IP. Programs, maps and links are pinned on bpffs, so the
+filter keeps running after rsdr exits.";
+
+const EXAMPLES: &str = "\
+Examples:
+  rsdr attach eth0                          # load, pin and attach to eth0
+  rsdr vip add 192.0.2.10 --real 10.0.0.5   # filter ARP for a VIP
+  rsdr status                               # what is attached where
+  rsdr stats                                # what was dropped and rewritten
+  rsdr detach                               # remove everything";
+
+#[derive(Debug, Parser)]
+#[command(name = "rsdr", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    /// Directory on bpffs holding rsdr's pinned maps, programs and links
+    #[arg(long, global = true, env = "RSDR_PIN_DIR", default_value = DEFAULT_PIN_DIR, value_name = "DIR")]
+    pin_dir: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Attach(attach::Args),
+    Detach(detach::Args),
+    #[command(subcommand)]
+    Vip(vip::Command),
+    Stats(stats::Args),
+    Status(status::Args),
+}
+
+impl Cli {
+    pub fn run(self) -> anyhow::Result<()> {
+        let pins = PinDir::new(self.pin_dir);
+        match self.command {
+            Command::Attach(args) => attach::run(&pins, args),
+            Command::Detach(args) => detach::run(&pins, args),
+            Command::Vip(cmd) => vip::run(&pins, cmd),
+            Command::Stats(args) => stats::run(&pins, args),
+            Command::Status(args) => status::run(&pins, args),
+        }
+    }
+}

@@ -1,0 +1,53 @@
+use rsdr_user::{
+    pins::PinDir,
+    privilege::{self, Need},
+    status,
+};
+
+use super::output;
+
+/// Show where rsdr is attached, with which hooks and modes
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  rsdr status\n  rsdr status --json")]
+pub struct Args {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
+    privilege::require(Need::Bpf)?;
+    let st = status::status(pins)?;
+    if args.json {
+        return output::json(&st);
+    }
+    println!("pin dir: {}", st.pin_dir);
+    println!("VIPs:    {} of {}", st.vips, st.max_vips);
+    println!();
+    let rows: Vec<Vec<String>> = st
+        .interfaces
+        .iter()
+        .map(|i| {
+            let hook = |dir: &str| {
+                i.hooks
+                    .iter()
+                    .find(|h| h.direction == dir)
+                    .map(|h| match h.mode {
+                        Some(m) => format!("{} ({m})", h.kind),
+                        None => h.kind.to_string(),
+                    })
+                    .unwrap_or_else(|| "-".to_string())
+            };
+            let state = if i.ifindex.is_none() {
+                "interface gone"
+            } else if i.healthy {
+                "ok"
+            } else {
+                "degraded (run rsdr attach again)"
+            };
+            vec![i.name.clone(), hook("ingress"), hook("egress"), state.to_string()]
+        })
+        .collect();
+    output::table(&["INTERFACE", "INGRESS", "EGRESS", "STATE"], &rows);
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! The standard two-host lab: a peer and a real server on one veth link.
+//!
+//! ```text
+//!  peer (10.0.0.1/24) eth0 <---veth---> eth0 server (10.0.0.2/24 + VIP 10.0.0.100/32)
+//! ```
+
+use std::{net::Ipv4Addr, process::Command};
+
+use crate::{
+    cli::{RsdrRun, rsdr_cmd},
+    netns::{BpfFs, Netns, veth},
+};
+
+pub const PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+pub const REAL_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+/// On the link's subnet, but nobody holds it: ARP for it goes unanswered.
+pub const NOBODY: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 77);
+
+pub struct Lab {
+    pub peer: Netns,
+    pub server: Netns,
+    pub bpffs: BpfFs,
+}
+
+impl Lab {
+    pub fn new() -> Self {
+        let peer = Netns::new("peer");
+        let server = Netns::new("srv");
+        veth(&peer, &server, "eth0");
+        peer.ip(&["addr", "add", &format!("{PEER_IP}/24"), "dev", "eth0"]);
+        server.ip(&["addr", "add", &format!("{REAL_IP}/24"), "dev", "eth0"]);
+        server.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "eth0"]);
+        Self { peer, server, bpffs: BpfFs::new() }
+    }
+
+    pub fn pin_dir(&self) -> String {
+        self.bpffs.path().join("rsdr").display().to_string()
+    }
+
+    /// Run `rsdr --pin-dir <lab pins> args...` inside the server namespace.
+    pub fn rsdr(&self, args: &[&str]) -> RsdrRun {
+        self.rsdr_as(None, args)
+    }
+
+    /// Same, behind a wrapper command (e.g. `setpriv` to drop privileges).
+    pub fn rsdr_as(&self, wrapper: Option<&[&str]>, args: &[&str]) -> RsdrRun {
+        let mut outer = self.server.cmd(wrapper.map_or("env", |w| w[0]));
+        if let Some(w) = wrapper {
+            outer.args(&w[1..]);
+        }
+        let mut cmd = rsdr_cmd(Some(outer));
+        cmd.arg("--pin-dir").arg(self.pin_dir()).args(args);
+        RsdrRun::from_output(cmd.output().unwrap_or_else(|e| panic!("cannot run rsdr: {e}")))
+    }
+
+    /// `rsdr attach eth0` + `rsdr vip add VIP --real REAL_IP`.
+    pub fn protect(&self) {
+        self.rsdr(&["attach", "eth0"]).ok();
+        self.rsdr(&["vip", "add", &VIP.to_string(), "--real", &REAL_IP.to_string()]).ok();
+    }
+
+    /// Number of ARP replies the peer gets for `target` with `count` probes.
+    pub fn arping_from_peer(&self, target: Ipv4Addr, count: u32) -> u32 {
+        arping(&self.peer, "eth0", target, count)
+    }
+
+    /// Make the server's kernel send ARP requests with the VIP as source IP:
+    /// a ping from the VIP to an address nobody holds.
+    pub fn server_arps_from_vip(&self) {
+        self.server.ip(&["neigh", "flush", "dev", "eth0"]);
+        let _ = self
+            .server
+            .cmd("ping")
+            .args(["-c", "1", "-W", "2", "-I", &VIP.to_string(), &NOBODY.to_string()])
+            .output();
+    }
+}
+
+impl Default for Lab {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Replies received by `arping -c count` from `ns` for `target`.
+pub fn arping(ns: &Netns, iface: &str, target: Ipv4Addr, count: u32) -> u32 {
+    let out = ns
+        .cmd("arping")
+        .args(["-c", &count.to_string(), "-w", &(count + 1).to_string(), "-I", iface, &target.to_string()])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run arping: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("Received ")?.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected arping output:\n{text}\n{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Run `cmd` and ignore the outcome (used for traffic generators).
+pub fn fire(mut cmd: Command) {
+    let _ = cmd.output();
+}

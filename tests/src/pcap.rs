@@ -1,0 +1,102 @@
+//! Packet capture with the real tcpdump, and a reader for the classic pcap
+//! files it writes.
+
+use std::{
+    io::{BufRead as _, BufReader},
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use crate::netns::{Guard, Netns, unique_id};
+
+/// A running `tcpdump -w` inside a namespace.
+pub struct Capture {
+    guard: Guard,
+    file: PathBuf,
+}
+
+impl Capture {
+    /// Start capturing on `iface` in `ns` with a pcap `filter`; returns once
+    /// tcpdump says it is listening.
+    pub fn start(ns: &Netns, iface: &str, filter: &str) -> Self {
+        let file = std::env::temp_dir().join(format!("rsdr-cap-{}.pcap", unique_id()));
+        let mut cmd = ns.cmd("tcpdump");
+        cmd.args(["-i", iface, "-n", "-U", "-s", "256", "-w"]).arg(&file).arg(filter);
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start tcpdump: {e}"));
+        let stderr = child.stderr.take().expect("tcpdump stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let mut seen = Vec::new();
+        loop {
+            match lines.next() {
+                Some(Ok(l)) if l.contains("listening on") => break,
+                Some(Ok(l)) => seen.push(l),
+                _ => panic!("tcpdump did not start: {}", seen.join("\n")),
+            }
+        }
+        // Keep draining stderr so tcpdump never blocks on it.
+        std::thread::spawn(move || for _ in lines {});
+        Self { guard: Guard(Some(child)), file }
+    }
+
+    /// Stop tcpdump (SIGINT, so it flushes) and return the captured frames.
+    pub fn stop(mut self) -> Vec<Vec<u8>> {
+        std::thread::sleep(Duration::from_millis(200));
+        if let Some(mut child) = self.guard.0.take() {
+            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            let _ = child.wait();
+        }
+        let bytes = std::fs::read(&self.file).unwrap_or_else(|e| panic!("reading {}: {e}", self.file.display()));
+        let _ = std::fs::remove_file(&self.file);
+        parse(&bytes)
+    }
+}
+
+/// Frames of a classic pcap file (either byte order).
+pub fn parse(bytes: &[u8]) -> Vec<Vec<u8>> {
+    assert!(bytes.len() >= 24, "pcap file too short ({} bytes)", bytes.len());
+    let magic = u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes"));
+    let le = match magic {
+        0xa1b2c3d4 | 0xa1b23c4d => true,
+        0xd4c3b2a1 | 0x4d3cb2a1 => false,
+        m => panic!("not a pcap file (magic {m:08x})"),
+    };
+    let u32_at = |o: usize| {
+        let b: [u8; 4] = bytes[o..o + 4].try_into().expect("4 bytes");
+        if le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) }
+    };
+    let mut frames = Vec::new();
+    let mut off = 24;
+    while off + 16 <= bytes.len() {
+        let caplen = u32_at(off + 8) as usize;
+        let start = off + 16;
+        if start + caplen > bytes.len() {
+            break;
+        }
+        frames.push(bytes[start..start + caplen].to_vec());
+        off = start + caplen;
+    }
+    frames
+}
+
+/// An ARP frame's (opcode, sender MAC, sender IP, target IP), untagged or
+/// behind one VLAN tag; `None` for anything else.
+pub fn arp_fields(frame: &[u8]) -> Option<(u16, [u8; 6], [u8; 4], [u8; 4])> {
+    let mut off = 12;
+    let mut et = u16::from_be_bytes([*frame.get(off)?, *frame.get(off + 1)?]);
+    while et == 0x8100 || et == 0x88a8 {
+        off += 4;
+        et = u16::from_be_bytes([*frame.get(off)?, *frame.get(off + 1)?]);
+    }
+    if et != 0x0806 {
+        return None;
+    }
+    let a = frame.get(off + 2..off + 2 + 28)?;
+    Some((
+        u16::from_be_bytes([a[6], a[7]]),
+        a[8..14].try_into().ok()?,
+        a[14..18].try_into().ok()?,
+        a[24..28].try_into().ok()?,
+    ))
+}

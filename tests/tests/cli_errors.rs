@@ -1,0 +1,143 @@
+//! Bad input to the real `rsdr` binary: one clear line on stderr naming the
+//! problem, a non-zero exit, and nothing changed.
+
+use std::path::Path;
+
+use rsdr_tests::{
+    cli::{RsdrRun, rsdr_cmd},
+    lab::{Lab, REAL_IP, VIP},
+    netns::unique_id,
+};
+
+/// `vip list` and `status` as JSON: the observable state.
+fn state(lab: &Lab) -> (String, String) {
+    let vips = lab.rsdr(&["vip", "list", "--json"]).ok().to_string();
+    let status = lab.rsdr(&["status", "--json"]).ok().to_string();
+    (vips, status)
+}
+
+fn protected() -> Lab {
+    let lab = Lab::new();
+    lab.protect();
+    lab
+}
+
+fn assert_unchanged(lab: &Lab, before: &(String, String), what: &str) {
+    assert_eq!(&state(lab), before, "state changed after {what}");
+}
+
+#[test]
+fn unprivileged_user_is_refused() {
+    let lab = protected();
+    let before = state(&lab);
+    let nobody: &[&str] = &["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+    lab.rsdr_as(Some(nobody), &["vip", "add", "10.0.0.101", "--real", &REAL_IP.to_string()])
+        .fails_with("permission denied");
+    lab.rsdr_as(Some(nobody), &["attach", "eth0"]).fails_with("permission denied");
+    lab.rsdr_as(Some(nobody), &["detach"]).fails_with("permission denied");
+    assert_unchanged(&lab, &before, "unprivileged commands");
+}
+
+#[test]
+fn pin_dir_off_bpffs_is_refused() {
+    let lab = Lab::new();
+    let dir = std::env::temp_dir().join(format!("rsdr-notbpf-{}", unique_id()));
+    let pin = dir.join("rsdr");
+    let mut cmd = rsdr_cmd(Some(lab.server.cmd("env")));
+    cmd.arg("--pin-dir").arg(&pin).args(["attach", "eth0"]);
+    let run = RsdrRun::from_output(cmd.output().expect("run rsdr"));
+    run.fails_with("is not on a bpf filesystem");
+    assert!(!pin.exists(), "nothing may be created off bpffs");
+    assert_eq!(lab.arping_from_peer(VIP, 1), 1, "nothing attached");
+}
+
+#[test]
+fn unknown_interface_is_refused_and_nothing_attached() {
+    let lab = Lab::new();
+    lab.rsdr(&["attach", "nosuch0"]).fails_with("unknown interface nosuch0");
+    lab.rsdr(&["attach", "eth0", "nosuch0"]).fails_with("unknown interface nosuch0");
+    assert!(!Path::new(&lab.pin_dir()).exists(), "no pins after a refused attach");
+    lab.rsdr(&["status"]).fails_with("nothing attached");
+}
+
+#[test]
+fn invalid_interface_name_is_refused() {
+    let lab = Lab::new();
+    lab.rsdr(&["attach", "../../etc"]).fails_with("invalid interface name");
+    lab.rsdr(&["attach", "a-name-longer-than-fifteen"]).fails_with("invalid interface name");
+}
+
+#[test]
+fn nothing_attached_is_reported() {
+    let lab = Lab::new();
+    for args in [
+        &["vip", "add", "10.0.0.100", "--real", "10.0.0.2"][..],
+        &["vip", "del", "10.0.0.100"],
+        &["vip", "list"],
+        &["stats"],
+        &["status"],
+        &["detach"],
+        &["detach", "eth0"],
+    ] {
+        lab.rsdr(args).fails_with("nothing attached");
+    }
+    assert!(!Path::new(&lab.pin_dir()).exists());
+}
+
+#[test]
+fn malformed_addresses_are_refused() {
+    let lab = protected();
+    let before = state(&lab);
+    lab.rsdr(&["vip", "add", "10.0.0.300", "--real", "10.0.0.2"]).fails_with("invalid VIP \"10.0.0.300\"");
+    lab.rsdr(&["vip", "add", "10.0.0.101", "--real", "eth0"]).fails_with("invalid real IP \"eth0\"");
+    lab.rsdr(&["vip", "add", "224.0.0.5", "--real", "10.0.0.2"]).fails_with("multicast");
+    lab.rsdr(&["vip", "add", "0.0.0.0", "--real", "10.0.0.2"]).fails_with("unspecified");
+    lab.rsdr(&["vip", "del", "banana"]).fails_with("invalid VIP \"banana\"");
+    assert_unchanged(&lab, &before, "malformed addresses");
+}
+
+#[test]
+fn vip_equal_to_real_ip_is_refused() {
+    let lab = protected();
+    let before = state(&lab);
+    lab.rsdr(&["vip", "add", "10.0.0.101", "--real", "10.0.0.101"]).fails_with("same address as its real IP");
+    lab.rsdr(&["vip", "add", "10.0.0.101", "--real", &VIP.to_string()]).fails_with("is itself a configured VIP");
+    lab.rsdr(&["vip", "add", &REAL_IP.to_string(), "--real", "10.0.0.3"]).fails_with("is already the real IP of VIP");
+    assert_unchanged(&lab, &before, "VIP/real conflicts");
+}
+
+#[test]
+fn deleting_an_absent_vip_is_refused() {
+    let lab = protected();
+    let before = state(&lab);
+    lab.rsdr(&["vip", "del", "10.0.0.250"]).fails_with("VIP 10.0.0.250 is not configured");
+    assert_unchanged(&lab, &before, "deleting an absent VIP");
+}
+
+#[test]
+fn full_vip_table_is_refused() {
+    let lab = Lab::new();
+    lab.rsdr(&["attach", "eth0", "--max-vips", "1"]).ok();
+    lab.rsdr(&["vip", "add", &VIP.to_string(), "--real", &REAL_IP.to_string()]).ok();
+    let before = state(&lab);
+    lab.rsdr(&["vip", "add", "10.0.0.101", "--real", &REAL_IP.to_string()]).fails_with("VIP table is full (1 entries)");
+    assert_unchanged(&lab, &before, "a full table");
+    assert_eq!(lab.arping_from_peer(VIP, 1), 0, "the existing VIP is still filtered");
+}
+
+#[test]
+fn bad_capacity_is_refused() {
+    let lab = Lab::new();
+    lab.rsdr(&["attach", "eth0", "--max-vips", "0"]).fails_with("--max-vips must be between 1 and");
+    assert!(!Path::new(&lab.pin_dir()).exists());
+}
+
+#[test]
+fn detaching_an_interface_that_is_not_attached_is_refused() {
+    let lab = protected();
+    let before = state(&lab);
+    lab.rsdr(&["detach", "eth9"]).fails_with("eth9 is not attached");
+    lab.rsdr(&["detach", "eth0", "eth9"]).fails_with("eth9 is not attached");
+    assert_unchanged(&lab, &before, "detaching unknown interfaces");
+    assert_eq!(lab.arping_from_peer(VIP, 1), 0, "eth0 still filtered");
+}
