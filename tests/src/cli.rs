@@ -3,12 +3,23 @@
 use std::{
     path::PathBuf,
     process::{Command, Output},
+    sync::OnceLock,
 };
+
+static RSDR_BIN: OnceLock<PathBuf> = OnceLock::new();
+
+/// Use `path` as the rsdr binary in this process (xtask sets it after building).
+pub fn set_rsdr_bin(path: PathBuf) {
+    let _ = RSDR_BIN.set(path);
+}
 
 /// Path of the `rsdr` binary under test, from `RSDR_BIN` (set by
 /// `cargo xtask test` after building it). Panics if unset: testing a stale
 /// or missing binary would prove nothing.
 pub fn rsdr_bin() -> PathBuf {
+    if let Some(p) = RSDR_BIN.get() {
+        return p.clone();
+    }
     let p = std::env::var_os("RSDR_BIN")
         .map(PathBuf::from)
         .expect("RSDR_BIN is not set: run the tests with `cargo xtask test`, which builds rsdr and sets it");

@@ -4,7 +4,7 @@
 //!  peer (10.0.0.1/24) eth0 <---veth---> eth0 server (10.0.0.2/24 + VIP 10.0.0.100/32)
 //! ```
 
-use std::{net::Ipv4Addr, process::Command};
+use std::net::Ipv4Addr;
 
 use crate::{
     cli::{RsdrRun, rsdr_cmd},
@@ -94,9 +94,4 @@ pub fn arping(ns: &Netns, iface: &str, target: Ipv4Addr, count: u32) -> u32 {
     text.lines()
         .find_map(|l| l.strip_prefix("Received ")?.split_whitespace().next()?.parse().ok())
         .unwrap_or_else(|| panic!("unexpected arping output:\n{text}\n{}", String::from_utf8_lossy(&out.stderr)))
-}
-
-/// Run `cmd` and ignore the outcome (used for traffic generators).
-pub fn fire(mut cmd: Command) {
-    let _ = cmd.output();
 }

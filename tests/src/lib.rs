@@ -3,6 +3,7 @@
 //! for the `rsdr` binary. The tests themselves live in `tests/`.
 
 pub mod cli;
+#[cfg(feature = "datapath")]
 pub mod datapath;
 pub mod frames;
 pub mod hex;

@@ -1,1 +1,48 @@
-fn main(){}
+//! Project tasks: `cargo xtask <setup|build|test|lab>`.
+
+mod build;
+mod lab;
+mod setup;
+mod signals;
+mod test;
+mod util;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "rsdr development tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install what building and testing need (idempotent): nightly rust-src,
+    /// bpf-linker built against nightly's own libLLVM, Debian test tools
+    Setup,
+    /// Set up, then build the rsdr binary (with its embedded eBPF object)
+    Build(build::Args),
+    /// Set up, build, and run every test, privileged ones included (as root)
+    Test(test::Args),
+    /// Build, then show in namespaces what the wire carries before and after rsdr
+    Lab(lab::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    util::put_cargo_bin_on_path();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Setup => setup::run(),
+        Command::Build(args) => build::run(&args).map(|_| ()),
+        Command::Test(args) => test::run(args),
+        Command::Lab(args) => lab::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
