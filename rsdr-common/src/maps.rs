@@ -7,10 +7,24 @@ use crate::counters::VIP_COUNTER_SLOTS;
 /// as-is spares the datapath a byte swap.
 pub type Ipv4Raw = u32;
 
+/// An IPv6 address as its sixteen wire bytes.
+pub type Ipv6Raw = [u8; 16];
+
+/// Per-VIP (or per-pool) counters, see [`crate::VipCounter`].
+pub type VipCounters = [u64; VIP_COUNTER_SLOTS];
+
 /// Map names, as declared in the eBPF object and used as pin file names.
 pub mod names {
-    /// Exact-match IPv4 VIP table: [`super::Ipv4Raw`] -> [`super::VipEntry4`] (per-CPU hash).
+    /// Exact IPv4 VIPs: [`super::Ipv4Raw`] -> [`super::VipEntry4`] (per-CPU hash).
     pub const VIPS4: &str = "RSDR_VIPS4";
+    /// Exact IPv6 VIPs: [`super::Ipv6Raw`] -> [`super::VipEntry6`] (per-CPU hash).
+    pub const VIPS6: &str = "RSDR_VIPS6";
+    /// IPv4 VIP pools: LPM key of 4 bytes -> [`super::PoolEntry4`] (LPM trie).
+    pub const POOLS4: &str = "RSDR_POOLS4";
+    /// IPv6 VIP pools: LPM key of 16 bytes -> [`super::PoolEntry6`] (LPM trie).
+    pub const POOLS6: &str = "RSDR_POOLS6";
+    /// Counters of pools, by pool slot: `u32` -> [`super::VipCounters`] (per-CPU array).
+    pub const POOL_COUNTERS: &str = "RSDR_POOL_CTRS";
     /// Global decision counters: `u32` index -> `u64` (per-CPU array).
     pub const STATS: &str = "RSDR_STATS";
     /// Global settings: index 0 -> [`super::Config`] (array).
@@ -23,16 +37,29 @@ pub mod names {
 pub mod programs {
     /// XDP ingress filter.
     pub const XDP_INGRESS: &str = "rsdr_xdp_ingress";
-    /// TC egress rewriter.
+    /// TC egress filter and rewriter.
     pub const TC_EGRESS: &str = "rsdr_tc_egress";
 }
 
-/// Default capacity of the VIP table when maps are first created.
+/// Default capacity of each exact VIP table (IPv4 and IPv6) when first created.
 pub const DEFAULT_MAX_VIPS: u32 = 16_384;
+/// Default number of pool slots (IPv4 and IPv6 pools together).
+pub const DEFAULT_MAX_POOLS: u32 = 256;
 
-/// Value of the exact-match IPv4 VIP table. The table is a per-CPU hash, so
-/// every CPU holds its own copy: `real` and `flags` are written to all copies
-/// by userspace; `counters` are bumped by the datapath on the local copy only
+/// VIP flag: count decisions but do not enforce them (monitor mode).
+pub const VIP_F_MONITOR: u32 = 1 << 0;
+/// VIP flag: let frames that announce the VIP from elsewhere reach the host
+/// (by default they are hidden, so the host sees no address conflict).
+pub const VIP_F_SHOW_CONFLICTS: u32 = 1 << 1;
+/// All VIP flags this build knows.
+pub const VIP_F_ALL: u32 = VIP_F_MONITOR | VIP_F_SHOW_CONFLICTS;
+
+/// Config flag: monitor mode for every VIP.
+pub const CONFIG_F_MONITOR: u32 = 1 << 0;
+
+/// Value of the exact IPv4 VIP table. The table is a per-CPU hash, so every
+/// CPU holds its own copy: `real` and `flags` are written to all copies by
+/// userspace; `counters` are bumped by the datapath on the local copy only
 /// and summed by userspace.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,8 +69,42 @@ pub struct VipEntry4 {
     pub real: Ipv4Raw,
     /// `VIP_F_*` bits.
     pub flags: u32,
-    /// Per-VIP counters, indexed by [`crate::VipCounter`].
-    pub counters: [u64; VIP_COUNTER_SLOTS],
+    pub counters: VipCounters,
+}
+
+/// Value of the exact IPv6 VIP table; see [`VipEntry4`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct VipEntry6 {
+    /// The real server's own IPv6 address, wire bytes.
+    pub real: Ipv6Raw,
+    /// `VIP_F_*` bits.
+    pub flags: u32,
+    pub _pad: u32,
+    pub counters: VipCounters,
+}
+
+/// Value of the IPv4 pool trie. Counters live in the pool-counter array at
+/// `slot`, because trie values cannot be per-CPU.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct PoolEntry4 {
+    pub real: Ipv4Raw,
+    pub flags: u32,
+    pub slot: u32,
+    pub _pad: u32,
+}
+
+/// Value of the IPv6 pool trie; see [`PoolEntry4`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct PoolEntry6 {
+    pub real: Ipv6Raw,
+    pub flags: u32,
+    pub slot: u32,
 }
 
 /// Global settings, single entry at index 0 of the config array.
@@ -53,17 +114,27 @@ pub struct VipEntry4 {
 pub struct Config {
     /// [`crate::LAYOUT_VERSION`] of the rsdr that created the pinned maps.
     pub layout_version: u32,
-    /// `CONFIG_F_*` bits (reserved).
+    /// `CONFIG_F_*` bits.
     pub flags: u32,
+    /// Number of IPv4 pools; the datapath skips the trie lookup while zero.
+    pub pools4: u32,
+    /// Number of IPv6 pools; likewise.
+    pub pools6: u32,
 }
 
 #[cfg(feature = "user")]
 mod user {
-    // SAFETY: repr(C), no padding (asserted below), every bit pattern valid.
+    // SAFETY (all): repr(C), no padding (sizes asserted below), every bit
+    // pattern valid.
     unsafe impl aya::Pod for super::VipEntry4 {}
-    // SAFETY: as above.
+    unsafe impl aya::Pod for super::VipEntry6 {}
+    unsafe impl aya::Pod for super::PoolEntry4 {}
+    unsafe impl aya::Pod for super::PoolEntry6 {}
     unsafe impl aya::Pod for super::Config {}
 }
 
 const _: () = assert!(core::mem::size_of::<VipEntry4>() == 8 + 8 * VIP_COUNTER_SLOTS);
-const _: () = assert!(core::mem::size_of::<Config>() == 8);
+const _: () = assert!(core::mem::size_of::<VipEntry6>() == 24 + 8 * VIP_COUNTER_SLOTS);
+const _: () = assert!(core::mem::size_of::<PoolEntry4>() == 16);
+const _: () = assert!(core::mem::size_of::<PoolEntry6>() == 24);
+const _: () = assert!(core::mem::size_of::<Config>() == 16);

@@ -10,6 +10,7 @@ pub const ARP_LEN: usize = 28;
 pub const SPA_OFFSET: usize = 14;
 
 pub const OP_REQUEST: u16 = 1u16.to_be();
+pub const OP_REPLY: u16 = 2u16.to_be();
 
 const HTYPE_ETHER: u16 = 1u16.to_be();
 // Linux accepts IEEE 802 (6) on Ethernet devices as well as Ethernet (1), and
@@ -42,7 +43,7 @@ pub struct Arp {
 }
 
 /// Parse the ARP header at `off`. `None` if it is truncated or is not
-/// Ethernet(or IEEE 802)/IPv4 with 6-byte hardware and 4-byte protocol
+/// Ethernet (or IEEE 802) / IPv4 with 6-byte hardware and 4-byte protocol
 /// addresses: such frames are not the kernel's IPv4 ARP and are passed on.
 #[inline(always)]
 pub fn parse(frame: &Frame, off: usize) -> Option<Arp> {

@@ -1,21 +1,45 @@
-//! Counting helpers: one global counter per decision, one per-VIP counter
-//! for decisions about a VIP.
+//! Counting: one global counter per decision, one per-VIP counter for
+//! decisions about a VIP, each in its enforced or its monitored copy.
 
-use rsdr_common::{Stat, VipCounter, VipEntry4};
+use rsdr_common::{
+    Config, Stat, VipCounter,
+    counters::{MONITOR_OFFSET, VIP_MONITOR_OFFSET},
+};
 
-use crate::maps::RSDR_STATS;
+use crate::{maps::RSDR_STATS, vip::Hit};
 
 #[inline(always)]
-pub fn count(stat: Stat) {
-    if let Some(slot) = RSDR_STATS.get_ptr_mut(stat as u32) {
+fn bump_stat(index: u32) {
+    if let Some(slot) = RSDR_STATS.get_ptr_mut(index) {
         // SAFETY: per-CPU slot, only this CPU writes it while we run.
         unsafe { *slot += 1 };
     }
 }
 
+/// Count a decision that concerns no VIP (passes, malformed frames).
 #[inline(always)]
-pub fn count_vip(entry: *mut VipEntry4, counter: VipCounter) {
-    // SAFETY: `entry` is this CPU's copy of a per-CPU hash value, returned by
-    // a successful lookup; the index is a constant below VIP_COUNTER_SLOTS.
-    unsafe { (*entry).counters[counter as usize] += 1 };
+pub fn count(stat: Stat) {
+    bump_stat(stat as u32);
+}
+
+/// Count a decision about `hit` in the enforced or monitored copies.
+#[inline(always)]
+pub fn count_vip<R>(hit: &Hit<R>, stat: Stat, counter: VipCounter, monitored: bool) {
+    let (s, c) = if monitored {
+        (stat as u32 + MONITOR_OFFSET, counter as usize + VIP_MONITOR_OFFSET)
+    } else {
+        (stat as u32, counter as usize)
+    };
+    bump_stat(s);
+    // SAFETY: `counters` points at this CPU's counters of a live map value;
+    // `c` is below VIP_COUNTER_SLOTS by construction.
+    unsafe { (*hit.counters)[c] += 1 };
+}
+
+/// Count a decision about `hit`; true if it is to be enforced (not monitor mode).
+#[inline(always)]
+pub fn decide<R>(hit: &Hit<R>, cfg: &Config, stat: Stat, counter: VipCounter) -> bool {
+    let monitored = hit.monitored(cfg);
+    count_vip(hit, stat, counter, monitored);
+    !monitored
 }

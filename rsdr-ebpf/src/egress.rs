@@ -1,68 +1,184 @@
-//! Egress decisions (TC). One function per frame kind.
+//! Egress decisions (TC): one function per frame kind, each following its
+//! table in docs/semantics.md. Decisions about a VIP in monitor mode are
+//! counted and the frame leaves unchanged.
 //!
-//! Packet bytes are only read directly; the one write goes through
-//! `bpf_skb_store_bytes`. A direct packet write would make the kernel
-//! un-clone every skb this program sees (TCP's included) before it runs.
+//! Packet bytes are only read directly; writes go through helpers
+//! (`bpf_skb_store_bytes`, `bpf_l4_csum_replace`). A direct packet write
+//! would make the kernel un-clone every skb this program sees (TCP's
+//! included) before it runs.
 
-use aya_ebpf::{bindings::TC_ACT_UNSPEC, programs::TcContext};
+use aya_ebpf::{
+    bindings::{BPF_F_PSEUDO_HDR, TC_ACT_SHOT, TC_ACT_UNSPEC},
+    helpers::bpf_csum_diff,
+    programs::TcContext,
+};
 use aya_log_ebpf::warn;
-use rsdr_common::{Stat, VipCounter};
+use rsdr_common::{Config, Ipv6Raw, Stat, VipCounter};
 
 use crate::{
-    arp::{self, ARP_LEN, OP_REQUEST, SPA_OFFSET},
-    counters::{count, count_vip},
+    arp::{self, ARP_LEN, OP_REPLY, OP_REQUEST, SPA_OFFSET},
+    counters::{count, count_vip, decide},
     frame::Frame,
-    l2,
-    maps::RSDR_VIPS4,
+    l2::{self, L3},
+    nd::{self, CSUM_OFFSET, Kind, Parsed, SRC_OFFSET},
+    vip::{self, Hit},
 };
 
 /// "No opinion": the frame continues to the next program / the device. Used
 /// instead of TC_ACT_OK so rsdr composes with other TC programs.
 const PASS: i32 = TC_ACT_UNSPEC;
+const DROP: i32 = TC_ACT_SHOT as i32;
+
+#[inline(always)]
+fn verdict(enforce: bool) -> i32 {
+    if enforce { DROP } else { PASS }
+}
 
 #[inline(always)]
 pub fn tc(ctx: &TcContext) -> i32 {
     let frame = Frame::new(ctx.data(), ctx.data_end());
-    match l2::arp_offset(&frame) {
-        Some(off) => arp_frame(ctx, off),
+    match l2::locate(&frame) {
+        Some(L3::Arp(off)) => arp_frame(ctx, off),
+        Some(L3::Ipv6(off)) => nd_frame(ctx, &frame, off),
         None => PASS,
     }
 }
 
-/// ARP leaving the real server.
+/// The frame, with at least `need` bytes linear if the packet has them.
+#[inline(always)]
+fn linear(ctx: &TcContext, need: usize) -> Frame {
+    let frame = Frame::new(ctx.data(), ctx.data_end());
+    if frame.at::<u8>(need - 1).is_some() || (ctx.len() as usize) < need {
+        return frame;
+    }
+    // The helper invalidates packet pointers whatever it returns.
+    let _ = ctx.pull_data(need as u32);
+    Frame::new(ctx.data(), ctx.data_end())
+}
+
+/// ARP leaving the real server (docs/semantics.md, rows E1-E7).
 ///
-/// | frame                               | action                  | counter                   |
-/// |-------------------------------------|-------------------------|---------------------------|
-/// | malformed / truncated / not IPv4    | pass                    | out_arp_malformed_passed  |
-/// | request, sender IP is a VIP         | sender IP := real IP    | out_arp_sender_rewritten  |
-/// | anything else                       | pass                    | out_arp_passed            |
+/// | frame                                     | action                | counter                        |
+/// |-------------------------------------------|-----------------------|--------------------------------|
+/// | truncated / not Ethernet-IPv4 ARP         | pass                  | out_arp_malformed_passed       |
+/// | sender = target = VIP (gratuitous ARP)    | drop                  | out_arp_announcement_dropped   |
+/// | reply, sender = VIP                       | drop                  | out_arp_reply_from_vip_dropped |
+/// | request, sender = VIP                     | sender IP := real IP  | out_arp_sender_rewritten       |
+/// |   (store refused: drop, never leak)       | drop                  | out_arp_rewrite_failed         |
+/// | request, sender 0.0.0.0, target = VIP     | drop                  | out_arp_probe_for_vip_dropped  |
+/// | anything else                             | pass                  | out_arp_passed                 |
 #[inline(always)]
 fn arp_frame(ctx: &TcContext, off: usize) -> i32 {
-    let mut frame = Frame::new(ctx.data(), ctx.data_end());
-    if frame.at::<[u8; ARP_LEN]>(off).is_none() && ctx.len() as usize >= off + ARP_LEN {
-        // Header not in the linear part: make it so (ARP path only). The
-        // helper invalidates packet pointers whatever it returns.
-        let _ = ctx.pull_data((off + ARP_LEN) as u32);
-        frame = Frame::new(ctx.data(), ctx.data_end());
-    }
+    let frame = linear(ctx, off + ARP_LEN);
     let Some(arp) = arp::parse(&frame, off) else {
         count(Stat::OutArpMalformedPassed);
         return PASS;
     };
-    if arp.oper == OP_REQUEST {
-        if let Some(vip) = RSDR_VIPS4.get_ptr_mut(arp.sender_ip) {
-            // SAFETY: pointer from a successful lookup of this CPU's copy.
-            let real = unsafe { (*vip).real };
-            if ctx.store(off + SPA_OFFSET, &real, 0).is_err() {
-                count(Stat::OutArpRewriteFailed);
-                warn!(ctx, "rsdr: could not rewrite ARP sender {:i}", u32::from_be(arp.sender_ip));
-                return PASS;
+    let cfg = vip::config();
+    if arp.sender_ip != 0 {
+        if let Some(hit) = vip::lookup4(&cfg, arp.sender_ip) {
+            if arp.target_ip == arp.sender_ip {
+                return verdict(decide(&hit, &cfg, Stat::OutArpAnnouncementDropped, VipCounter::AnnouncementsDropped));
             }
-            count_vip(vip, VipCounter::SendersRewritten);
-            count(Stat::OutArpSenderRewritten);
-            return PASS;
+            if arp.oper == OP_REPLY {
+                return verdict(decide(&hit, &cfg, Stat::OutArpReplyDropped, VipCounter::RepliesDropped));
+            }
+            if arp.oper == OP_REQUEST {
+                return rewrite_arp_sender(ctx, off, &hit, &cfg);
+            }
+        }
+    } else if arp.oper == OP_REQUEST {
+        if let Some(hit) = vip::lookup4(&cfg, arp.target_ip) {
+            return verdict(decide(&hit, &cfg, Stat::OutArpProbeDropped, VipCounter::OwnProbesDropped));
         }
     }
     count(Stat::OutArpPassed);
     PASS
+}
+
+#[inline(always)]
+fn rewrite_arp_sender(ctx: &TcContext, off: usize, hit: &Hit<u32>, cfg: &Config) -> i32 {
+    let (stat, counter) = (Stat::OutArpSenderRewritten, VipCounter::SendersRewritten);
+    if hit.monitored(cfg) {
+        count_vip(hit, stat, counter, true);
+        return PASS;
+    }
+    if ctx.store(off + SPA_OFFSET, &hit.real, 0).is_err() {
+        count(Stat::OutArpRewriteFailed);
+        warn!(ctx, "rsdr: could not rewrite an ARP sender; frame dropped");
+        return DROP;
+    }
+    count_vip(hit, stat, counter, false);
+    PASS
+}
+
+/// Neighbor Discovery leaving the real server (rows F1-F6).
+///
+/// | frame                                | action                      | counter                  |
+/// |--------------------------------------|-----------------------------|--------------------------|
+/// | other IPv6                           | pass                        | -                        |
+/// | NS/NA type, not valid ND             | pass                        | out_nd_malformed_passed  |
+/// | NA, target = VIP6                    | drop                        | out_na_for_vip_dropped   |
+/// | NS, target = VIP6 (our DAD)          | drop                        | out_ns_for_vip_dropped   |
+/// | NS, IPv6 source = VIP6               | source := real6, checksum   | out_ns_source_rewritten  |
+/// |   (rewrite refused: drop)            | drop                        | out_ns_rewrite_failed    |
+/// | any other NS/NA                      | pass                        | out_nd_passed            |
+#[inline(always)]
+fn nd_frame(ctx: &TcContext, frame: &Frame, off: usize) -> i32 {
+    let nd = match nd::parse(frame, off) {
+        Parsed::NotNd => return PASS,
+        Parsed::Malformed => {
+            count(Stat::OutNdMalformedPassed);
+            return PASS;
+        }
+        Parsed::Nd(nd) => nd,
+    };
+    let cfg = vip::config();
+    if let Some(hit) = vip::lookup6(&cfg, &nd.target) {
+        return match nd.kind {
+            Kind::Advertisement => verdict(decide(&hit, &cfg, Stat::OutNaDropped, VipCounter::AnnouncementsDropped)),
+            Kind::Solicitation => verdict(decide(&hit, &cfg, Stat::OutNsForVipDropped, VipCounter::OwnProbesDropped)),
+        };
+    }
+    if nd.kind == Kind::Solicitation {
+        if let Some(hit) = vip::lookup6(&cfg, &nd.src) {
+            return rewrite_ns_source(ctx, off, &nd.src, &hit, &cfg);
+        }
+    }
+    count(Stat::OutNdPassed);
+    PASS
+}
+
+#[inline(always)]
+fn rewrite_ns_source(ctx: &TcContext, off: usize, old: &Ipv6Raw, hit: &Hit<Ipv6Raw>, cfg: &Config) -> i32 {
+    let (stat, counter) = (Stat::OutNsSourceRewritten, VipCounter::SendersRewritten);
+    if hit.monitored(cfg) {
+        count_vip(hit, stat, counter, true);
+        return PASS;
+    }
+    let mut from = words(old);
+    let mut to = words(&hit.real);
+    // SAFETY: both buffers are 16-byte stack arrays, as the sizes say.
+    let diff = unsafe { bpf_csum_diff(from.as_mut_ptr(), 16, to.as_mut_ptr(), 16, 0) };
+    if diff < 0
+        || ctx.store(off + SRC_OFFSET, &hit.real, 0).is_err()
+        || ctx.l4_csum_replace(off + CSUM_OFFSET, 0, diff as u64, BPF_F_PSEUDO_HDR as u64).is_err()
+    {
+        count(Stat::OutNsRewriteFailed);
+        warn!(ctx, "rsdr: could not rewrite an NS source; frame dropped");
+        return DROP;
+    }
+    count_vip(hit, stat, counter, false);
+    PASS
+}
+
+/// An IPv6 address as four 32-bit words (wire order), for bpf_csum_diff.
+#[inline(always)]
+fn words(a: &Ipv6Raw) -> [u32; 4] {
+    [
+        u32::from_ne_bytes([a[0], a[1], a[2], a[3]]),
+        u32::from_ne_bytes([a[4], a[5], a[6], a[7]]),
+        u32::from_ne_bytes([a[8], a[9], a[10], a[11]]),
+        u32::from_ne_bytes([a[12], a[13], a[14], a[15]]),
+    ]
 }

@@ -1,46 +1,112 @@
-//! Ingress decisions (XDP). One function per frame kind.
+//! Ingress decisions (XDP): one function per frame kind, each following its
+//! table in docs/semantics.md. Decisions about a VIP in monitor mode are
+//! counted and the frame passes.
 
 use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
 use rsdr_common::{Stat, VipCounter};
 
 use crate::{
     arp::{self, OP_REQUEST},
-    counters::{count, count_vip},
+    counters::{count, decide},
     frame::Frame,
-    l2,
-    maps::RSDR_VIPS4,
+    l2::{self, L3},
+    nd::{self, Kind, Parsed},
+    vip,
 };
+
+const PASS: u32 = xdp_action::XDP_PASS;
+const DROP: u32 = xdp_action::XDP_DROP;
+
+#[inline(always)]
+fn verdict(enforce: bool) -> u32 {
+    if enforce { DROP } else { PASS }
+}
 
 #[inline(always)]
 pub fn xdp(ctx: &XdpContext) -> u32 {
     let frame = Frame::new(ctx.data(), ctx.data_end());
-    match l2::arp_offset(&frame) {
-        Some(off) => arp_frame(&frame, off),
-        // Not ARP: the cheapest path, nothing looked up, nothing counted.
-        None => xdp_action::XDP_PASS,
+    match l2::locate(&frame) {
+        Some(L3::Arp(off)) => arp_frame(&frame, off),
+        Some(L3::Ipv6(off)) => nd_frame(&frame, off),
+        // Neither ARP nor IPv6: the cheapest path, nothing looked up or counted.
+        None => PASS,
     }
 }
 
-/// ARP arriving at the real server.
+/// ARP arriving at the real server (docs/semantics.md, rows I1-I5).
 ///
-/// | frame                               | verdict | counter                         |
-/// |-------------------------------------|---------|---------------------------------|
-/// | malformed / truncated / not IPv4    | pass    | in_arp_malformed_passed         |
-/// | request, target IP is a VIP         | drop    | in_arp_request_for_vip_dropped  |
-/// | anything else                       | pass    | in_arp_passed                   |
+/// | frame                                   | verdict | counter                        |
+/// |-----------------------------------------|---------|--------------------------------|
+/// | truncated / not Ethernet-IPv4 ARP       | pass    | in_arp_malformed_passed        |
+/// | any ARP with sender IP = VIP            | drop    | in_arp_from_vip_hidden         |
+/// |   (unless the VIP shows conflicts)      |         |                                |
+/// | request, sender 0.0.0.0, target = VIP   | drop    | in_arp_probe_for_vip_dropped   |
+/// | request, target = VIP                   | drop    | in_arp_request_for_vip_dropped |
+/// | anything else                           | pass    | in_arp_passed                  |
 #[inline(always)]
 fn arp_frame(frame: &Frame, off: usize) -> u32 {
     let Some(arp) = arp::parse(frame, off) else {
         count(Stat::InArpMalformedPassed);
-        return xdp_action::XDP_PASS;
+        return PASS;
     };
+    let cfg = vip::config();
+    if arp.sender_ip != 0 {
+        if let Some(hit) = vip::lookup4(&cfg, arp.sender_ip) {
+            if !hit.shows_conflicts() {
+                return verdict(decide(&hit, &cfg, Stat::InArpConflictHidden, VipCounter::ConflictsHidden));
+            }
+        }
+    }
     if arp.oper == OP_REQUEST {
-        if let Some(vip) = RSDR_VIPS4.get_ptr_mut(arp.target_ip) {
-            count_vip(vip, VipCounter::RequestsDropped);
-            count(Stat::InArpRequestForVipDropped);
-            return xdp_action::XDP_DROP;
+        if let Some(hit) = vip::lookup4(&cfg, arp.target_ip) {
+            let enforce = if arp.sender_ip == 0 {
+                decide(&hit, &cfg, Stat::InArpProbeDropped, VipCounter::ProbesDropped)
+            } else {
+                decide(&hit, &cfg, Stat::InArpRequestDropped, VipCounter::RequestsDropped)
+            };
+            return verdict(enforce);
         }
     }
     count(Stat::InArpPassed);
-    xdp_action::XDP_PASS
+    PASS
+}
+
+/// Neighbor Discovery arriving at the real server (rows N1-N5).
+///
+/// | frame                                   | verdict | counter                   |
+/// |-----------------------------------------|---------|---------------------------|
+/// | other IPv6                              | pass    | -                         |
+/// | NS/NA type, not valid ND                | pass    | in_nd_malformed_passed    |
+/// | NS from ::, target = VIP6 (DAD)         | drop    | in_dad_ns_for_vip_dropped |
+/// | NS, target = VIP6                       | drop    | in_ns_for_vip_dropped     |
+/// | NA, target = VIP6                       | drop    | in_na_for_vip_hidden      |
+/// |   (unless the VIP shows conflicts)      |         |                           |
+/// | any other NS/NA                         | pass    | in_nd_passed              |
+#[inline(always)]
+fn nd_frame(frame: &Frame, off: usize) -> u32 {
+    let nd = match nd::parse(frame, off) {
+        Parsed::NotNd => return PASS,
+        Parsed::Malformed => {
+            count(Stat::InNdMalformedPassed);
+            return PASS;
+        }
+        Parsed::Nd(nd) => nd,
+    };
+    let cfg = vip::config();
+    if let Some(hit) = vip::lookup6(&cfg, &nd.target) {
+        match nd.kind {
+            Kind::Solicitation if nd.src == [0; 16] => {
+                return verdict(decide(&hit, &cfg, Stat::InDadNsDropped, VipCounter::ProbesDropped));
+            }
+            Kind::Solicitation => {
+                return verdict(decide(&hit, &cfg, Stat::InNsDropped, VipCounter::RequestsDropped));
+            }
+            Kind::Advertisement if !hit.shows_conflicts() => {
+                return verdict(decide(&hit, &cfg, Stat::InNaConflictHidden, VipCounter::ConflictsHidden));
+            }
+            Kind::Advertisement => {}
+        }
+    }
+    count(Stat::InNdPassed);
+    PASS
 }

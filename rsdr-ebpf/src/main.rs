@@ -1,13 +1,15 @@
 //! rsdr datapath: keeps an LVS direct-routing real server from answering or
 //! announcing its VIPs in ARP.
 //!
-//! - `rsdr_xdp_ingress` (XDP): drops inbound ARP requests for a VIP before the
-//!   kernel's ARP code sees them.
-//! - `rsdr_tc_egress` (TC, TCX on >= 6.6): rewrites the sender IP of outgoing
-//!   ARP requests from a VIP to that VIP's real IP.
+//! - `rsdr_xdp_ingress` (XDP): drops inbound ARP and Neighbor Discovery that
+//!   would make the kernel answer for a VIP or see a conflict on it.
+//! - `rsdr_tc_egress` (TC, TCX on >= 6.6): rewrites the sender of outgoing
+//!   ARP requests / Neighbor Solicitations from a VIP to the real address,
+//!   and drops the host's own announcements and probes of a VIP.
 //!
 //! Decisions live in `ingress.rs` and `egress.rs`, one function per frame
-//! kind; parsing goes through the bounds-checked [`frame::Frame`].
+//! kind, following docs/semantics.md; parsing goes through the
+//! bounds-checked [`frame::Frame`].
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
@@ -25,6 +27,10 @@ mod ingress;
 mod l2;
 #[cfg(target_arch = "bpf")]
 mod maps;
+#[cfg(target_arch = "bpf")]
+mod nd;
+#[cfg(target_arch = "bpf")]
+mod vip;
 
 #[cfg(target_arch = "bpf")]
 mod programs {

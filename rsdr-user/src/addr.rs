@@ -1,46 +1,165 @@
-//! Parsing and validation of addresses given by a user.
+//! Parsing and validation of addresses given by a user: VIPs (an address or
+//! a prefix), real IPs, in either family.
 
-use std::net::Ipv4Addr;
+use std::{
+    fmt,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+};
 
 use rsdr_common::Ipv4Raw;
 use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum AddrError {
-    #[error("invalid {what} {input:?}: expected an IPv4 address such as 192.0.2.10")]
-    Malformed { what: &'static str, input: String },
-    #[error("{what} {input}: IPv6 is not supported yet")]
-    Ipv6 { what: &'static str, input: String },
+    #[error("invalid {what} {input:?}: expected an address such as 192.0.2.10 or 2001:db8::10{prefix}")]
+    Malformed { what: &'static str, input: String, prefix: &'static str },
+    #[error("invalid prefix length in {input:?}: must be 0..={max}")]
+    PrefixLength { input: String, max: u8 },
+    #[error("{input} has host bits set; did you mean {suggestion}?")]
+    HostBits { input: String, suggestion: String },
     #[error("{what} {addr} is {why} and cannot be used")]
-    Unusable { what: &'static str, addr: Ipv4Addr, why: &'static str },
+    Unusable { what: &'static str, addr: IpAddr, why: &'static str },
+    #[error("VIP {vip} is {vip_family} but real IP {real} is {real_family}")]
+    FamilyMismatch { vip: String, vip_family: &'static str, real: IpAddr, real_family: &'static str },
 }
 
-/// Parse a unicast IPv4 address a real server could hold. `what` names the
-/// argument in errors ("VIP", "real IP").
-pub fn parse_v4(what: &'static str, input: &str) -> Result<Ipv4Addr, AddrError> {
-    let input_trim = input.trim();
-    let addr: Ipv4Addr = input_trim.parse().map_err(|_| {
-        if input_trim.contains(':') && input_trim.parse::<std::net::Ipv6Addr>().is_ok() {
-            AddrError::Ipv6 { what, input: input.to_string() }
-        } else {
-            AddrError::Malformed { what, input: input.to_string() }
+/// A VIP as configured: one address, or a pool (a prefix shorter than the
+/// address length; /32 and /128 are plain addresses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum VipSpec {
+    Addr(IpAddr),
+    Pool(IpAddr, u8),
+}
+
+impl VipSpec {
+    pub fn is_ipv4(&self) -> bool {
+        match self {
+            VipSpec::Addr(a) | VipSpec::Pool(a, _) => a.is_ipv4(),
         }
-    })?;
-    let why = if addr.is_unspecified() {
-        Some("the unspecified address")
-    } else if addr.is_broadcast() {
-        Some("the broadcast address")
-    } else if addr.is_multicast() {
-        Some("a multicast address")
-    } else if addr.is_loopback() {
-        Some("a loopback address")
-    } else {
-        None
+    }
+
+    pub fn family(&self) -> &'static str {
+        if self.is_ipv4() { "IPv4" } else { "IPv6" }
+    }
+
+    /// Does this VIP or pool cover `addr`?
+    pub fn covers(&self, addr: IpAddr) -> bool {
+        match *self {
+            VipSpec::Addr(a) => a == addr,
+            VipSpec::Pool(net, len) => prefix_contains(net, len, addr),
+        }
+    }
+
+    /// Do the two share any address?
+    pub fn overlaps(&self, other: &VipSpec) -> bool {
+        let (a, alen) = self.as_prefix();
+        let (b, blen) = other.as_prefix();
+        let len = alen.min(blen);
+        a.is_ipv4() == b.is_ipv4() && prefix_contains(a, len, b)
+    }
+
+    fn as_prefix(&self) -> (IpAddr, u8) {
+        match *self {
+            VipSpec::Addr(a) => (a, full_len(a)),
+            VipSpec::Pool(a, l) => (a, l),
+        }
+    }
+}
+
+impl fmt::Display for VipSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VipSpec::Addr(a) => write!(f, "{a}"),
+            VipSpec::Pool(a, l) => write!(f, "{a}/{l}"),
+        }
+    }
+}
+
+fn full_len(a: IpAddr) -> u8 {
+    if a.is_ipv4() { 32 } else { 128 }
+}
+
+fn to_bits(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(v) => u128::from(u32::from(v)) << 96,
+        IpAddr::V6(v) => u128::from(v),
+    }
+}
+
+fn mask(len: u8) -> u128 {
+    if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) }
+}
+
+/// `addr` lies in `net/len` (same family).
+pub fn prefix_contains(net: IpAddr, len: u8, addr: IpAddr) -> bool {
+    net.is_ipv4() == addr.is_ipv4() && (to_bits(net) ^ to_bits(addr)) & mask(len) == 0
+}
+
+fn unusable(what: &'static str, addr: IpAddr, allow_link_local: bool) -> Result<(), AddrError> {
+    let why = match addr {
+        IpAddr::V4(a) if a.is_unspecified() => Some("the unspecified address"),
+        IpAddr::V4(a) if a.is_broadcast() => Some("the broadcast address"),
+        IpAddr::V4(a) if a.is_multicast() => Some("a multicast address"),
+        IpAddr::V4(a) if a.is_loopback() => Some("a loopback address"),
+        IpAddr::V6(a) if a.is_unspecified() => Some("the unspecified address"),
+        IpAddr::V6(a) if a.is_multicast() => Some("a multicast address"),
+        IpAddr::V6(a) if a.is_loopback() => Some("a loopback address"),
+        IpAddr::V6(a) if !allow_link_local && a.is_unicast_link_local() => Some("a link-local address"),
+        _ => None,
     };
     match why {
         Some(why) => Err(AddrError::Unusable { what, addr, why }),
-        None => Ok(addr),
+        None => Ok(()),
     }
+}
+
+fn parse_ip(what: &'static str, input: &str, prefix: &'static str) -> Result<IpAddr, AddrError> {
+    input.parse().map_err(|_| AddrError::Malformed { what, input: input.to_string(), prefix })
+}
+
+/// Parse a VIP: `ADDR` or `ADDR/LEN`.
+pub fn parse_vip(input: &str) -> Result<VipSpec, AddrError> {
+    let t = input.trim();
+    let Some((a, l)) = t.split_once('/') else {
+        let addr = parse_ip("VIP", t, " (or a prefix such as 203.0.113.0/24)")?;
+        unusable("VIP", addr, false)?;
+        return Ok(VipSpec::Addr(addr));
+    };
+    let net = parse_ip("VIP", a, " (or a prefix such as 203.0.113.0/24)")?;
+    let max = full_len(net);
+    let len: u8 = l
+        .parse()
+        .ok()
+        .filter(|l| *l <= max)
+        .ok_or_else(|| AddrError::PrefixLength { input: input.to_string(), max })?;
+    if to_bits(net) & !mask(len) & mask(max) != 0 {
+        let masked = to_bits(net) & mask(len);
+        let base = match net {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from((masked >> 96) as u32)),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(masked)),
+        };
+        return Err(AddrError::HostBits { input: t.to_string(), suggestion: format!("{base}/{len}") });
+    }
+    if len == max {
+        unusable("VIP", net, false)?;
+        return Ok(VipSpec::Addr(net));
+    }
+    Ok(VipSpec::Pool(net, len))
+}
+
+/// Parse the real IP for `vip`: a unicast address of the same family.
+pub fn parse_real(input: &str, vip: &VipSpec) -> Result<IpAddr, AddrError> {
+    let real = parse_ip("real IP", input.trim(), "")?;
+    unusable("real IP", real, true)?;
+    if real.is_ipv4() != vip.is_ipv4() {
+        return Err(AddrError::FamilyMismatch {
+            vip: vip.to_string(),
+            vip_family: vip.family(),
+            real,
+            real_family: if real.is_ipv4() { "IPv4" } else { "IPv6" },
+        });
+    }
+    Ok(real)
 }
 
 /// The wire representation used as map key/value.
@@ -56,29 +175,63 @@ pub fn from_raw(raw: Ipv4Raw) -> Ipv4Addr {
 mod tests {
     use super::*;
 
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
     #[test]
-    fn accepts_unicast() {
-        assert_eq!(parse_v4("VIP", "192.0.2.10"), Ok(Ipv4Addr::new(192, 0, 2, 10)));
-        assert_eq!(parse_v4("VIP", " 10.0.0.1 "), Ok(Ipv4Addr::new(10, 0, 0, 1)));
+    fn parses_addresses_and_pools() {
+        assert_eq!(parse_vip("192.0.2.10"), Ok(VipSpec::Addr(ip("192.0.2.10"))));
+        assert_eq!(parse_vip(" 2001:db8::10 "), Ok(VipSpec::Addr(ip("2001:db8::10"))));
+        assert_eq!(parse_vip("203.0.113.0/24"), Ok(VipSpec::Pool(ip("203.0.113.0"), 24)));
+        assert_eq!(parse_vip("2001:db8:100::/64"), Ok(VipSpec::Pool(ip("2001:db8:100::"), 64)));
+        assert_eq!(parse_vip("192.0.2.10/32"), Ok(VipSpec::Addr(ip("192.0.2.10"))), "/32 is one address");
+        assert_eq!(parse_vip("2001:db8::10/128"), Ok(VipSpec::Addr(ip("2001:db8::10"))));
     }
 
     #[test]
     fn rejects_garbage_with_the_argument_named() {
-        let e = parse_v4("VIP", "10.0.0.256").unwrap_err().to_string();
+        let e = parse_vip("10.0.0.256").unwrap_err().to_string();
         assert!(e.starts_with("invalid VIP \"10.0.0.256\""), "got: {e}");
-        let e = parse_v4("real IP", "eth0").unwrap_err().to_string();
+        let v = parse_vip("10.0.0.1").unwrap();
+        let e = parse_real("eth0", &v).unwrap_err().to_string();
         assert!(e.starts_with("invalid real IP \"eth0\""), "got: {e}");
-        assert!(matches!(parse_v4("VIP", "2001:db8::1"), Err(AddrError::Ipv6 { .. })));
+        assert!(matches!(parse_vip("10.0.0.0/33"), Err(AddrError::PrefixLength { max: 32, .. })));
+        assert!(matches!(parse_vip("10.0.0.0/x"), Err(AddrError::PrefixLength { .. })));
+    }
+
+    #[test]
+    fn host_bits_get_a_suggestion() {
+        let e = parse_vip("203.0.113.5/24").unwrap_err();
+        assert_eq!(e.to_string(), "203.0.113.5/24 has host bits set; did you mean 203.0.113.0/24?");
+        let e = parse_vip("2001:db8::1/64").unwrap_err();
+        assert_eq!(e.to_string(), "2001:db8::1/64 has host bits set; did you mean 2001:db8::/64?");
     }
 
     #[test]
     fn rejects_non_unicast() {
-        for bad in ["0.0.0.0", "255.255.255.255", "224.0.0.1", "127.0.0.1"] {
-            assert!(
-                matches!(parse_v4("VIP", bad), Err(AddrError::Unusable { .. })),
-                "{bad} should be refused"
-            );
+        for bad in ["0.0.0.0", "255.255.255.255", "224.0.0.1", "127.0.0.1", "::", "ff02::1", "::1", "fe80::1"] {
+            assert!(matches!(parse_vip(bad), Err(AddrError::Unusable { .. })), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn real_must_match_the_family() {
+        let v = parse_vip("2001:db8::10").unwrap();
+        assert!(matches!(parse_real("10.0.0.2", &v), Err(AddrError::FamilyMismatch { .. })));
+        assert_eq!(parse_real("fe80::2", &v), Ok(ip("fe80::2")), "a link-local real IP is fine");
+    }
+
+    #[test]
+    fn containment_and_overlap() {
+        let pool = parse_vip("203.0.113.0/24").unwrap();
+        assert!(pool.covers(ip("203.0.113.200")));
+        assert!(!pool.covers(ip("203.0.114.1")));
+        assert!(!pool.covers(ip("2001:db8::1")));
+        assert!(pool.overlaps(&parse_vip("203.0.113.128/25").unwrap()));
+        assert!(pool.overlaps(&parse_vip("203.0.0.0/16").unwrap()));
+        assert!(!pool.overlaps(&parse_vip("203.0.112.0/24").unwrap()));
+        assert!(parse_vip("0.0.0.0/0").unwrap().covers(ip("8.8.8.8")));
     }
 
     #[test]

@@ -132,9 +132,7 @@ pub fn attach(pins: &PinDir, ifaces: &[String], opts: AttachOptions) -> Result<V
         }
         targets.push((name.clone(), iface::index(name)?));
     }
-    if opts.load.max_vips == 0 || opts.load.max_vips > loader::MAX_VIPS_LIMIT {
-        return Err(LoadError::BadCapacity { got: opts.load.max_vips, max: loader::MAX_VIPS_LIMIT }.into());
-    }
+    opts.load.validate()?;
     pins.check_bpffs()?;
     let fresh = !pins.is_loaded();
     pins.create_dirs()?;

@@ -10,8 +10,8 @@ use aya::{
     programs::{ProgramError, SchedClassifier, Xdp},
 };
 use rsdr_common::{
-    Config, LAYOUT_VERSION, VipEntry4,
-    maps::{DEFAULT_MAX_VIPS, names, programs},
+    Config, LAYOUT_VERSION, PoolEntry4, PoolEntry6, VipCounters, VipEntry4, VipEntry6,
+    maps::{DEFAULT_MAX_POOLS, DEFAULT_MAX_VIPS, names, programs},
 };
 use thiserror::Error;
 
@@ -24,8 +24,8 @@ const LOG_LEVEL_GLOBAL: &str = "AYA_LOG_LEVEL";
 
 #[derive(Debug, Error)]
 pub enum LoadError {
-    #[error("--max-vips must be between 1 and {max}, got {got}")]
-    BadCapacity { got: u32, max: u32 },
+    #[error("{flag} must be between 1 and {max}, got {got}")]
+    BadCapacity { flag: &'static str, got: u32, max: u32 },
     #[error(
         "pinned map {path} was made by an incompatible rsdr ({what}); run `rsdr detach` to remove the old pins first"
     )]
@@ -48,19 +48,35 @@ pub enum LoadError {
     Io(#[from] io::Error),
 }
 
-/// Upper bound for `--max-vips`: beyond this the per-CPU table's memory
-/// (entries x CPUs x 72 bytes) stops being reasonable on large machines.
+/// Upper bound for `--max-vips`: each VIP costs one 136-byte entry per CPU.
 pub const MAX_VIPS_LIMIT: u32 = 4 * 1024 * 1024;
+/// Upper bound for `--max-pools`: the pool counters are preallocated per CPU.
+pub const MAX_POOLS_LIMIT: u32 = 65_536;
 
 #[derive(Clone, Copy, Debug)]
 pub struct LoadOptions {
-    /// Capacity of the VIP table when it is created (ignored when reused).
+    /// Capacity of each exact VIP table when created (ignored when reused).
     pub max_vips: u32,
+    /// Number of pool slots when created (ignored when reused).
+    pub max_pools: u32,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { max_vips: DEFAULT_MAX_VIPS }
+        Self { max_vips: DEFAULT_MAX_VIPS, max_pools: DEFAULT_MAX_POOLS }
+    }
+}
+
+impl LoadOptions {
+    /// Fails unless both capacities are within limits.
+    pub fn validate(&self) -> Result<(), LoadError> {
+        if self.max_vips == 0 || self.max_vips > MAX_VIPS_LIMIT {
+            return Err(LoadError::BadCapacity { flag: "--max-vips", got: self.max_vips, max: MAX_VIPS_LIMIT });
+        }
+        if self.max_pools == 0 || self.max_pools > MAX_POOLS_LIMIT {
+            return Err(LoadError::BadCapacity { flag: "--max-pools", got: self.max_pools, max: MAX_POOLS_LIMIT });
+        }
+        Ok(())
     }
 }
 
@@ -69,13 +85,26 @@ fn expected_layout(name: &str) -> Option<(MapType, u32, u32)> {
     let u32s = size_of::<u32>() as u32;
     match name {
         names::VIPS4 => Some((MapType::PerCpuHash, u32s, size_of::<VipEntry4>() as u32)),
+        names::VIPS6 => Some((MapType::PerCpuHash, 16, size_of::<VipEntry6>() as u32)),
+        names::POOLS4 => Some((MapType::LpmTrie, 4 + 4, size_of::<PoolEntry4>() as u32)),
+        names::POOLS6 => Some((MapType::LpmTrie, 4 + 16, size_of::<PoolEntry6>() as u32)),
+        names::POOL_COUNTERS => Some((MapType::PerCpuArray, u32s, size_of::<VipCounters>() as u32)),
         names::STATS => Some((MapType::PerCpuArray, u32s, size_of::<u64>() as u32)),
         names::CONFIG => Some((MapType::Array, u32s, size_of::<Config>() as u32)),
         _ => None,
     }
 }
 
-const PINNED_MAPS: [&str; 4] = [names::VIPS4, names::STATS, names::CONFIG, names::LOGS];
+const PINNED_MAPS: [&str; 8] = [
+    names::VIPS4,
+    names::VIPS6,
+    names::POOLS4,
+    names::POOLS6,
+    names::POOL_COUNTERS,
+    names::STATS,
+    names::CONFIG,
+    names::LOGS,
+];
 
 /// Refuse to reuse pinned maps whose layout differs from this build's.
 fn check_pinned_layout(pins: &PinDir) -> Result<(), LoadError> {
@@ -120,9 +149,7 @@ fn check_pinned_layout(pins: &PinDir) -> Result<(), LoadError> {
 /// pinned into) `<pin-dir>/maps`; without, they are private to the returned
 /// [`Ebpf`].
 pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError> {
-    if opts.max_vips == 0 || opts.max_vips > MAX_VIPS_LIMIT {
-        return Err(LoadError::BadCapacity { got: opts.max_vips, max: MAX_VIPS_LIMIT });
-    }
+    opts.validate()?;
     if let Some(pins) = pins {
         check_pinned_layout(pins)?;
     }
@@ -130,6 +157,10 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
     let mut loader = EbpfLoader::new();
     loader.override_global(LOG_LEVEL_GLOBAL, &level, false);
     loader.map_max_entries(names::VIPS4, opts.max_vips);
+    loader.map_max_entries(names::VIPS6, opts.max_vips);
+    loader.map_max_entries(names::POOLS4, opts.max_pools);
+    loader.map_max_entries(names::POOLS6, opts.max_pools);
+    loader.map_max_entries(names::POOL_COUNTERS, opts.max_pools);
     let paths: Vec<(&'static str, PathBuf)> = match pins {
         Some(p) => PINNED_MAPS.iter().map(|n| (*n, p.map(n))).collect(),
         None => Vec::new(),
@@ -201,16 +232,4 @@ pub fn open_pinned(pins: &PinDir) -> Result<(Xdp, SchedClassifier), LoadError> {
     let tc = SchedClassifier::from_pin(pins.prog(programs::TC_EGRESS))
         .map_err(|source| LoadError::Program { name: programs::TC_EGRESS, source })?;
     Ok((xdp, tc))
-}
-
-/// Capacity of a map in a loaded object (for tests and status).
-pub fn capacity(ebpf: &Ebpf, name: &'static str) -> Result<u32, LoadError> {
-    let map = ebpf.map(name).ok_or(LoadError::MissingMap(name))?;
-    let info = match map {
-        aya::maps::Map::PerCpuHashMap(d) | aya::maps::Map::Array(d) | aya::maps::Map::PerCpuArray(d) => {
-            d.info().map_err(|source| LoadError::Map { name, source })?
-        }
-        _ => return Err(LoadError::MissingMap(name)),
-    };
-    Ok(info.max_entries())
 }

@@ -1,15 +1,20 @@
-//! Global decision counters and per-VIP counters, summed over CPUs.
+//! Global decision counters and per-VIP counters, summed over CPUs, each in
+//! an enforced and a monitored (counted, not enforced) copy.
 
-use std::borrow::Borrow;
+use std::{borrow::Borrow, collections::BTreeMap, net::IpAddr};
 
 use aya::maps::{Map, MapData, MapError, PerCpuArray};
-use rsdr_common::{Stat, VipCounter, maps::names};
+use rsdr_common::{
+    Stat, VipCounter,
+    counters::{MONITOR_OFFSET, VIP_MONITOR_OFFSET},
+    maps::names,
+};
 use serde::Serialize;
 use thiserror::Error;
 
 use crate::{
     pins::PinDir,
-    vips::{Vip, VipError, VipTable},
+    vips::{Entry, VipError, VipTables},
 };
 
 #[derive(Debug, Error)]
@@ -20,52 +25,59 @@ pub enum StatsError {
     Vips(#[from] VipError),
 }
 
-/// One global counter.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Counter {
-    pub name: &'static str,
-    pub value: u64,
-}
-
-/// One VIP's counters.
+/// One VIP's (or pool's) counters by name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VipStats {
-    pub vip: std::net::Ipv4Addr,
-    pub real: std::net::Ipv4Addr,
-    pub counters: std::collections::BTreeMap<&'static str, u64>,
+    pub vip: String,
+    pub real: IpAddr,
+    pub counters: BTreeMap<&'static str, u64>,
+    /// What monitor mode counted for this VIP without enforcing it.
+    pub monitored: BTreeMap<&'static str, u64>,
 }
 
-impl From<&Vip> for VipStats {
-    fn from(v: &Vip) -> Self {
-        let counters = VipCounter::ALL
-            .iter()
-            .map(|c| (c.name(), v.counters[*c as usize]))
-            .collect();
-        Self { vip: v.vip, real: v.real, counters }
+impl From<&Entry> for VipStats {
+    fn from(e: &Entry) -> Self {
+        let pick = |off: usize| VipCounter::ALL.iter().map(|c| (c.name(), e.counters[*c as usize + off])).collect();
+        Self { vip: e.vip.to_string(), real: e.real, counters: pick(0), monitored: pick(VIP_MONITOR_OFFSET) }
     }
+}
+
+/// Global counters, enforced and monitored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Global {
+    pub decisions: BTreeMap<&'static str, u64>,
+    pub monitored: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Snapshot {
-    pub global: Vec<Counter>,
+    /// The global monitor switch.
+    pub monitor: bool,
+    pub global: Global,
     pub vips: Vec<VipStats>,
 }
 
-/// Global counters from a stats map.
-pub fn global<T: Borrow<MapData>>(map: &PerCpuArray<T, u64>) -> Result<Vec<Counter>, MapError> {
-    Stat::ALL
-        .iter()
-        .map(|s| {
-            let values = map.get(&(*s as u32), 0)?;
-            Ok(Counter { name: s.name(), value: values.iter().fold(0u64, |a, v| a.wrapping_add(*v)) })
-        })
-        .collect()
+/// Read one global counter (summed over CPUs).
+pub fn read<T: Borrow<MapData>>(map: &PerCpuArray<T, u64>, stat: Stat, monitored: bool) -> Result<u64, MapError> {
+    let idx = stat as u32 + if monitored { MONITOR_OFFSET } else { 0 };
+    Ok(map.get(&idx, 0)?.iter().fold(0u64, |a, v| a.wrapping_add(*v)))
+}
+
+/// All global counters from a stats map.
+pub fn global<T: Borrow<MapData>>(map: &PerCpuArray<T, u64>) -> Result<Global, MapError> {
+    let mut g = Global::default();
+    for s in Stat::ALL {
+        g.decisions.insert(s.name(), read(map, *s, false)?);
+        g.monitored.insert(s.name(), read(map, *s, true)?);
+    }
+    Ok(g)
 }
 
 /// Everything, from a pin directory.
 pub fn snapshot(pins: &PinDir) -> Result<Snapshot, StatsError> {
     let data = MapData::from_pin(pins.map(names::STATS))?;
     let stats: PerCpuArray<_, u64> = PerCpuArray::try_from(Map::PerCpuArray(data))?;
-    let vips = VipTable::open(pins)?.list()?;
-    Ok(Snapshot { global: global(&stats)?, vips: vips.iter().map(VipStats::from).collect() })
+    let tables = VipTables::open(pins)?;
+    let entries = tables.entries()?;
+    Ok(Snapshot { monitor: tables.monitor()?, global: global(&stats)?, vips: entries.iter().map(VipStats::from).collect() })
 }

@@ -1,13 +1,12 @@
 //! What is attached where, read back from the pins and the kernel.
 
-use aya::maps::MapData;
 use serde::Serialize;
 
 use crate::{
     iface,
     pins::{PinDir, PinError},
     sys,
-    vips::{VipError, VipTable},
+    vips::{VipError, VipTables},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -48,15 +47,25 @@ pub struct IfaceStatus {
 #[derive(Clone, Debug, Serialize)]
 pub struct Status {
     pub pin_dir: String,
+    /// Global monitor mode: decisions counted, nothing enforced.
+    pub monitor: bool,
+    /// Exact VIPs configured (both families).
     pub vips: usize,
+    /// Pools configured (both families).
+    pub pools: usize,
+    /// Capacity of each exact table (IPv4, IPv6).
     pub max_vips: u32,
+    /// Pool slots (both families together).
+    pub max_pools: u32,
     pub interfaces: Vec<IfaceStatus>,
 }
 
 pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
     pins.require_loaded()?;
-    let table = VipTable::<MapData>::open(pins)?;
-    let vips = table.list()?.len();
+    let tables = VipTables::open(pins)?;
+    let entries = tables.entries()?;
+    let pools = entries.iter().filter(|e| matches!(e.vip, crate::addr::VipSpec::Pool(..))).count();
+    let (max_vips, _, max_pools) = tables.capacities();
     let mut interfaces = Vec::new();
     for name in pins.interfaces()? {
         let ifindex = iface::index(&name).ok();
@@ -76,8 +85,11 @@ pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
     }
     Ok(Status {
         pin_dir: pins.root().display().to_string(),
-        vips,
-        max_vips: table.capacity(),
+        monitor: tables.monitor()?,
+        vips: entries.len() - pools,
+        pools,
+        max_vips,
+        max_pools,
         interfaces,
     })
 }

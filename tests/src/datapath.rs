@@ -1,18 +1,19 @@
 //! BPF_PROG_TEST_RUN over the real rsdr programs, loaded from the object the
 //! `rsdr` binary embeds, with private (unpinned) maps.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use aya::{
     Ebpf,
-    maps::{MapData, PerCpuArray, PerCpuHashMap},
+    maps::{MapData, PerCpuArray},
     programs::{TestRun as _, TestRunOptions},
 };
-use rsdr_common::{Stat, VipCounter, maps::names};
+use rsdr_common::{Stat, VipCounter, counters::VIP_MONITOR_OFFSET, maps::names};
 use rsdr_user::{
+    addr::{VipSpec, parse_vip},
     loader::{self, LoadOptions},
     stats,
-    vips::{Change, VipTable},
+    vips::{Change, VipTables},
 };
 
 use crate::root::require_root;
@@ -32,34 +33,33 @@ pub struct Run {
 
 pub struct Datapath {
     ebpf: Ebpf,
+    pub tables: VipTables,
 }
 
 impl Datapath {
-    /// Load both programs with a fresh, empty VIP table.
+    /// Load both programs with fresh, empty tables.
     pub fn load() -> Self {
         Self::load_with(LoadOptions::default())
     }
 
     pub fn load_with(opts: LoadOptions) -> Self {
         require_root();
-        let ebpf = loader::load(None, opts).unwrap_or_else(|e| panic!("loading the rsdr eBPF object failed: {e}"));
-        Self { ebpf }
+        let mut ebpf = loader::load(None, opts).unwrap_or_else(|e| panic!("loading the rsdr eBPF object failed: {e}"));
+        let tables = VipTables::from_ebpf(&mut ebpf).unwrap_or_else(|e| panic!("opening the VIP tables: {e}"));
+        Self { ebpf, tables }
     }
 
-    pub fn vips(&mut self) -> VipTable<&mut MapData> {
-        let capacity = loader::capacity(&self.ebpf, names::VIPS4).expect("VIP map capacity");
-        let map = self.ebpf.map_mut(names::VIPS4).expect("VIP map in object");
-        VipTable::from_map(PerCpuHashMap::try_from(map).expect("VIP map type"), capacity)
-    }
-
-    pub fn add_vip(&mut self, vip: Ipv4Addr, real: Ipv4Addr) {
-        let change = self.vips().add(vip, real).unwrap_or_else(|e| panic!("adding VIP {vip}: {e}"));
+    /// Add a VIP or pool (`"192.0.2.10"`, `"203.0.113.0/24"`) with flags.
+    pub fn add(&mut self, vip: &str, real: &str, flags: u32) {
+        let spec = parse_vip(vip).unwrap_or_else(|e| panic!("{e}"));
+        let real: IpAddr = real.parse().unwrap_or_else(|e| panic!("real IP {real}: {e}"));
+        let change = self.tables.add(spec, real, flags).unwrap_or_else(|e| panic!("adding VIP {vip}: {e}"));
         assert_eq!(change, Change::Added, "VIP {vip} should be new");
     }
 
-    fn run(&mut self, tc: bool, frame: &[u8]) -> Run {
+    fn run(&mut self, tc: bool, frame: &[u8], repeat: u32) -> (Run, std::time::Duration) {
         let mut out = vec![0u8; frame.len() + 256];
-        let opts = TestRunOptions { data_in: Some(frame), data_out: Some(&mut out), ..TestRunOptions::default() };
+        let opts = TestRunOptions { data_in: Some(frame), data_out: Some(&mut out), repeat, ..TestRunOptions::default() };
         let result = if tc {
             loader::tc_egress(&mut self.ebpf).expect("tc program").test_run(opts)
         } else {
@@ -67,37 +67,47 @@ impl Datapath {
         };
         let result = result.unwrap_or_else(|e| panic!("BPF_PROG_TEST_RUN failed: {e}"));
         out.truncate(result.data_size_out as usize);
-        Run { verdict: result.return_value, output: out }
+        (Run { verdict: result.return_value, output: out }, result.duration)
     }
 
     /// Run the XDP ingress program on `frame`.
     pub fn xdp(&mut self, frame: &[u8]) -> Run {
-        self.run(false, frame)
+        self.run(false, frame, 1).0
     }
 
     /// Run the TC egress program on `frame`.
     pub fn tc(&mut self, frame: &[u8]) -> Run {
-        self.run(true, frame)
+        self.run(true, frame, 1).0
     }
 
-    /// Current value of a global counter, summed over CPUs.
-    pub fn stat(&self, stat: Stat) -> u64 {
-        let map = self.ebpf.map(names::STATS).expect("stats map in object");
-        let arr: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(map).expect("stats map type");
-        stats::global(&arr)
-            .expect("reading stats")
-            .into_iter()
-            .find(|c| c.name == stat.name())
-            .map(|c| c.value)
-            .expect("counter present")
+    /// Mean run time per frame over `repeat` kernel-side repetitions.
+    pub fn time(&mut self, tc: bool, frame: &[u8], repeat: u32) -> std::time::Duration {
+        self.run(tc, frame, repeat).1
     }
 
-    /// All global counters, in [`Stat::ALL`] order.
+    fn stats_map(&self) -> PerCpuArray<&MapData, u64> {
+        PerCpuArray::try_from(self.ebpf.map(names::STATS).expect("stats map in object")).expect("stats map type")
+    }
+
+    /// Current value of a global counter (enforced or monitored), summed over CPUs.
+    pub fn stat(&self, stat: Stat, monitored: bool) -> u64 {
+        stats::read(&self.stats_map(), stat, monitored).expect("reading stats")
+    }
+
+    /// All global counters: enforced in [`Stat::ALL`] order, then monitored.
     pub fn all_stats(&self) -> Vec<u64> {
-        Stat::ALL.iter().map(|s| self.stat(*s)).collect()
+        let map = self.stats_map();
+        [false, true]
+            .iter()
+            .flat_map(|m| Stat::ALL.iter().map(|s| stats::read(&map, *s, *m).expect("reading stats")).collect::<Vec<_>>())
+            .collect()
     }
 
-    pub fn vip_counter(&mut self, vip: Ipv4Addr, counter: VipCounter) -> u64 {
-        self.vips().get(vip).expect("VIP lookup").map(|v| v.counters[counter as usize]).unwrap_or(0)
+    /// A VIP's (or pool's) counter, enforced or monitored.
+    pub fn vip_counter(&self, vip: &str, counter: VipCounter, monitored: bool) -> u64 {
+        let spec: VipSpec = parse_vip(vip).expect("VIP");
+        let entries = self.tables.entries().expect("listing VIPs");
+        let e = entries.iter().find(|e| e.vip == spec).unwrap_or_else(|| panic!("VIP {vip} not configured"));
+        e.counters[counter as usize + if monitored { VIP_MONITOR_OFFSET } else { 0 }]
     }
 }

@@ -147,3 +147,118 @@ pub fn ipv6_tcp(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
 fn tcp_syn() -> Vec<u8> {
     vec![0x9c, 0x40, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]
 }
+
+pub const NEXTHDR_ICMPV6: u8 = 58;
+pub const ND_NS: u8 = 135;
+pub const ND_NA: u8 = 136;
+
+/// The solicited-node multicast address of `target` (RFC 4291).
+pub fn solicited_node(target: Ipv6Addr) -> Ipv6Addr {
+    let t = target.octets();
+    Ipv6Addr::new(0xff02, 0, 0, 0, 0, 1, 0xff00 | u16::from(t[13]), u16::from_be_bytes([t[14], t[15]]))
+}
+
+/// The Ethernet multicast address for an IPv6 multicast destination.
+pub fn ipv6_multicast_mac(dst: Ipv6Addr) -> [u8; 6] {
+    let o = dst.octets();
+    [0x33, 0x33, o[12], o[13], o[14], o[15]]
+}
+
+/// ICMPv6 checksum of `msg` between `src` and `dst` (RFC 4443).
+pub fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, msg: &[u8]) -> u16 {
+    let mut pseudo = Vec::with_capacity(40 + msg.len());
+    pseudo.extend_from_slice(&src.octets());
+    pseudo.extend_from_slice(&dst.octets());
+    pseudo.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, NEXTHDR_ICMPV6]);
+    pseudo.extend_from_slice(msg);
+    checksum(&pseudo)
+}
+
+/// An IPv6 Neighbor Solicitation or Advertisement; fields are public so
+/// fixtures can break any of them. `bytes` computes a correct checksum
+/// unless `checksum` is set.
+#[derive(Clone, Debug)]
+pub struct Nd {
+    pub ty: u8,
+    pub code: u8,
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    pub hop_limit: u8,
+    pub version: u8,
+    /// NA flags word (R, S, O bits) or zero for NS.
+    pub flags: u32,
+    pub target: Ipv6Addr,
+    /// Link-layer address option: (type 1 = source, 2 = target, MAC).
+    pub lladdr: Option<(u8, [u8; 6])>,
+    pub checksum: Option<u16>,
+}
+
+impl Nd {
+    /// Address resolution: "who has `target`", from `src` with MAC `mac`.
+    pub fn ns(src: Ipv6Addr, target: Ipv6Addr, mac: [u8; 6]) -> Self {
+        Self { ty: ND_NS, code: 0, src, dst: solicited_node(target), hop_limit: 255, version: 6, flags: 0, target, lladdr: Some((1, mac)), checksum: None }
+    }
+
+    /// Duplicate address detection for `target` (source ::, no option).
+    pub fn dad(target: Ipv6Addr) -> Self {
+        Self { ty: ND_NS, code: 0, src: Ipv6Addr::UNSPECIFIED, dst: solicited_node(target), hop_limit: 255, version: 6, flags: 0, target, lladdr: None, checksum: None }
+    }
+
+    /// A solicited advertisement of `target` at `mac`, from `src` to `dst`.
+    pub fn na(src: Ipv6Addr, dst: Ipv6Addr, target: Ipv6Addr, mac: [u8; 6]) -> Self {
+        Self { ty: ND_NA, code: 0, src, dst, hop_limit: 255, version: 6, flags: 0x6000_0000, target, lladdr: Some((2, mac)), checksum: None }
+    }
+
+    pub fn with(mut self, f: impl FnOnce(&mut Self)) -> Self {
+        f(&mut self);
+        self
+    }
+
+    /// The ICMPv6 message (checksum filled in).
+    fn message(&self) -> Vec<u8> {
+        let mut m = vec![self.ty, self.code, 0, 0];
+        m.extend_from_slice(&self.flags.to_be_bytes());
+        m.extend_from_slice(&self.target.octets());
+        if let Some((kind, mac)) = self.lladdr {
+            m.extend_from_slice(&[kind, 1]);
+            m.extend_from_slice(&mac);
+        }
+        let c = self.checksum.unwrap_or_else(|| icmpv6_checksum(self.src, self.dst, &m));
+        m[2..4].copy_from_slice(&c.to_be_bytes());
+        m
+    }
+
+    /// IPv6 header + ICMPv6 message.
+    pub fn bytes(&self) -> Vec<u8> {
+        let msg = self.message();
+        let mut b = vec![self.version << 4, 0, 0, 0];
+        b.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+        b.extend_from_slice(&[NEXTHDR_ICMPV6, self.hop_limit]);
+        b.extend_from_slice(&self.src.octets());
+        b.extend_from_slice(&self.dst.octets());
+        b.extend_from_slice(&msg);
+        b
+    }
+
+    /// The whole Ethernet frame, from `src_mac`, to the multicast MAC of a
+    /// multicast destination or to `unicast_mac`.
+    pub fn frame(&self, src_mac: [u8; 6], unicast_mac: [u8; 6]) -> Frame {
+        let dst = if self.dst.is_multicast() { ipv6_multicast_mac(self.dst) } else { unicast_mac };
+        Frame::new(dst, src_mac, ETH_P_IPV6, self.bytes())
+    }
+}
+
+/// An ICMPv6 echo request (not ND), IPv6 header included.
+pub fn ipv6_echo(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
+    let mut m = vec![128, 0, 0, 0, 0, 1, 0, 1];
+    let c = icmpv6_checksum(src, dst, &m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut b = vec![0x60, 0, 0, 0];
+    b.extend_from_slice(&(m.len() as u16).to_be_bytes());
+    b.extend_from_slice(&[NEXTHDR_ICMPV6, 64]);
+    b.extend_from_slice(&src.octets());
+    b.extend_from_slice(&dst.octets());
+    b.extend_from_slice(&m);
+    b
+}

@@ -5,6 +5,8 @@
 pub mod cli;
 #[cfg(feature = "datapath")]
 pub mod datapath;
+#[cfg(feature = "datapath")]
+pub mod fixture;
 pub mod frames;
 pub mod hex;
 pub mod lab;

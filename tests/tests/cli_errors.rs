@@ -102,7 +102,7 @@ fn vip_equal_to_real_ip_is_refused() {
     let before = state(&lab);
     lab.rsdr(&["vip", "add", "10.0.0.101", "--real", "10.0.0.101"]).fails_with("same address as its real IP");
     lab.rsdr(&["vip", "add", "10.0.0.101", "--real", &VIP.to_string()]).fails_with("is itself a configured VIP");
-    lab.rsdr(&["vip", "add", &REAL_IP.to_string(), "--real", "10.0.0.3"]).fails_with("is already the real IP of VIP");
+    lab.rsdr(&["vip", "add", &REAL_IP.to_string(), "--real", "10.0.0.3"]).fails_with("would cover the real IP of VIP");
     assert_unchanged(&lab, &before, "VIP/real conflicts");
 }
 

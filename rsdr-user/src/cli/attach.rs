@@ -1,6 +1,6 @@
 use anyhow::Context as _;
 use clap::ValueEnum;
-use rsdr_common::maps::DEFAULT_MAX_VIPS;
+use rsdr_common::maps::{DEFAULT_MAX_POOLS, DEFAULT_MAX_VIPS};
 use rsdr_user::{
     attach::{self, AttachOptions, Outcome, XdpModeChoice},
     loader::LoadOptions,
@@ -28,9 +28,13 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
     xdp_mode: Mode,
 
-    /// Capacity of the VIP table, used when the maps are first created
+    /// Capacity of each exact VIP table (IPv4, IPv6), used when the maps are first created
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_VIPS)]
     max_vips: u32,
+
+    /// Number of VIP pools (both families), used when the maps are first created
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_POOLS)]
+    max_pools: u32,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -47,7 +51,7 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
         Mode::Native => XdpModeChoice::Native,
         Mode::Skb => XdpModeChoice::Skb,
     };
-    let opts = AttachOptions { mode, load: LoadOptions { max_vips: args.max_vips } };
+    let opts = AttachOptions { mode, load: LoadOptions { max_vips: args.max_vips, max_pools: args.max_pools } };
     let outcomes = attach::attach(pins, &args.ifaces, opts).context("attach")?;
     for o in outcomes {
         match o.outcome {

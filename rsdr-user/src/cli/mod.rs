@@ -2,6 +2,7 @@
 
 mod attach;
 mod detach;
+mod monitor;
 mod output;
 mod stats;
 mod status;
@@ -16,15 +17,19 @@ const ABOUT: &str = "Keep an LVS direct-routing real server from answering or an
 
 const LONG_ABOUT: &str = "\
 rsdr replaces arptables_jf on LVS direct-routing real servers. An XDP program
-drops inbound ARP requests for the VIPs before the kernel sees them, and a TC
-egress program rewrites the sender IP of outgoing ARP requests from a VIP to
-the server's real IP. Programs, maps and links are pinned on bpffs, so the
-filter keeps running after rsdr exits.";
+drops inbound ARP and IPv6 Neighbor Discovery that would make the kernel
+answer for a VIP (or see it as a conflict); a TC egress program rewrites the
+sender of outgoing ARP requests / Neighbor Solicitations from a VIP to the
+server's real address and drops the host's own announcements of a VIP.
+Programs, maps and links are pinned on bpffs, so the filter keeps running
+after rsdr exits. docs/semantics.md has the full decision table.";
 
 const EXAMPLES: &str = "\
 Examples:
   rsdr attach eth0                          # load, pin and attach to eth0
   rsdr vip add 192.0.2.10 --real 10.0.0.5   # filter ARP for a VIP
+  rsdr vip add 2001:db8::10 --real 2001:db8::5
+  rsdr vip add 203.0.113.0/24 --real 10.0.0.5
   rsdr status                               # what is attached where
   rsdr stats                                # what was dropped and rewritten
   rsdr detach                               # remove everything";
@@ -46,6 +51,7 @@ enum Command {
     Detach(detach::Args),
     #[command(subcommand)]
     Vip(vip::Command),
+    Monitor(monitor::Args),
     Stats(stats::Args),
     Status(status::Args),
 }
@@ -57,6 +63,7 @@ impl Cli {
             Command::Attach(args) => attach::run(&pins, args),
             Command::Detach(args) => detach::run(&pins, args),
             Command::Vip(cmd) => vip::run(&pins, cmd),
+            Command::Monitor(args) => monitor::run(&pins, args),
             Command::Stats(args) => stats::run(&pins, args),
             Command::Status(args) => status::run(&pins, args),
         }

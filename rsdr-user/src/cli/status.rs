@@ -22,7 +22,10 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
         return output::json(&st);
     }
     println!("pin dir: {}", st.pin_dir);
-    println!("VIPs:    {} of {}", st.vips, st.max_vips);
+    println!("VIPs:    {} (capacity {} per family), pools: {} of {}", st.vips, st.max_vips, st.pools, st.max_pools);
+    if st.monitor {
+        println!("monitor: ON (decisions counted, nothing enforced)");
+    }
     println!();
     let rows: Vec<Vec<String>> = st
         .interfaces

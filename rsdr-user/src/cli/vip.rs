@@ -1,14 +1,15 @@
 use anyhow::Context as _;
+use rsdr_common::maps::{VIP_F_MONITOR, VIP_F_SHOW_CONFLICTS};
 use rsdr_user::{
     addr,
     pins::PinDir,
     privilege::{self, Need},
-    vips::{Change, VipTable},
+    vips::{Change, EntryView, VipTables},
 };
 
 use super::output;
 
-/// Manage VIPs: ARP for them is filtered on every attached interface
+/// Manage VIPs and VIP pools: ARP and ND for them are filtered on every attached interface
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     Add(AddArgs),
@@ -16,32 +17,48 @@ pub enum Command {
     List(ListArgs),
 }
 
-/// Add a VIP, or change the real IP of an existing one
+/// Add a VIP or a pool, or change an existing one (takes effect at once)
 ///
-/// Inbound ARP requests for VIP are dropped; outbound ARP requests sent from
-/// VIP leave with REAL as their sender IP. Takes effect at once.
+/// Inbound ARP requests / Neighbor Solicitations for the VIP are dropped, as
+/// are frames announcing it from elsewhere (the director's gratuitous ARP,
+/// NAs); outbound ARP requests / NSs sent from it leave with the real IP as
+/// sender, and the host's own announcements and probes of it are dropped.
+/// A prefix (e.g. 203.0.113.0/24) adds a pool: every address in it is a VIP.
+/// Exact VIPs win over pools. Running `vip add` again sets the whole entry:
+/// flags not given are cleared.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
-  rsdr vip add 192.0.2.10 --real 10.0.0.5")]
+  rsdr vip add 192.0.2.10 --real 10.0.0.5
+  rsdr vip add 2001:db8::10 --real 2001:db8::5
+  rsdr vip add 203.0.113.0/24 --real 10.0.0.5
+  rsdr vip add 192.0.2.11 --real 10.0.0.5 --monitor     # count only, change nothing")]
 pub struct AddArgs {
-    /// The virtual IP held by this real server
-    #[arg(value_name = "VIP")]
+    /// The virtual IP (IPv4 or IPv6) or pool prefix held by this real server
+    #[arg(value_name = "VIP[/LEN]")]
     vip: String,
-    /// This server's own address, announced in place of the VIP
+    /// This server's own address, same family, announced in place of the VIP
     #[arg(long, value_name = "IP")]
     real: String,
+    /// Count what would be done for this VIP, change nothing
+    #[arg(long)]
+    monitor: bool,
+    /// Let frames that announce the VIP from elsewhere reach this host (by
+    /// default they are hidden, so address conflict detection and IPv6 DAD
+    /// accept the VIP)
+    #[arg(long)]
+    show_conflicts: bool,
 }
 
-/// Remove a VIP: the kernel answers ARP for it again
+/// Remove a VIP or pool: the kernel answers for it again at once
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  rsdr vip del 192.0.2.10")]
+#[command(after_help = "Examples:\n  rsdr vip del 192.0.2.10\n  rsdr vip del 203.0.113.0/24")]
 pub struct DelArgs {
-    #[arg(value_name = "VIP")]
+    #[arg(value_name = "VIP[/LEN]")]
     vip: String,
 }
 
-/// List configured VIPs
+/// List configured VIPs and pools
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  rsdr vip list\n  rsdr vip list --json")]
 pub struct ListArgs {
@@ -50,38 +67,60 @@ pub struct ListArgs {
     json: bool,
 }
 
+fn open(pins: &PinDir) -> anyhow::Result<VipTables> {
+    privilege::require(Need::Bpf)?;
+    pins.require_loaded()?;
+    VipTables::open(pins).context("opening the VIP tables")
+}
+
 pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Add(a) => {
-            let vip = addr::parse_v4("VIP", &a.vip)?;
-            let real = addr::parse_v4("real IP", &a.real)?;
-            privilege::require(Need::Bpf)?;
-            pins.require_loaded()?;
-            let mut table = VipTable::open(pins).context("opening the VIP table")?;
-            match table.add(vip, real)? {
-                Change::Added => println!("added VIP {vip} (real IP {real})"),
-                Change::Unchanged => println!("VIP {vip} already present (real IP {real})"),
-                Change::Updated { old_real } => println!("updated VIP {vip}: real IP {old_real} -> {real}"),
+            let vip = addr::parse_vip(&a.vip)?;
+            let real = addr::parse_real(&a.real, &vip)?;
+            let mut flags = 0;
+            if a.monitor {
+                flags |= VIP_F_MONITOR;
+            }
+            if a.show_conflicts {
+                flags |= VIP_F_SHOW_CONFLICTS;
+            }
+            let mut tables = open(pins)?;
+            let note = if a.monitor { " [monitor: counted, not enforced]" } else { "" };
+            match tables.add(vip, real, flags)? {
+                Change::Added => println!("added VIP {vip} (real IP {real}){note}"),
+                Change::Unchanged => println!("VIP {vip} already present (real IP {real}){note}"),
+                Change::Updated { old_real, .. } if old_real != real => {
+                    println!("updated VIP {vip}: real IP {old_real} -> {real}{note}")
+                }
+                Change::Updated { .. } => println!("updated VIP {vip}: flags changed{note}"),
             }
         }
         Command::Del(a) => {
-            let vip = addr::parse_v4("VIP", &a.vip)?;
-            privilege::require(Need::Bpf)?;
-            pins.require_loaded()?;
-            let mut table = VipTable::open(pins).context("opening the VIP table")?;
-            let removed = table.remove(vip)?;
+            let vip = addr::parse_vip(&a.vip)?;
+            let removed = open(pins)?.remove(vip)?;
             println!("removed VIP {vip} (real IP {})", removed.real);
         }
         Command::List(a) => {
-            privilege::require(Need::Bpf)?;
-            pins.require_loaded()?;
-            let vips = VipTable::open(pins).context("opening the VIP table")?.list()?;
+            let entries = open(pins)?.entries()?;
+            let views: Vec<EntryView> = entries.iter().map(EntryView::from).collect();
             if a.json {
-                output::json(&vips)?;
+                output::json(&views)?;
             } else {
-                let rows: Vec<Vec<String>> =
-                    vips.iter().map(|v| vec![v.vip.to_string(), v.real.to_string()]).collect();
-                output::table(&["VIP", "REAL IP"], &rows);
+                let rows: Vec<Vec<String>> = views
+                    .iter()
+                    .map(|v| {
+                        let mut flags = Vec::new();
+                        if v.monitor {
+                            flags.push("monitor");
+                        }
+                        if v.show_conflicts {
+                            flags.push("show-conflicts");
+                        }
+                        vec![v.vip.clone(), v.real.to_string(), v.kind.to_string(), flags.join(",")]
+                    })
+                    .collect();
+                output::table(&["VIP", "REAL IP", "KIND", "FLAGS"], &rows);
             }
         }
     }

@@ -1,0 +1,92 @@
+//! IPv6 Neighbor Discovery (RFC 4861): Neighbor Solicitation and
+//! Advertisement, validated as the kernel's ndisc code would see them.
+
+use rsdr_common::Ipv6Raw;
+
+use crate::frame::Frame;
+
+const IPV6_HLEN: usize = 40;
+/// Offset of the source address inside the IPv6 header.
+pub const SRC_OFFSET: usize = 8;
+/// Offset of the ICMPv6 checksum from the start of the IPv6 header.
+pub const CSUM_OFFSET: usize = IPV6_HLEN + 2;
+
+const NEXTHDR_ICMPV6: u8 = 58;
+const TYPE_NS: u8 = 135;
+const TYPE_NA: u8 = 136;
+
+#[repr(C)]
+struct Ipv6Hdr {
+    vtc_flow: [u8; 4],
+    payload_len: u16,
+    nexthdr: u8,
+    hop_limit: u8,
+    src: [u8; 16],
+    dst: [u8; 16],
+}
+
+/// ICMPv6 NS/NA message up to and including the target address.
+#[repr(C)]
+struct NdMsg {
+    ty: u8,
+    code: u8,
+    csum: u16,
+    reserved: [u8; 4],
+    target: [u8; 16],
+}
+
+const _: () = assert!(core::mem::size_of::<Ipv6Hdr>() == IPV6_HLEN);
+const ND_MSG_LEN: usize = core::mem::size_of::<NdMsg>();
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Solicitation,
+    Advertisement,
+}
+
+#[derive(Clone, Copy)]
+pub struct Nd {
+    pub kind: Kind,
+    pub src: Ipv6Raw,
+    pub target: Ipv6Raw,
+}
+
+pub enum Parsed {
+    /// Not ICMPv6 NS/NA directly after the IPv6 header: not rsdr's business.
+    NotNd,
+    /// ICMPv6 type NS/NA, but not valid ND (hop limit != 255, code != 0,
+    /// truncated, wrong IP version): the kernel ignores it, so does rsdr.
+    Malformed,
+    Nd(Nd),
+}
+
+/// Parse the IPv6 packet at `off`. All other IPv6 traffic leaves after the
+/// header bounds check and one byte compare.
+#[inline(always)]
+pub fn parse(frame: &Frame, off: usize) -> Parsed {
+    let Some(ip) = frame.at::<Ipv6Hdr>(off) else { return Parsed::NotNd };
+    // SAFETY: `at` checked that the header is inside the packet.
+    let ip = unsafe { &*ip };
+    if ip.nexthdr != NEXTHDR_ICMPV6 {
+        return Parsed::NotNd;
+    }
+    let Some(ty) = frame.at::<u8>(off + IPV6_HLEN) else { return Parsed::NotNd };
+    // SAFETY: as above, for the type byte.
+    let ty = unsafe { *ty };
+    let kind = match ty {
+        TYPE_NS => Kind::Solicitation,
+        TYPE_NA => Kind::Advertisement,
+        _ => return Parsed::NotNd,
+    };
+    let Some(msg) = frame.at::<NdMsg>(off + IPV6_HLEN) else { return Parsed::Malformed };
+    // SAFETY: as above, for the whole message head.
+    let msg = unsafe { &*msg };
+    if ip.vtc_flow[0] >> 4 != 6
+        || ip.hop_limit != 255
+        || msg.code != 0
+        || (u16::from_be(ip.payload_len) as usize) < ND_MSG_LEN
+    {
+        return Parsed::Malformed;
+    }
+    Parsed::Nd(Nd { kind, src: ip.src, target: msg.target })
+}

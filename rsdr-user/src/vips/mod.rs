@@ -1,0 +1,96 @@
+//! The VIP tables: exact IPv4 and IPv6 VIPs, IPv4 and IPv6 pools, with
+//! their real IPs, flags and counters, and the global monitor switch.
+//!
+//! Exact VIPs live in per-CPU hashes so the datapath finds a VIP's settings
+//! and its counters with one lookup; userspace writes settings to every
+//! CPU's copy and sums counters over CPUs. Changing an existing VIP rewrites
+//! all copies with their counters carried over; increments the datapath
+//! makes in the microseconds between that read and write are lost, which is
+//! accepted for a configuration change. Pools live in LPM tries, with their
+//! counters in a per-CPU array at the pool's slot.
+
+mod check;
+mod tables;
+
+use std::net::IpAddr;
+
+pub use check::check_add;
+use rsdr_common::{VipCounters, maps::VIP_F_ALL};
+use serde::Serialize;
+pub use tables::VipTables;
+use thiserror::Error;
+
+use crate::addr::VipSpec;
+
+#[derive(Debug, Error)]
+pub enum VipError {
+    #[error("VIP {0} is the same address as its real IP")]
+    SameAsReal(VipSpec),
+    #[error("real IP {real} lies inside pool {pool}; ARP for it would be dropped")]
+    RealInPool { real: IpAddr, pool: VipSpec },
+    #[error("real IP {real} is itself a configured VIP; ARP for it would be dropped")]
+    RealIsVip { real: IpAddr },
+    #[error("VIP {vip} would cover the real IP of VIP {other}; ARP for it must keep working")]
+    CoversReal { vip: VipSpec, other: VipSpec },
+    #[error("pool {new} overlaps pool {existing}; delete one first")]
+    PoolOverlap { new: VipSpec, existing: VipSpec },
+    #[error("{what} table is full ({capacity} entries); delete unused entries, or detach everything and attach again with a larger {flag}")]
+    Full { what: &'static str, capacity: u32, flag: &'static str },
+    #[error("VIP {0} is not configured")]
+    Absent(VipSpec),
+    #[error("unknown VIP flags {0:#x}")]
+    BadFlags(u32),
+    #[error("cannot count CPUs: {0}")]
+    Cpus(String),
+    #[error("map {map}: {source}")]
+    Map { map: &'static str, source: aya::maps::MapError },
+}
+
+/// One configured VIP or pool, with counters summed over CPUs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub vip: VipSpec,
+    pub real: IpAddr,
+    /// `VIP_F_*` bits.
+    pub flags: u32,
+    pub counters: VipCounters,
+}
+
+/// How an entry is shown in `vip list --json`.
+#[derive(Serialize)]
+pub struct EntryView {
+    pub vip: String,
+    pub real: IpAddr,
+    pub kind: &'static str,
+    pub monitor: bool,
+    pub show_conflicts: bool,
+}
+
+impl From<&Entry> for EntryView {
+    fn from(e: &Entry) -> Self {
+        use rsdr_common::maps::{VIP_F_MONITOR, VIP_F_SHOW_CONFLICTS};
+        Self {
+            vip: e.vip.to_string(),
+            real: e.real,
+            kind: match e.vip {
+                VipSpec::Addr(_) => "address",
+                VipSpec::Pool(..) => "pool",
+            },
+            monitor: e.flags & VIP_F_MONITOR != 0,
+            show_conflicts: e.flags & VIP_F_SHOW_CONFLICTS != 0,
+        }
+    }
+}
+
+/// What `add` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    Added,
+    Unchanged,
+    Updated { old_real: IpAddr, old_flags: u32 },
+}
+
+/// Fails unless `flags` only holds known bits.
+pub fn check_flags(flags: u32) -> Result<(), VipError> {
+    if flags & !VIP_F_ALL != 0 { Err(VipError::BadFlags(flags)) } else { Ok(()) }
+}

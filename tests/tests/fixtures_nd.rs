@@ -1,0 +1,95 @@
+//! Neighbor Discovery fixture tables (docs/semantics.md rows N*, F*)
+//! through BPF_PROG_TEST_RUN on the real programs, untagged and tagged.
+
+use std::net::Ipv6Addr;
+
+use rsdr_common::Stat::*;
+use rsdr_tests::{
+    datapath::{Datapath, TC_PASS, TC_SHOT, XDP_DROP, XDP_PASS},
+    fixture::{Fixture as F, assert_covers, check, std_vips::*},
+    frames::*,
+};
+
+const DIRECTOR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xd1];
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+
+/// Inbound: from the peer / director.
+fn inb(nd: &Nd) -> Frame {
+    nd.frame(PEER_MAC, SERVER_MAC)
+}
+
+/// Outbound: from the server.
+fn out(nd: &Nd) -> Frame {
+    nd.frame(SERVER_MAC, PEER_MAC)
+}
+
+fn cut(f: Frame, len: usize) -> Vec<u8> {
+    let mut b = f.bytes();
+    b.truncate(len);
+    b
+}
+
+#[test]
+fn xdp_ingress_nd() {
+    let mut dp = datapath();
+    let ns_vip = Nd::ns(PEER6, VIP6, PEER_MAC);
+    let na_vip = Nd::na(VIP6, ALL_NODES, VIP6, DIRECTOR_MAC).with(|n| n.flags = 0x2000_0000);
+    let rows = vec![
+        F::new("N1", "NS for a VIP6 with hop limit 64", inb(&ns_vip.clone().with(|n| n.hop_limit = 64)), XDP_PASS, Some(InNdMalformedPassed)),
+        F::new("N1", "NS for a VIP6 with code 1", inb(&ns_vip.clone().with(|n| n.code = 1)), XDP_PASS, Some(InNdMalformedPassed)),
+        F::new("N1", "NS for a VIP6 with IP version 4 in the header", inb(&ns_vip.clone().with(|n| n.version = 4)), XDP_PASS, Some(InNdMalformedPassed)),
+        F::raw("N1", "NS cut after 10 ICMPv6 bytes", cut(inb(&ns_vip), 14 + 40 + 10), XDP_PASS, Some(InNdMalformedPassed)),
+        F::new("N2", "DAD for a VIP6 (the director's)", inb(&Nd::dad(VIP6)), XDP_DROP, Some(InDadNsDropped)),
+        F::new("N2", "DAD for a pool member", inb(&Nd::dad(POOLED6)), XDP_DROP, Some(InDadNsDropped)),
+        F::new("N2", "monitored VIP6: counted, passed", inb(&Nd::dad(MON6)), XDP_PASS, Some(InDadNsDropped)).monitored(),
+        F::new("N3", "NS for a VIP6", inb(&ns_vip), XDP_DROP, Some(InNsDropped)),
+        F::new("N3", "NS for a VIP6 from a link-local source", inb(&Nd::ns(PEER6_LL, VIP6, PEER_MAC)), XDP_DROP, Some(InNsDropped)),
+        F::new("N3", "unicast NS for a VIP6 (reachability)", Nd::ns(PEER6, VIP6, PEER_MAC).with(|n| n.dst = VIP6).frame(PEER_MAC, SERVER_MAC), XDP_DROP, Some(InNsDropped)),
+        F::new("N3", "NS for a pool member", inb(&Nd::ns(PEER6, POOLED6, PEER_MAC)), XDP_DROP, Some(InNsDropped)),
+        F::new("N3", "NS for a show-conflicts VIP6", inb(&Nd::ns(PEER6, SHOWN6, PEER_MAC)), XDP_DROP, Some(InNsDropped)),
+        F::new("N3", "monitored VIP6: counted, passed", inb(&Nd::ns(PEER6, MON6, PEER_MAC)), XDP_PASS, Some(InNsDropped)).monitored(),
+        F::new("N4", "director's unsolicited NA for a VIP6", na_vip.frame(DIRECTOR_MAC, SERVER_MAC), XDP_DROP, Some(InNaConflictHidden)),
+        F::new("N4", "director's NA answering our DAD", Nd::na(VIP6, ALL_NODES, VIP6, DIRECTOR_MAC).frame(DIRECTOR_MAC, SERVER_MAC), XDP_DROP, Some(InNaConflictHidden)),
+        F::new("N4", "NA for a pool member", Nd::na(POOLED6, ALL_NODES, POOLED6, DIRECTOR_MAC).frame(DIRECTOR_MAC, SERVER_MAC), XDP_DROP, Some(InNaConflictHidden)),
+        F::new("N4", "monitored VIP6: counted, passed", Nd::na(MON6, ALL_NODES, MON6, DIRECTOR_MAC).frame(DIRECTOR_MAC, SERVER_MAC), XDP_PASS, Some(InNaConflictHidden)).monitored(),
+        F::new("N5", "NS for the real IPv6", inb(&Nd::ns(PEER6, REAL6, PEER_MAC)), XDP_PASS, Some(InNdPassed)),
+        F::new("N5", "NA for the peer", Nd::na(PEER6, REAL6, PEER6, PEER_MAC).frame(PEER_MAC, SERVER_MAC), XDP_PASS, Some(InNdPassed)),
+        F::new("N5", "NS sourced from a VIP6 for the real IPv6", inb(&Nd::ns(VIP6, REAL6, DIRECTOR_MAC)), XDP_PASS, Some(InNdPassed)),
+        F::new("N5", "NA for a show-conflicts VIP6 reaches the host", Nd::na(SHOWN6, ALL_NODES, SHOWN6, DIRECTOR_MAC).frame(DIRECTOR_MAC, SERVER_MAC), XDP_PASS, Some(InNdPassed)),
+        F::new("-", "ICMPv6 echo to a VIP6", Frame::new(SERVER_MAC, PEER_MAC, ETH_P_IPV6, ipv6_echo(PEER6, VIP6)), XDP_PASS, None),
+        F::new("-", "IPv6 TCP to a VIP6", Frame::new(SERVER_MAC, PEER_MAC, ETH_P_IPV6, ipv6_tcp(PEER6, VIP6)), XDP_PASS, None),
+        F::raw("-", "IPv6 header cut short", cut(inb(&ns_vip), 14 + 30), XDP_PASS, None),
+    ];
+    let covered = check(&mut dp, Datapath::xdp, &rows);
+    assert_covers(&covered, &['N']);
+}
+
+#[test]
+fn tc_egress_nd() {
+    let mut dp = datapath();
+    let ns_from = |src: Ipv6Addr| Nd::ns(src, PEER6, SERVER_MAC);
+    let rows = vec![
+        F::new("F1", "NA for a VIP6 with hop limit 64", out(&Nd::na(VIP6, PEER6, VIP6, SERVER_MAC).with(|n| n.hop_limit = 64)), TC_PASS, Some(OutNdMalformedPassed)),
+        F::new("F1", "NS from a VIP6 with code 2", out(&ns_from(VIP6).with(|n| n.code = 2)), TC_PASS, Some(OutNdMalformedPassed)),
+        F::new("F2", "solicited NA for a VIP6", out(&Nd::na(VIP6, PEER6, VIP6, SERVER_MAC)), TC_SHOT, Some(OutNaDropped)),
+        F::new("F2", "unsolicited NA for a VIP6 (address added, arp_notify-like)", out(&Nd::na(VIP6, ALL_NODES, VIP6, SERVER_MAC).with(|n| n.flags = 0x2000_0000)), TC_SHOT, Some(OutNaDropped)),
+        F::new("F2", "NA for a VIP6 from the real source", out(&Nd::na(REAL6, PEER6, VIP6, SERVER_MAC)), TC_SHOT, Some(OutNaDropped)),
+        F::new("F2", "NA for a pool member", out(&Nd::na(POOLED6, PEER6, POOLED6, SERVER_MAC)), TC_SHOT, Some(OutNaDropped)),
+        F::new("F2", "monitored VIP6: counted, sent", out(&Nd::na(MON6, PEER6, MON6, SERVER_MAC)), TC_PASS, Some(OutNaDropped)).monitored(),
+        F::new("F3", "our DAD for a VIP6", out(&Nd::dad(VIP6)), TC_SHOT, Some(OutNsForVipDropped)),
+        F::new("F3", "our NS for a VIP6 from the real source", out(&Nd::ns(REAL6, VIP6, SERVER_MAC)), TC_SHOT, Some(OutNsForVipDropped)),
+        F::new("F3", "our DAD for a pool member", out(&Nd::dad(POOLED6)), TC_SHOT, Some(OutNsForVipDropped)),
+        F::new("F3", "monitored VIP6: counted, sent", out(&Nd::dad(MON6)), TC_PASS, Some(OutNsForVipDropped)).monitored(),
+        F::new("F4", "NS from a VIP6: source rewritten, checksum fixed", out(&ns_from(VIP6)), TC_PASS, Some(OutNsSourceRewritten)).out(out(&ns_from(REAL6))),
+        F::new("F4", "NS from a pool member: the pool's real IPv6", out(&ns_from(POOLED6)), TC_PASS, Some(OutNsSourceRewritten)).out(out(&ns_from(REAL6_POOL))),
+        F::new("F4", "unicast NS from a VIP6 (reachability)", out(&ns_from(VIP6).with(|n| n.dst = PEER6)), TC_PASS, Some(OutNsSourceRewritten)).out(out(&ns_from(REAL6).with(|n| n.dst = PEER6))),
+        F::new("F4", "monitored VIP6: counted, unchanged", out(&ns_from(MON6)), TC_PASS, Some(OutNsSourceRewritten)).monitored(),
+        F::new("F6", "NS from the real IPv6", out(&ns_from(REAL6)), TC_PASS, Some(OutNdPassed)),
+        F::new("F6", "NA for the real IPv6", out(&Nd::na(REAL6, PEER6, REAL6, SERVER_MAC)), TC_PASS, Some(OutNdPassed)),
+        F::new("F6", "DAD for a non-VIP", out(&Nd::dad(REAL6)), TC_PASS, Some(OutNdPassed)),
+        F::new("-", "IPv6 TCP from a VIP6", Frame::new(PEER_MAC, SERVER_MAC, ETH_P_IPV6, ipv6_tcp(VIP6, PEER6)), TC_PASS, None),
+        F::new("-", "ICMPv6 echo from a VIP6", Frame::new(PEER_MAC, SERVER_MAC, ETH_P_IPV6, ipv6_echo(VIP6, PEER6)), TC_PASS, None),
+    ];
+    let covered = check(&mut dp, Datapath::tc, &rows);
+    assert_covers(&covered, &['F']);
+}
