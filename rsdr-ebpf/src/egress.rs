@@ -27,6 +27,11 @@ use crate::{
 /// "No opinion": the frame continues to the next program / the device. Used
 /// instead of TC_ACT_OK so rsdr composes with other TC programs.
 const PASS: i32 = TC_ACT_UNSPEC;
+/// Dropped, but the sender is told the frame went out (TC_ACT_STOLEN).
+/// With TC_ACT_SHOT a packet-socket sender (arping, NetworkManager's
+/// conflict detection, keepalived) would get ENOBUFS and treat it as an
+/// error; the host's own announcements and probes of a VIP are to vanish
+/// silently.
 const DROP: i32 = TC_ACT_SHOT as i32;
 
 #[inline(always)]

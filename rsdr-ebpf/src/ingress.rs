@@ -39,7 +39,7 @@ pub fn xdp(ctx: &XdpContext) -> u32 {
 /// |-----------------------------------------|---------|--------------------------------|
 /// | truncated / not Ethernet-IPv4 ARP       | pass    | in_arp_malformed_passed        |
 /// | any ARP with sender IP = VIP            | drop    | in_arp_from_vip_hidden         |
-/// |   (unless the VIP shows conflicts)      |         |                                |
+/// |   (VIP shows conflicts: pass)           | pass    | in_arp_passed                  |
 /// | request, sender 0.0.0.0, target = VIP   | drop    | in_arp_probe_for_vip_dropped   |
 /// | request, target = VIP                   | drop    | in_arp_request_for_vip_dropped |
 /// | anything else                           | pass    | in_arp_passed                  |
@@ -52,9 +52,12 @@ fn arp_frame(frame: &Frame, off: usize) -> u32 {
     let cfg = vip::config();
     if arp.sender_ip != 0 {
         if let Some(hit) = vip::lookup4(&cfg, arp.sender_ip) {
-            if !hit.shows_conflicts() {
-                return verdict(decide(&hit, &cfg, Stat::InArpConflictHidden, VipCounter::ConflictsHidden));
+            if hit.shows_conflicts() {
+                // Linux never answers ARP sent from one of its own addresses.
+                count(Stat::InArpPassed);
+                return PASS;
             }
+            return verdict(decide(&hit, &cfg, Stat::InArpConflictHidden, VipCounter::ConflictsHidden));
         }
     }
     if arp.oper == OP_REQUEST {

@@ -22,7 +22,8 @@ pub const XDP_DROP: u32 = 1;
 pub const XDP_PASS: u32 = 2;
 /// TC_ACT_UNSPEC (-1): "no opinion", what rsdr returns to let a frame go on.
 pub const TC_PASS: u32 = u32::MAX;
-pub const TC_SHOT: u32 = 2;
+/// TC_ACT_STOLEN: dropped, the sender told it went out.
+pub const TC_STOLEN: u32 = 4;
 
 /// What a program did with one frame.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //!  peer (10.0.0.1/24) eth0 <---veth---> eth0 server (10.0.0.2/24 + VIP 10.0.0.100/32)
 //! ```
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::{
     cli::{RsdrRun, rsdr_cmd},
@@ -16,6 +16,12 @@ pub const REAL_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
 /// On the link's subnet, but nobody holds it: ARP for it goes unanswered.
 pub const NOBODY: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 77);
+
+pub const PEER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+pub const REAL6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+pub const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10);
+/// On the link's prefix, but nobody holds it.
+pub const NOBODY6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x77);
 
 pub struct Lab {
     pub peer: Netns,
@@ -52,6 +58,17 @@ impl Lab {
         let mut cmd = rsdr_cmd(Some(outer));
         cmd.arg("--pin-dir").arg(self.pin_dir()).args(args);
         RsdrRun::from_output(cmd.output().unwrap_or_else(|e| panic!("cannot run rsdr: {e}")))
+    }
+
+    /// Also give peer and server IPv6 addresses (PEER6/64, REAL6/64), and
+    /// the server VIP6/128 unless `vip6` is false. No DAD: usable at once.
+    pub fn with_ipv6(self, vip6: bool) -> Self {
+        self.peer.ip(&["-6", "addr", "add", &format!("{PEER6}/64"), "dev", "eth0", "nodad"]);
+        self.server.ip(&["-6", "addr", "add", &format!("{REAL6}/64"), "dev", "eth0", "nodad"]);
+        if vip6 {
+            self.server.ip(&["-6", "addr", "add", &format!("{VIP6}/128"), "dev", "eth0", "nodad"]);
+        }
+        self
     }
 
     /// `rsdr attach eth0` + `rsdr vip add VIP --real REAL_IP`.

@@ -9,6 +9,7 @@ pub mod datapath;
 pub mod fixture;
 pub mod frames;
 pub mod hex;
+pub mod inject;
 pub mod lab;
 pub mod netns;
 pub mod pcap;

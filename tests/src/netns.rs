@@ -78,6 +78,22 @@ impl Netns {
         run_ok(self.cmd("sysctl").args(["-q", "-w", &format!("{key}={value}")]));
     }
 
+    /// Wait until `iface` is operationally up and has its real qdisc: until
+    /// then (linkwatch runs up to a second later) the kernel drops what the
+    /// host itself sends, e.g. its gratuitous ARP.
+    pub fn wait_ready(&self, iface: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let out = self.ip(&["-j", "link", "show", iface]);
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j link JSON");
+            if v[0]["operstate"] == "UP" && v[0]["qdisc"] != "noop" {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{iface} in {} never came up: {v}", self.name);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     pub fn mac(&self, iface: &str) -> [u8; 6] {
         let out = self.ip(&["-j", "link", "show", iface]);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j link JSON");
@@ -103,6 +119,8 @@ pub fn veth(a: &Netns, b: &Netns, name: &str) {
     ]));
     a.ip(&["link", "set", name, "up"]);
     b.ip(&["link", "set", name, "up"]);
+    a.wait_ready(name);
+    b.wait_ready(name);
 }
 
 /// A private bpffs instance mounted in a fresh temporary directory, so a

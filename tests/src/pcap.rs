@@ -22,7 +22,7 @@ impl Capture {
     pub fn start(ns: &Netns, iface: &str, filter: &str) -> Self {
         let file = std::env::temp_dir().join(format!("rsdr-cap-{}.pcap", unique_id()));
         let mut cmd = ns.cmd("tcpdump");
-        cmd.args(["-i", iface, "-n", "-U", "-s", "256", "-w"]).arg(&file).arg(filter);
+        cmd.args(["-i", iface, "-n", "-U", "--immediate-mode", "-s", "256", "-w"]).arg(&file).arg(filter);
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start tcpdump: {e}"));
         let stderr = child.stderr.take().expect("tcpdump stderr");
@@ -99,4 +99,27 @@ pub fn arp_fields(frame: &[u8]) -> Option<(u16, [u8; 6], [u8; 4], [u8; 4])> {
         a[14..18].try_into().ok()?,
         a[24..28].try_into().ok()?,
     ))
+}
+
+/// An untagged IPv6 NS/NA frame's fields: (ICMPv6 type, IPv6 source,
+/// destination, target, whether the ICMPv6 checksum is valid).
+pub fn nd_fields(frame: &[u8]) -> Option<(u8, std::net::Ipv6Addr, std::net::Ipv6Addr, std::net::Ipv6Addr, bool)> {
+    use std::net::Ipv6Addr;
+    if frame.get(12..14)? != [0x86, 0xdd] || *frame.get(14 + 6)? != 58 {
+        return None;
+    }
+    let ip = frame.get(14..54)?;
+    let plen = u16::from_be_bytes([ip[4], ip[5]]) as usize;
+    let msg = frame.get(54..54 + plen)?;
+    let ty = msg[0];
+    if ty != 135 && ty != 136 {
+        return None;
+    }
+    let oct = |b: &[u8]| -> Option<Ipv6Addr> { Some(Ipv6Addr::from(<[u8; 16]>::try_from(b).ok()?)) };
+    let (src, dst, target) = (oct(&ip[8..24])?, oct(&ip[24..40])?, oct(msg.get(8..24)?)?);
+    let mut zeroed = msg.to_vec();
+    zeroed[2] = 0;
+    zeroed[3] = 0;
+    let ok = crate::frames::icmpv6_checksum(src, dst, &zeroed) == u16::from_be_bytes([msg[2], msg[3]]);
+    Some((ty, src, dst, target, ok))
 }
