@@ -22,8 +22,8 @@ pub const XDP_DROP: u32 = 1;
 pub const XDP_PASS: u32 = 2;
 /// TC_ACT_UNSPEC (-1): "no opinion", what rsdr returns to let a frame go on.
 pub const TC_PASS: u32 = u32::MAX;
-/// TC_ACT_STOLEN: dropped, the sender told it went out.
-pub const TC_STOLEN: u32 = 4;
+/// TC_ACT_SHOT: dropped.
+pub const TC_SHOT: u32 = 2;
 
 /// What a program did with one frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl Datapath {
         assert_eq!(change, Change::Added, "VIP {vip} should be new");
     }
 
-    fn run(&mut self, tc: bool, frame: &[u8], repeat: u32) -> (Run, std::time::Duration) {
+    fn try_run(&mut self, tc: bool, frame: &[u8], repeat: u32) -> Result<(Run, std::time::Duration), String> {
         let mut out = vec![0u8; frame.len() + 256];
         let opts = TestRunOptions { data_in: Some(frame), data_out: Some(&mut out), repeat, ..TestRunOptions::default() };
         let result = if tc {
@@ -66,9 +66,30 @@ impl Datapath {
         } else {
             loader::xdp(&mut self.ebpf).expect("xdp program").test_run(opts)
         };
-        let result = result.unwrap_or_else(|e| panic!("BPF_PROG_TEST_RUN failed: {e}"));
+        let result = result.map_err(|e| rsdr_user::error_chain(&e))?;
         out.truncate(result.data_size_out as usize);
-        (Run { verdict: result.return_value, output: out }, result.duration)
+        Ok((Run { verdict: result.return_value, output: out }, result.duration))
+    }
+
+    fn run(&mut self, tc: bool, frame: &[u8], repeat: u32) -> (Run, std::time::Duration) {
+        self.try_run(tc, frame, repeat).unwrap_or_else(|e| {
+            panic!(
+                "BPF_PROG_TEST_RUN ({}) failed: {e} on frame:\n{}",
+                if tc { "tc" } else { "xdp" },
+                crate::hex::dump(frame)
+            )
+        })
+    }
+
+    /// Run the TC egress program, or `None` if the kernel refuses to build
+    /// an skb from `frame` (BPF_PROG_TEST_RUN rejects some truncated L3
+    /// headers with EINVAL; the stack never sends such frames itself).
+    pub fn try_tc(&mut self, frame: &[u8]) -> Option<Run> {
+        match self.try_run(true, frame, 1) {
+            Ok((r, _)) => Some(r),
+            Err(e) if e.contains("os error 22") => None,
+            Err(e) => panic!("BPF_PROG_TEST_RUN (tc) failed: {e} on frame:\n{}", crate::hex::dump(frame)),
+        }
     }
 
     /// Run the XDP ingress program on `frame`.

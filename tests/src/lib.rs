@@ -7,6 +7,9 @@ pub mod cli;
 pub mod datapath;
 #[cfg(feature = "datapath")]
 pub mod fixture;
+#[cfg(feature = "datapath")]
+pub mod model;
+pub mod corpus;
 pub mod frames;
 pub mod hex;
 pub mod inject;

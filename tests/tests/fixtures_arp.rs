@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use rsdr_common::Stat::*;
 use rsdr_tests::{
-    datapath::{Datapath, TC_PASS, TC_STOLEN, XDP_DROP, XDP_PASS},
+    datapath::{Datapath, TC_PASS, TC_SHOT, XDP_DROP, XDP_PASS},
     fixture::{Fixture as F, assert_covers, check, std_vips::*},
     frames::*,
 };
@@ -97,12 +97,12 @@ fn tc_egress_arp() {
         F::new("E1", "ptype IPv6", out(&sreq(VIP, PEER).with(|a| a.ptype = ETH_P_IPV6)), TC_PASS, Some(OutArpMalformedPassed)),
         F::new("E1", "plen 6", out(&sreq(VIP, PEER).with(|a| a.plen = 6)), TC_PASS, Some(OutArpMalformedPassed)),
         F::raw("E1", "header cut at 20 bytes", truncated(out(&sreq(VIP, PEER)), 14 + 20), TC_PASS, Some(OutArpMalformedPassed)),
-        F::new("E2", "gratuitous ARP request for a VIP", out(&sreq(VIP, VIP)), TC_STOLEN, Some(OutArpAnnouncementDropped)),
-        F::new("E2", "gratuitous ARP reply (arping -A)", out(&Arp::reply(SERVER_MAC, VIP, BROADCAST, VIP)), TC_STOLEN, Some(OutArpAnnouncementDropped)),
-        F::new("E2", "announcement of a pool member", out(&sreq(POOLED, POOLED)), TC_STOLEN, Some(OutArpAnnouncementDropped)),
+        F::new("E2", "gratuitous ARP request for a VIP", out(&sreq(VIP, VIP)), TC_SHOT, Some(OutArpAnnouncementDropped)),
+        F::new("E2", "gratuitous ARP reply (arping -A)", out(&Arp::reply(SERVER_MAC, VIP, BROADCAST, VIP)), TC_SHOT, Some(OutArpAnnouncementDropped)),
+        F::new("E2", "announcement of a pool member", out(&sreq(POOLED, POOLED)), TC_SHOT, Some(OutArpAnnouncementDropped)),
         F::new("E2", "monitored VIP: counted, sent", out(&sreq(MON, MON)), TC_PASS, Some(OutArpAnnouncementDropped)).monitored(),
-        F::new("E3", "reply from a VIP", out(&Arp::reply(SERVER_MAC, VIP, PEER_MAC, PEER)), TC_STOLEN, Some(OutArpReplyDropped)),
-        F::new("E3", "reply from a pool member", out(&Arp::reply(SERVER_MAC, POOLED, PEER_MAC, PEER)), TC_STOLEN, Some(OutArpReplyDropped)),
+        F::new("E3", "reply from a VIP", out(&Arp::reply(SERVER_MAC, VIP, PEER_MAC, PEER)), TC_SHOT, Some(OutArpReplyDropped)),
+        F::new("E3", "reply from a pool member", out(&Arp::reply(SERVER_MAC, POOLED, PEER_MAC, PEER)), TC_SHOT, Some(OutArpReplyDropped)),
         F::new("E3", "monitored VIP: counted, sent", out(&Arp::reply(SERVER_MAC, MON, PEER_MAC, PEER)), TC_PASS, Some(OutArpReplyDropped)).monitored(),
         named(rw(VIP, REAL), "request from a VIP (42 bytes, as the kernel builds it)"),
         named(rw(VIP2, REAL2), "request from the second VIP"),
@@ -111,8 +111,8 @@ fn tc_egress_arp() {
         F::new("E4", "request from a VIP, padded", out(&sreq(VIP, PEER)).padded(), TC_PASS, Some(OutArpSenderRewritten)).out(out(&sreq(REAL, PEER)).padded()),
         F::new("E4", "request from a VIP, htype 6", out(&sreq(VIP, PEER).with(|a| a.htype = 6)), TC_PASS, Some(OutArpSenderRewritten)).out(out(&sreq(REAL, PEER).with(|a| a.htype = 6))),
         F::new("E4", "monitored VIP: counted, unchanged", out(&sreq(MON, PEER)), TC_PASS, Some(OutArpSenderRewritten)).monitored(),
-        F::new("E6", "our probe for a VIP (arping -D)", out(&sreq(ZERO, VIP)), TC_STOLEN, Some(OutArpProbeDropped)),
-        F::new("E6", "our probe for a pool member", out(&sreq(ZERO, POOLED)), TC_STOLEN, Some(OutArpProbeDropped)),
+        F::new("E6", "our probe for a VIP (arping -D)", out(&sreq(ZERO, VIP)), TC_SHOT, Some(OutArpProbeDropped)),
+        F::new("E6", "our probe for a pool member", out(&sreq(ZERO, POOLED)), TC_SHOT, Some(OutArpProbeDropped)),
         F::new("E6", "monitored VIP: counted, sent", out(&sreq(ZERO, MON)), TC_PASS, Some(OutArpProbeDropped)).monitored(),
         F::new("E7", "request from the real IP", out(&sreq(REAL, PEER)), TC_PASS, Some(OutArpPassed)),
         F::new("E7", "reply from the real IP", out(&Arp::reply(SERVER_MAC, REAL, PEER_MAC, PEER)), TC_PASS, Some(OutArpPassed)),

@@ -5,7 +5,7 @@ use std::net::Ipv6Addr;
 
 use rsdr_common::Stat::*;
 use rsdr_tests::{
-    datapath::{Datapath, TC_PASS, TC_STOLEN, XDP_DROP, XDP_PASS},
+    datapath::{Datapath, TC_PASS, TC_SHOT, XDP_DROP, XDP_PASS},
     fixture::{Fixture as F, assert_covers, check, std_vips::*},
     frames::*,
 };
@@ -71,14 +71,14 @@ fn tc_egress_nd() {
     let rows = vec![
         F::new("F1", "NA for a VIP6 with hop limit 64", out(&Nd::na(VIP6, PEER6, VIP6, SERVER_MAC).with(|n| n.hop_limit = 64)), TC_PASS, Some(OutNdMalformedPassed)),
         F::new("F1", "NS from a VIP6 with code 2", out(&ns_from(VIP6).with(|n| n.code = 2)), TC_PASS, Some(OutNdMalformedPassed)),
-        F::new("F2", "solicited NA for a VIP6", out(&Nd::na(VIP6, PEER6, VIP6, SERVER_MAC)), TC_STOLEN, Some(OutNaDropped)),
-        F::new("F2", "unsolicited NA for a VIP6 (address added, arp_notify-like)", out(&Nd::na(VIP6, ALL_NODES, VIP6, SERVER_MAC).with(|n| n.flags = 0x2000_0000)), TC_STOLEN, Some(OutNaDropped)),
-        F::new("F2", "NA for a VIP6 from the real source", out(&Nd::na(REAL6, PEER6, VIP6, SERVER_MAC)), TC_STOLEN, Some(OutNaDropped)),
-        F::new("F2", "NA for a pool member", out(&Nd::na(POOLED6, PEER6, POOLED6, SERVER_MAC)), TC_STOLEN, Some(OutNaDropped)),
+        F::new("F2", "solicited NA for a VIP6", out(&Nd::na(VIP6, PEER6, VIP6, SERVER_MAC)), TC_SHOT, Some(OutNaDropped)),
+        F::new("F2", "unsolicited NA for a VIP6 (address added, arp_notify-like)", out(&Nd::na(VIP6, ALL_NODES, VIP6, SERVER_MAC).with(|n| n.flags = 0x2000_0000)), TC_SHOT, Some(OutNaDropped)),
+        F::new("F2", "NA for a VIP6 from the real source", out(&Nd::na(REAL6, PEER6, VIP6, SERVER_MAC)), TC_SHOT, Some(OutNaDropped)),
+        F::new("F2", "NA for a pool member", out(&Nd::na(POOLED6, PEER6, POOLED6, SERVER_MAC)), TC_SHOT, Some(OutNaDropped)),
         F::new("F2", "monitored VIP6: counted, sent", out(&Nd::na(MON6, PEER6, MON6, SERVER_MAC)), TC_PASS, Some(OutNaDropped)).monitored(),
-        F::new("F3", "our DAD for a VIP6", out(&Nd::dad(VIP6)), TC_STOLEN, Some(OutNsForVipDropped)),
-        F::new("F3", "our NS for a VIP6 from the real source", out(&Nd::ns(REAL6, VIP6, SERVER_MAC)), TC_STOLEN, Some(OutNsForVipDropped)),
-        F::new("F3", "our DAD for a pool member", out(&Nd::dad(POOLED6)), TC_STOLEN, Some(OutNsForVipDropped)),
+        F::new("F3", "our DAD for a VIP6", out(&Nd::dad(VIP6)), TC_SHOT, Some(OutNsForVipDropped)),
+        F::new("F3", "our NS for a VIP6 from the real source", out(&Nd::ns(REAL6, VIP6, SERVER_MAC)), TC_SHOT, Some(OutNsForVipDropped)),
+        F::new("F3", "our DAD for a pool member", out(&Nd::dad(POOLED6)), TC_SHOT, Some(OutNsForVipDropped)),
         F::new("F3", "monitored VIP6: counted, sent", out(&Nd::dad(MON6)), TC_PASS, Some(OutNsForVipDropped)).monitored(),
         F::new("F4", "NS from a VIP6: source rewritten, checksum fixed", out(&ns_from(VIP6)), TC_PASS, Some(OutNsSourceRewritten)).out(out(&ns_from(REAL6))),
         F::new("F4", "NS from a pool member: the pool's real IPv6", out(&ns_from(POOLED6)), TC_PASS, Some(OutNsSourceRewritten)).out(out(&ns_from(REAL6_POOL))),

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use rsdr_common::{Stat, VipCounter, maps::VIP_F_MONITOR};
 use rsdr_tests::{
-    datapath::{Datapath, TC_PASS, TC_STOLEN, XDP_DROP, XDP_PASS},
+    datapath::{Datapath, TC_PASS, TC_SHOT, XDP_DROP, XDP_PASS},
     fixture::std_vips::*,
     frames::*,
 };
@@ -90,7 +90,7 @@ fn global_monitor_switch_counts_everything_and_enforces_nothing() {
     assert_eq!(dp.stat(Stat::OutArpAnnouncementDropped, true), 1);
     assert_eq!(dp.stat(Stat::InArpRequestDropped, false), 0, "nothing enforced");
     dp.tables.set_monitor(false).expect("monitor off");
-    assert_eq!(dp.tc(&garp).verdict, TC_STOLEN, "enforced again");
+    assert_eq!(dp.tc(&garp).verdict, TC_SHOT, "enforced again");
 }
 
 #[test]
