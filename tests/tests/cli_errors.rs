@@ -141,3 +141,46 @@ fn detaching_an_interface_that_is_not_attached_is_refused() {
     assert_unchanged(&lab, &before, "detaching unknown interfaces");
     assert_eq!(lab.arping_from_peer(VIP, 1), 0, "eth0 still filtered");
 }
+
+#[test]
+fn bad_prefixes_and_families_are_refused() {
+    let lab = protected();
+    let before = state(&lab);
+    lab.rsdr(&["vip", "add", "203.0.113.5/24", "--real", "10.0.0.2"]).fails_with("has host bits set; did you mean 203.0.113.0/24?");
+    lab.rsdr(&["vip", "add", "203.0.113.0/33", "--real", "10.0.0.2"]).fails_with("invalid prefix length");
+    lab.rsdr(&["vip", "add", "2001:db8::10", "--real", "10.0.0.2"]).fails_with("is IPv6 but real IP 10.0.0.2 is IPv4");
+    lab.rsdr(&["vip", "add", "fe80::10", "--real", "fe80::2"]).fails_with("link-local");
+    lab.rsdr(&["vip", "add", "10.0.0.0/24", "--real", "10.0.0.2"]).fails_with("real IP 10.0.0.2 lies inside pool 10.0.0.0/24");
+    lab.rsdr(&["vip", "del", "198.51.100.0/24"]).fails_with("VIP 198.51.100.0/24 is not configured");
+    assert_unchanged(&lab, &before, "bad prefixes and families");
+}
+
+#[test]
+fn overlapping_pools_are_refused() {
+    let lab = protected();
+    lab.rsdr(&["vip", "add", "203.0.113.0/24", "--real", &REAL_IP.to_string()]).ok();
+    let before = state(&lab);
+    lab.rsdr(&["vip", "add", "203.0.113.128/25", "--real", &REAL_IP.to_string()])
+        .fails_with("pool 203.0.113.128/25 overlaps pool 203.0.113.0/24");
+    lab.rsdr(&["vip", "add", "203.0.0.0/16", "--real", &REAL_IP.to_string()]).fails_with("overlaps pool 203.0.113.0/24");
+    assert_unchanged(&lab, &before, "overlapping pools");
+}
+
+#[test]
+fn ipv6_vips_and_pools_round_trip_through_the_cli() {
+    let lab = protected();
+    lab.rsdr(&["vip", "add", "2001:db8::10", "--real", "2001:db8::2"]).ok();
+    lab.rsdr(&["vip", "add", "2001:db8:100::/64", "--real", "2001:db8::2", "--monitor"]).ok();
+    let list: serde_json::Value = serde_json::from_str(lab.rsdr(&["vip", "list", "--json"]).ok()).expect("JSON");
+    let vips: Vec<(&str, &str, bool)> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| (v["vip"].as_str().unwrap(), v["kind"].as_str().unwrap(), v["monitor"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(vips, vec![("10.0.0.100", "address", false), ("2001:db8::10", "address", false), ("2001:db8:100::/64", "pool", true)]);
+    let again = lab.rsdr(&["vip", "add", "2001:db8::10", "--real", "2001:db8::2"]);
+    assert!(again.ok().contains("already present"), "{}", again.stdout);
+    lab.rsdr(&["vip", "del", "2001:db8:100::/64"]).ok();
+    lab.rsdr(&["vip", "del", "2001:db8:100::/64"]).fails_with("is not configured");
+}
