@@ -11,7 +11,9 @@ pub mod counters;
 pub mod maps;
 
 pub use counters::{Stat, VipCounter};
-pub use maps::{Config, Ipv4Raw, Ipv6Raw, PoolEntry4, PoolEntry6, VipCounters, VipEntry4, VipEntry6};
+pub use maps::{
+    Config, Ipv4Raw, Ipv6Raw, PoolEntry4, PoolEntry6, VipCounters, VipEntry4, VipEntry6,
+};
 
 /// Bumped whenever the layout of a pinned map changes incompatibly. Stored in
 /// the pinned config map so a newer `rsdr` never misreads an older pin set.

@@ -26,7 +26,10 @@ pub fn count(stat: Stat) {
 #[inline(always)]
 pub fn count_vip<R>(hit: &Hit<R>, stat: Stat, counter: VipCounter, monitored: bool) {
     let (s, c) = if monitored {
-        (stat as u32 + MONITOR_OFFSET, counter as usize + VIP_MONITOR_OFFSET)
+        (
+            stat as u32 + MONITOR_OFFSET,
+            counter as usize + VIP_MONITOR_OFFSET,
+        )
     } else {
         (stat as u32, counter as usize)
     };

@@ -83,10 +83,20 @@ fn arp_frame(ctx: &TcContext, off: usize) -> i32 {
     if arp.sender_ip != 0 {
         if let Some(hit) = vip::lookup4(&cfg, arp.sender_ip) {
             if arp.target_ip == arp.sender_ip {
-                return verdict(decide(&hit, &cfg, Stat::OutArpAnnouncementDropped, VipCounter::AnnouncementsDropped));
+                return verdict(decide(
+                    &hit,
+                    &cfg,
+                    Stat::OutArpAnnouncementDropped,
+                    VipCounter::AnnouncementsDropped,
+                ));
             }
             if arp.oper == OP_REPLY {
-                return verdict(decide(&hit, &cfg, Stat::OutArpReplyDropped, VipCounter::RepliesDropped));
+                return verdict(decide(
+                    &hit,
+                    &cfg,
+                    Stat::OutArpReplyDropped,
+                    VipCounter::RepliesDropped,
+                ));
             }
             if arp.oper == OP_REQUEST {
                 return rewrite_arp_sender(ctx, off, &hit, &cfg);
@@ -94,7 +104,12 @@ fn arp_frame(ctx: &TcContext, off: usize) -> i32 {
         }
     } else if arp.oper == OP_REQUEST {
         if let Some(hit) = vip::lookup4(&cfg, arp.target_ip) {
-            return verdict(decide(&hit, &cfg, Stat::OutArpProbeDropped, VipCounter::OwnProbesDropped));
+            return verdict(decide(
+                &hit,
+                &cfg,
+                Stat::OutArpProbeDropped,
+                VipCounter::OwnProbesDropped,
+            ));
         }
     }
     count(Stat::OutArpPassed);
@@ -141,8 +156,18 @@ fn nd_frame(ctx: &TcContext, frame: &Frame, off: usize) -> i32 {
     let cfg = vip::config();
     if let Some(hit) = vip::lookup6(&cfg, &nd.target) {
         return match nd.kind {
-            Kind::Advertisement => verdict(decide(&hit, &cfg, Stat::OutNaDropped, VipCounter::AnnouncementsDropped)),
-            Kind::Solicitation => verdict(decide(&hit, &cfg, Stat::OutNsForVipDropped, VipCounter::OwnProbesDropped)),
+            Kind::Advertisement => verdict(decide(
+                &hit,
+                &cfg,
+                Stat::OutNaDropped,
+                VipCounter::AnnouncementsDropped,
+            )),
+            Kind::Solicitation => verdict(decide(
+                &hit,
+                &cfg,
+                Stat::OutNsForVipDropped,
+                VipCounter::OwnProbesDropped,
+            )),
         };
     }
     if nd.kind == Kind::Solicitation {
@@ -155,7 +180,13 @@ fn nd_frame(ctx: &TcContext, frame: &Frame, off: usize) -> i32 {
 }
 
 #[inline(always)]
-fn rewrite_ns_source(ctx: &TcContext, off: usize, old: &Ipv6Raw, hit: &Hit<Ipv6Raw>, cfg: &Config) -> i32 {
+fn rewrite_ns_source(
+    ctx: &TcContext,
+    off: usize,
+    old: &Ipv6Raw,
+    hit: &Hit<Ipv6Raw>,
+    cfg: &Config,
+) -> i32 {
     let (stat, counter) = (Stat::OutNsSourceRewritten, VipCounter::SendersRewritten);
     if hit.monitored(cfg) {
         count_vip(hit, stat, counter, true);
@@ -167,7 +198,9 @@ fn rewrite_ns_source(ctx: &TcContext, off: usize, old: &Ipv6Raw, hit: &Hit<Ipv6R
     let diff = unsafe { bpf_csum_diff(from.as_mut_ptr(), 16, to.as_mut_ptr(), 16, 0) };
     if diff < 0
         || ctx.store(off + SRC_OFFSET, &hit.real, 0).is_err()
-        || ctx.l4_csum_replace(off + CSUM_OFFSET, 0, diff as u64, BPF_F_PSEUDO_HDR as u64).is_err()
+        || ctx
+            .l4_csum_replace(off + CSUM_OFFSET, 0, diff as u64, BPF_F_PSEUDO_HDR as u64)
+            .is_err()
     {
         count(Stat::OutNsRewriteFailed);
         warn!(ctx, "rsdr: could not rewrite an NS source; frame dropped");

@@ -57,15 +57,30 @@ fn arp_frame(frame: &Frame, off: usize) -> u32 {
                 count(Stat::InArpPassed);
                 return PASS;
             }
-            return verdict(decide(&hit, &cfg, Stat::InArpConflictHidden, VipCounter::ConflictsHidden));
+            return verdict(decide(
+                &hit,
+                &cfg,
+                Stat::InArpConflictHidden,
+                VipCounter::ConflictsHidden,
+            ));
         }
     }
     if arp.oper == OP_REQUEST {
         if let Some(hit) = vip::lookup4(&cfg, arp.target_ip) {
             let enforce = if arp.sender_ip == 0 {
-                decide(&hit, &cfg, Stat::InArpProbeDropped, VipCounter::ProbesDropped)
+                decide(
+                    &hit,
+                    &cfg,
+                    Stat::InArpProbeDropped,
+                    VipCounter::ProbesDropped,
+                )
             } else {
-                decide(&hit, &cfg, Stat::InArpRequestDropped, VipCounter::RequestsDropped)
+                decide(
+                    &hit,
+                    &cfg,
+                    Stat::InArpRequestDropped,
+                    VipCounter::RequestsDropped,
+                )
             };
             return verdict(enforce);
         }
@@ -99,13 +114,28 @@ fn nd_frame(frame: &Frame, off: usize) -> u32 {
     if let Some(hit) = vip::lookup6(&cfg, &nd.target) {
         match nd.kind {
             Kind::Solicitation if nd.src == [0; 16] => {
-                return verdict(decide(&hit, &cfg, Stat::InDadNsDropped, VipCounter::ProbesDropped));
+                return verdict(decide(
+                    &hit,
+                    &cfg,
+                    Stat::InDadNsDropped,
+                    VipCounter::ProbesDropped,
+                ));
             }
             Kind::Solicitation => {
-                return verdict(decide(&hit, &cfg, Stat::InNsDropped, VipCounter::RequestsDropped));
+                return verdict(decide(
+                    &hit,
+                    &cfg,
+                    Stat::InNsDropped,
+                    VipCounter::RequestsDropped,
+                ));
             }
             Kind::Advertisement if !hit.shows_conflicts() => {
-                return verdict(decide(&hit, &cfg, Stat::InNaConflictHidden, VipCounter::ConflictsHidden));
+                return verdict(decide(
+                    &hit,
+                    &cfg,
+                    Stat::InNaConflictHidden,
+                    VipCounter::ConflictsHidden,
+                ));
             }
             Kind::Advertisement => {}
         }

@@ -23,13 +23,16 @@ pub static RSDR_VIPS6: PerCpuHashMap<Ipv6Raw, VipEntry6> =
     PerCpuHashMap::with_max_entries(DEFAULT_MAX_VIPS, BPF_F_NO_PREALLOC);
 
 #[map]
-pub static RSDR_POOLS4: LpmTrie<[u8; 4], PoolEntry4> = LpmTrie::with_max_entries(DEFAULT_MAX_POOLS, 0);
+pub static RSDR_POOLS4: LpmTrie<[u8; 4], PoolEntry4> =
+    LpmTrie::with_max_entries(DEFAULT_MAX_POOLS, 0);
 
 #[map]
-pub static RSDR_POOLS6: LpmTrie<[u8; 16], PoolEntry6> = LpmTrie::with_max_entries(DEFAULT_MAX_POOLS, 0);
+pub static RSDR_POOLS6: LpmTrie<[u8; 16], PoolEntry6> =
+    LpmTrie::with_max_entries(DEFAULT_MAX_POOLS, 0);
 
 #[map]
-pub static RSDR_POOL_CTRS: PerCpuArray<VipCounters> = PerCpuArray::with_max_entries(DEFAULT_MAX_POOLS, 0);
+pub static RSDR_POOL_CTRS: PerCpuArray<VipCounters> =
+    PerCpuArray::with_max_entries(DEFAULT_MAX_POOLS, 0);
 
 #[map]
 pub static RSDR_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STAT_SLOTS, 0);

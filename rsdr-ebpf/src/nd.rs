@@ -64,13 +64,17 @@ pub enum Parsed {
 /// header bounds check and one byte compare.
 #[inline(always)]
 pub fn parse(frame: &Frame, off: usize) -> Parsed {
-    let Some(ip) = frame.at::<Ipv6Hdr>(off) else { return Parsed::NotNd };
+    let Some(ip) = frame.at::<Ipv6Hdr>(off) else {
+        return Parsed::NotNd;
+    };
     // SAFETY: `at` checked that the header is inside the packet.
     let ip = unsafe { &*ip };
     if ip.nexthdr != NEXTHDR_ICMPV6 {
         return Parsed::NotNd;
     }
-    let Some(ty) = frame.at::<u8>(off + IPV6_HLEN) else { return Parsed::NotNd };
+    let Some(ty) = frame.at::<u8>(off + IPV6_HLEN) else {
+        return Parsed::NotNd;
+    };
     // SAFETY: as above, for the type byte.
     let ty = unsafe { *ty };
     let kind = match ty {
@@ -78,7 +82,9 @@ pub fn parse(frame: &Frame, off: usize) -> Parsed {
         TYPE_NA => Kind::Advertisement,
         _ => return Parsed::NotNd,
     };
-    let Some(msg) = frame.at::<NdMsg>(off + IPV6_HLEN) else { return Parsed::Malformed };
+    let Some(msg) = frame.at::<NdMsg>(off + IPV6_HLEN) else {
+        return Parsed::Malformed;
+    };
     // SAFETY: as above, for the whole message head.
     let msg = unsafe { &*msg };
     if ip.vtc_flow[0] >> 4 != 6
@@ -88,5 +94,9 @@ pub fn parse(frame: &Frame, off: usize) -> Parsed {
     {
         return Parsed::Malformed;
     }
-    Parsed::Nd(Nd { kind, src: ip.src, target: msg.target })
+    Parsed::Nd(Nd {
+        kind,
+        src: ip.src,
+        target: msg.target,
+    })
 }

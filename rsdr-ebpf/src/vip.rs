@@ -36,7 +36,12 @@ impl<R> Hit<R> {
 pub fn config() -> Config {
     match RSDR_CONFIG.get(0) {
         Some(c) => *c,
-        None => Config { layout_version: 0, flags: 0, pools4: 0, pools6: 0 },
+        None => Config {
+            layout_version: 0,
+            flags: 0,
+            pools4: 0,
+            pools6: 0,
+        },
     }
 }
 
@@ -45,14 +50,22 @@ pub fn lookup4(cfg: &Config, addr: Ipv4Raw) -> Option<Hit<Ipv4Raw>> {
     if let Some(e) = RSDR_VIPS4.get_ptr_mut(addr) {
         // SAFETY: this CPU's copy of a per-CPU hash value from a successful lookup.
         let e = unsafe { &mut *e };
-        return Some(Hit { real: e.real, flags: e.flags, counters: &mut e.counters });
+        return Some(Hit {
+            real: e.real,
+            flags: e.flags,
+            counters: &mut e.counters,
+        });
     }
     if cfg.pools4 == 0 {
         return None;
     }
     let pool = RSDR_POOLS4.get(Key::new(32, addr.to_ne_bytes()))?;
     let counters = RSDR_POOL_CTRS.get_ptr_mut(pool.slot)?;
-    Some(Hit { real: pool.real, flags: pool.flags, counters })
+    Some(Hit {
+        real: pool.real,
+        flags: pool.flags,
+        counters,
+    })
 }
 
 #[inline(always)]
@@ -60,12 +73,20 @@ pub fn lookup6(cfg: &Config, addr: &Ipv6Raw) -> Option<Hit<Ipv6Raw>> {
     if let Some(e) = RSDR_VIPS6.get_ptr_mut(addr) {
         // SAFETY: as in lookup4.
         let e = unsafe { &mut *e };
-        return Some(Hit { real: e.real, flags: e.flags, counters: &mut e.counters });
+        return Some(Hit {
+            real: e.real,
+            flags: e.flags,
+            counters: &mut e.counters,
+        });
     }
     if cfg.pools6 == 0 {
         return None;
     }
     let pool = RSDR_POOLS6.get(Key::new(128, *addr))?;
     let counters = RSDR_POOL_CTRS.get_ptr_mut(pool.slot)?;
-    Some(Hit { real: pool.real, flags: pool.flags, counters })
+    Some(Hit {
+        real: pool.real,
+        flags: pool.flags,
+        counters,
+    })
 }

@@ -11,16 +11,31 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum AddrError {
-    #[error("invalid {what} {input:?}: expected an address such as 192.0.2.10 or 2001:db8::10{prefix}")]
-    Malformed { what: &'static str, input: String, prefix: &'static str },
+    #[error(
+        "invalid {what} {input:?}: expected an address such as 192.0.2.10 or 2001:db8::10{prefix}"
+    )]
+    Malformed {
+        what: &'static str,
+        input: String,
+        prefix: &'static str,
+    },
     #[error("invalid prefix length in {input:?}: must be 0..={max}")]
     PrefixLength { input: String, max: u8 },
     #[error("{input} has host bits set; did you mean {suggestion}?")]
     HostBits { input: String, suggestion: String },
     #[error("{what} {addr} is {why} and cannot be used")]
-    Unusable { what: &'static str, addr: IpAddr, why: &'static str },
+    Unusable {
+        what: &'static str,
+        addr: IpAddr,
+        why: &'static str,
+    },
     #[error("VIP {vip} is {vip_family} but real IP {real} is {real_family}")]
-    FamilyMismatch { vip: String, vip_family: &'static str, real: IpAddr, real_family: &'static str },
+    FamilyMismatch {
+        vip: String,
+        vip_family: &'static str,
+        real: IpAddr,
+        real_family: &'static str,
+    },
 }
 
 /// A VIP as configured: one address, or a pool (a prefix shorter than the
@@ -87,7 +102,11 @@ fn to_bits(a: IpAddr) -> u128 {
 }
 
 fn mask(len: u8) -> u128 {
-    if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) }
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len))
+    }
 }
 
 /// `addr` lies in `net/len` (same family).
@@ -104,7 +123,9 @@ fn unusable(what: &'static str, addr: IpAddr, allow_link_local: bool) -> Result<
         IpAddr::V6(a) if a.is_unspecified() => Some("the unspecified address"),
         IpAddr::V6(a) if a.is_multicast() => Some("a multicast address"),
         IpAddr::V6(a) if a.is_loopback() => Some("a loopback address"),
-        IpAddr::V6(a) if !allow_link_local && a.is_unicast_link_local() => Some("a link-local address"),
+        IpAddr::V6(a) if !allow_link_local && a.is_unicast_link_local() => {
+            Some("a link-local address")
+        }
         _ => None,
     };
     match why {
@@ -114,7 +135,11 @@ fn unusable(what: &'static str, addr: IpAddr, allow_link_local: bool) -> Result<
 }
 
 fn parse_ip(what: &'static str, input: &str, prefix: &'static str) -> Result<IpAddr, AddrError> {
-    input.parse().map_err(|_| AddrError::Malformed { what, input: input.to_string(), prefix })
+    input.parse().map_err(|_| AddrError::Malformed {
+        what,
+        input: input.to_string(),
+        prefix,
+    })
 }
 
 /// Parse a VIP: `ADDR` or `ADDR/LEN`.
@@ -131,14 +156,20 @@ pub fn parse_vip(input: &str) -> Result<VipSpec, AddrError> {
         .parse()
         .ok()
         .filter(|l| *l <= max)
-        .ok_or_else(|| AddrError::PrefixLength { input: input.to_string(), max })?;
+        .ok_or_else(|| AddrError::PrefixLength {
+            input: input.to_string(),
+            max,
+        })?;
     if to_bits(net) & !mask(len) & mask(max) != 0 {
         let masked = to_bits(net) & mask(len);
         let base = match net {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from((masked >> 96) as u32)),
             IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(masked)),
         };
-        return Err(AddrError::HostBits { input: t.to_string(), suggestion: format!("{base}/{len}") });
+        return Err(AddrError::HostBits {
+            input: t.to_string(),
+            suggestion: format!("{base}/{len}"),
+        });
     }
     if len == max {
         unusable("VIP", net, false)?;
@@ -182,11 +213,27 @@ mod tests {
     #[test]
     fn parses_addresses_and_pools() {
         assert_eq!(parse_vip("192.0.2.10"), Ok(VipSpec::Addr(ip("192.0.2.10"))));
-        assert_eq!(parse_vip(" 2001:db8::10 "), Ok(VipSpec::Addr(ip("2001:db8::10"))));
-        assert_eq!(parse_vip("203.0.113.0/24"), Ok(VipSpec::Pool(ip("203.0.113.0"), 24)));
-        assert_eq!(parse_vip("2001:db8:100::/64"), Ok(VipSpec::Pool(ip("2001:db8:100::"), 64)));
-        assert_eq!(parse_vip("192.0.2.10/32"), Ok(VipSpec::Addr(ip("192.0.2.10"))), "/32 is one address");
-        assert_eq!(parse_vip("2001:db8::10/128"), Ok(VipSpec::Addr(ip("2001:db8::10"))));
+        assert_eq!(
+            parse_vip(" 2001:db8::10 "),
+            Ok(VipSpec::Addr(ip("2001:db8::10")))
+        );
+        assert_eq!(
+            parse_vip("203.0.113.0/24"),
+            Ok(VipSpec::Pool(ip("203.0.113.0"), 24))
+        );
+        assert_eq!(
+            parse_vip("2001:db8:100::/64"),
+            Ok(VipSpec::Pool(ip("2001:db8:100::"), 64))
+        );
+        assert_eq!(
+            parse_vip("192.0.2.10/32"),
+            Ok(VipSpec::Addr(ip("192.0.2.10"))),
+            "/32 is one address"
+        );
+        assert_eq!(
+            parse_vip("2001:db8::10/128"),
+            Ok(VipSpec::Addr(ip("2001:db8::10")))
+        );
     }
 
     #[test]
@@ -196,30 +243,61 @@ mod tests {
         let v = parse_vip("10.0.0.1").unwrap();
         let e = parse_real("eth0", &v).unwrap_err().to_string();
         assert!(e.starts_with("invalid real IP \"eth0\""), "got: {e}");
-        assert!(matches!(parse_vip("10.0.0.0/33"), Err(AddrError::PrefixLength { max: 32, .. })));
-        assert!(matches!(parse_vip("10.0.0.0/x"), Err(AddrError::PrefixLength { .. })));
+        assert!(matches!(
+            parse_vip("10.0.0.0/33"),
+            Err(AddrError::PrefixLength { max: 32, .. })
+        ));
+        assert!(matches!(
+            parse_vip("10.0.0.0/x"),
+            Err(AddrError::PrefixLength { .. })
+        ));
     }
 
     #[test]
     fn host_bits_get_a_suggestion() {
         let e = parse_vip("203.0.113.5/24").unwrap_err();
-        assert_eq!(e.to_string(), "203.0.113.5/24 has host bits set; did you mean 203.0.113.0/24?");
+        assert_eq!(
+            e.to_string(),
+            "203.0.113.5/24 has host bits set; did you mean 203.0.113.0/24?"
+        );
         let e = parse_vip("2001:db8::1/64").unwrap_err();
-        assert_eq!(e.to_string(), "2001:db8::1/64 has host bits set; did you mean 2001:db8::/64?");
+        assert_eq!(
+            e.to_string(),
+            "2001:db8::1/64 has host bits set; did you mean 2001:db8::/64?"
+        );
     }
 
     #[test]
     fn rejects_non_unicast() {
-        for bad in ["0.0.0.0", "255.255.255.255", "224.0.0.1", "127.0.0.1", "::", "ff02::1", "::1", "fe80::1"] {
-            assert!(matches!(parse_vip(bad), Err(AddrError::Unusable { .. })), "{bad} should be refused");
+        for bad in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "127.0.0.1",
+            "::",
+            "ff02::1",
+            "::1",
+            "fe80::1",
+        ] {
+            assert!(
+                matches!(parse_vip(bad), Err(AddrError::Unusable { .. })),
+                "{bad} should be refused"
+            );
         }
     }
 
     #[test]
     fn real_must_match_the_family() {
         let v = parse_vip("2001:db8::10").unwrap();
-        assert!(matches!(parse_real("10.0.0.2", &v), Err(AddrError::FamilyMismatch { .. })));
-        assert_eq!(parse_real("fe80::2", &v), Ok(ip("fe80::2")), "a link-local real IP is fine");
+        assert!(matches!(
+            parse_real("10.0.0.2", &v),
+            Err(AddrError::FamilyMismatch { .. })
+        ));
+        assert_eq!(
+            parse_real("fe80::2", &v),
+            Ok(ip("fe80::2")),
+            "a link-local real IP is fine"
+        );
     }
 
     #[test]

@@ -9,10 +9,8 @@ use std::{collections::HashSet, fs, io, path::PathBuf};
 
 use aya::{
     programs::{
-        LinkOrder, ProgramError, SchedClassifier, TcAttachType, Xdp,
-        links::FdLink,
-        tc::TcAttachOptions,
-        xdp::XdpMode,
+        LinkOrder, ProgramError, SchedClassifier, TcAttachType, Xdp, links::FdLink,
+        tc::TcAttachOptions, xdp::XdpMode,
     },
     sys::SyscallError,
 };
@@ -27,9 +25,10 @@ use crate::{
 };
 
 /// The `--xdp-mode` choice.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum XdpModeChoice {
     /// Native (driver) mode, falling back to skb (generic) mode.
+    #[default]
     Auto,
     Native,
     Skb,
@@ -41,16 +40,13 @@ pub struct AttachOptions {
     pub load: LoadOptions,
 }
 
-impl Default for XdpModeChoice {
-    fn default() -> Self {
-        XdpModeChoice::Auto
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Links created now. `fallback` explains why skb mode was used in `auto`.
-    Attached { mode: XdpPinMode, fallback: Option<String> },
+    Attached {
+        mode: XdpPinMode,
+        fallback: Option<String>,
+    },
     /// Both links were already pinned and live; nothing was done.
     AlreadyAttached { mode: XdpPinMode },
 }
@@ -76,11 +72,19 @@ pub enum AttachError {
     #[error("cannot lock {path}: {source}")]
     Lock { path: PathBuf, source: io::Error },
     #[error("{iface}: cannot attach XDP in {mode} mode: {reason}")]
-    Xdp { iface: String, mode: &'static str, reason: String },
+    Xdp {
+        iface: String,
+        mode: &'static str,
+        reason: String,
+    },
     #[error("{iface}: cannot attach TC egress: {reason}")]
     Tc { iface: String, reason: String },
     #[error("{iface}: cannot pin link at {path}: {reason}")]
-    PinLink { iface: String, path: PathBuf, reason: String },
+    PinLink {
+        iface: String,
+        path: PathBuf,
+        reason: String,
+    },
     #[error("{0} is not attached")]
     NotAttached(String),
     #[error("{path}: {source}")]
@@ -105,12 +109,16 @@ fn explain(e: &ProgramError) -> String {
 }
 
 fn lock(pins: &PinDir) -> Result<PinLock, AttachError> {
-    PinLock::acquire(pins.root()).map_err(|source| AttachError::Lock { path: pins.root().to_path_buf(), source })
+    PinLock::acquire(pins.root()).map_err(|source| AttachError::Lock {
+        path: pins.root().to_path_buf(),
+        source,
+    })
 }
 
 /// Link pinned at `path`, if it exists and is attached to interface `ifindex`.
 fn live_link(path: &std::path::Path, ifindex: u32) -> bool {
-    path.exists() && matches!(sys::pinned_link_info(path), Ok(info) if info.ifindex == Some(ifindex))
+    path.exists()
+        && matches!(sys::pinned_link_info(path), Ok(info) if info.ifindex == Some(ifindex))
 }
 
 struct Pending {
@@ -120,7 +128,11 @@ struct Pending {
 }
 
 /// Attach rsdr to `ifaces`, loading and pinning the programs first if needed.
-pub fn attach(pins: &PinDir, ifaces: &[String], opts: AttachOptions) -> Result<Vec<IfaceOutcome>, AttachError> {
+pub fn attach(
+    pins: &PinDir,
+    ifaces: &[String],
+    opts: AttachOptions,
+) -> Result<Vec<IfaceOutcome>, AttachError> {
     if ifaces.is_empty() {
         return Err(AttachError::NoInterface);
     }
@@ -164,26 +176,43 @@ fn attach_locked(
         let tc_path = pins.tc_egress_link(name);
         let tc_live = live_link(&tc_path, *ifindex);
         let xdp_existing = pins.find_xdp_link(name);
-        let xdp_live = xdp_existing.as_ref().filter(|(p, _)| live_link(p, *ifindex)).map(|(_, m)| *m);
+        let xdp_live = xdp_existing
+            .as_ref()
+            .filter(|(p, _)| live_link(p, *ifindex))
+            .map(|(_, m)| *m);
 
         if !tc_live {
             stale.push(tc_path.clone());
             let link = attach_tc(&mut tc, name)?;
-            pending.push(Pending { iface: name.clone(), link, path: tc_path });
+            pending.push(Pending {
+                iface: name.clone(),
+                link,
+                path: tc_path,
+            });
         }
         let outcome = match xdp_live {
             Some(mode) if tc_live => Outcome::AlreadyAttached { mode },
-            Some(mode) => Outcome::Attached { mode, fallback: None },
+            Some(mode) => Outcome::Attached {
+                mode,
+                fallback: None,
+            },
             None => {
                 if let Some((p, _)) = xdp_existing {
                     stale.push(p);
                 }
                 let (link, mode, fallback) = attach_xdp(&mut xdp, name, *ifindex, opts.mode)?;
-                pending.push(Pending { iface: name.clone(), link, path: pins.xdp_link(name, mode) });
+                pending.push(Pending {
+                    iface: name.clone(),
+                    link,
+                    path: pins.xdp_link(name, mode),
+                });
                 Outcome::Attached { mode, fallback }
             }
         };
-        outcomes.push(IfaceOutcome { iface: name.clone(), outcome });
+        outcomes.push(IfaceOutcome {
+            iface: name.clone(),
+            outcome,
+        });
     }
 
     // Commit: drop dead pins, then pin every new link. Until a link is
@@ -196,12 +225,20 @@ fn attach_locked(
         let dir = pins.iface_dir(&iface);
         let res = fs::create_dir_all(&dir)
             .map_err(|e| e.to_string())
-            .and_then(|()| link.pin(&path).map(|_| ()).map_err(|e| crate::error_chain(&e)));
+            .and_then(|()| {
+                link.pin(&path)
+                    .map(|_| ())
+                    .map_err(|e| crate::error_chain(&e))
+            });
         if let Err(reason) = res {
             for p in &pinned {
                 let _ = fs::remove_file(p);
             }
-            return Err(AttachError::PinLink { iface, path, reason });
+            return Err(AttachError::PinLink {
+                iface,
+                path,
+                reason,
+            });
         }
         pinned.push(path);
     }
@@ -209,9 +246,16 @@ fn attach_locked(
 }
 
 fn attach_tc(tc: &mut SchedClassifier, iface: &str) -> Result<FdLink, AttachError> {
-    let fail = |reason: String| AttachError::Tc { iface: iface.to_string(), reason };
+    let fail = |reason: String| AttachError::Tc {
+        iface: iface.to_string(),
+        reason,
+    };
     let id = tc
-        .attach_with_options(iface, TcAttachType::Egress, TcAttachOptions::TcxOrder(LinkOrder::default()))
+        .attach_with_options(
+            iface,
+            TcAttachType::Egress,
+            TcAttachOptions::TcxOrder(LinkOrder::default()),
+        )
         .map_err(|e| fail(format!("{e} (rsdr needs TCX, Linux 6.6 or newer)")))?;
     let link = tc.take_link(id).map_err(|e| fail(e.to_string()))?;
     FdLink::try_from(link).map_err(|e| fail(format!("not a bpf_link: {e}")))
@@ -230,7 +274,8 @@ fn attach_xdp(
         };
         let id = xdp.attach_to_if_index(ifindex, flags)?;
         let link = xdp.take_link(id)?;
-        FdLink::try_from(link).map_err(|e| ProgramError::IOError(io::Error::other(format!("not a bpf_link: {e}"))))
+        FdLink::try_from(link)
+            .map_err(|e| ProgramError::IOError(io::Error::other(format!("not a bpf_link: {e}"))))
     };
     let fail = |mode: XdpPinMode, e: &ProgramError| AttachError::Xdp {
         iface: iface.to_string(),
@@ -246,11 +291,19 @@ fn attach_xdp(
             .map_err(|e| fail(XdpPinMode::Skb, &e)),
         XdpModeChoice::Auto => match try_mode(XdpPinMode::Native) {
             Ok(l) => Ok((l, XdpPinMode::Native, None)),
-            Err(e) if matches!(errno(&e), Some(libc::EBUSY) | Some(libc::EEXIST)) => Err(fail(XdpPinMode::Native, &e)),
+            Err(e) if matches!(errno(&e), Some(libc::EBUSY) | Some(libc::EEXIST)) => {
+                Err(fail(XdpPinMode::Native, &e))
+            }
             Err(native) => {
                 let why = explain(&native);
                 try_mode(XdpPinMode::Skb)
-                    .map(|l| (l, XdpPinMode::Skb, Some(format!("native XDP unavailable ({why}), using skb mode"))))
+                    .map(|l| {
+                        (
+                            l,
+                            XdpPinMode::Skb,
+                            Some(format!("native XDP unavailable ({why}), using skb mode")),
+                        )
+                    })
                     .map_err(|e| fail(XdpPinMode::Skb, &e))
             }
         },

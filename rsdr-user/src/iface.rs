@@ -44,6 +44,12 @@ pub fn validate_name(name: &str) -> Result<(), IfaceError> {
         && name.len() < libc::IF_NAMESIZE
         && name != "."
         && name != ".."
-        && !name.bytes().any(|b| b == b'/' || b == b':' || b == 0 || b.is_ascii_whitespace());
-    if ok { Ok(()) } else { Err(IfaceError::InvalidName(name.to_string())) }
+        && !name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b == 0 || b.is_ascii_whitespace());
+    if ok {
+        Ok(())
+    } else {
+        Err(IfaceError::InvalidName(name.to_string()))
+    }
 }

@@ -25,7 +25,11 @@ const LOG_LEVEL_GLOBAL: &str = "AYA_LOG_LEVEL";
 #[derive(Debug, Error)]
 pub enum LoadError {
     #[error("{flag} must be between 1 and {max}, got {got}")]
-    BadCapacity { flag: &'static str, got: u32, max: u32 },
+    BadCapacity {
+        flag: &'static str,
+        got: u32,
+        max: u32,
+    },
     #[error(
         "pinned map {path} was made by an incompatible rsdr ({what}); run `rsdr detach` to remove the old pins first"
     )]
@@ -39,11 +43,20 @@ pub enum LoadError {
     #[error("map {0} is missing from the eBPF object")]
     MissingMap(&'static str),
     #[error("program {name}: {source}")]
-    Program { name: &'static str, source: ProgramError },
+    Program {
+        name: &'static str,
+        source: ProgramError,
+    },
     #[error("map {name}: {source}")]
-    Map { name: &'static str, source: MapError },
+    Map {
+        name: &'static str,
+        source: MapError,
+    },
     #[error("pinning program {name}: {source}")]
-    Pin { name: &'static str, source: aya::pin::PinError },
+    Pin {
+        name: &'static str,
+        source: aya::pin::PinError,
+    },
     #[error("{0}")]
     Io(#[from] io::Error),
 }
@@ -63,7 +76,10 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { max_vips: DEFAULT_MAX_VIPS, max_pools: DEFAULT_MAX_POOLS }
+        Self {
+            max_vips: DEFAULT_MAX_VIPS,
+            max_pools: DEFAULT_MAX_POOLS,
+        }
     }
 }
 
@@ -71,10 +87,18 @@ impl LoadOptions {
     /// Fails unless both capacities are within limits.
     pub fn validate(&self) -> Result<(), LoadError> {
         if self.max_vips == 0 || self.max_vips > MAX_VIPS_LIMIT {
-            return Err(LoadError::BadCapacity { flag: "--max-vips", got: self.max_vips, max: MAX_VIPS_LIMIT });
+            return Err(LoadError::BadCapacity {
+                flag: "--max-vips",
+                got: self.max_vips,
+                max: MAX_VIPS_LIMIT,
+            });
         }
         if self.max_pools == 0 || self.max_pools > MAX_POOLS_LIMIT {
-            return Err(LoadError::BadCapacity { flag: "--max-pools", got: self.max_pools, max: MAX_POOLS_LIMIT });
+            return Err(LoadError::BadCapacity {
+                flag: "--max-pools",
+                got: self.max_pools,
+                max: MAX_POOLS_LIMIT,
+            });
         }
         Ok(())
     }
@@ -113,10 +137,17 @@ fn check_pinned_layout(pins: &PinDir) -> Result<(), LoadError> {
         if !path.exists() {
             continue;
         }
-        let Some((ty, key, value)) = expected_layout(name) else { continue };
-        let info = MapInfo::from_pin(&path)
-            .map_err(|source| LoadError::Inspect { path: path.clone(), source })?;
-        let got_ty = info.map_type().map_err(|source| LoadError::Inspect { path: path.clone(), source })?;
+        let Some((ty, key, value)) = expected_layout(name) else {
+            continue;
+        };
+        let info = MapInfo::from_pin(&path).map_err(|source| LoadError::Inspect {
+            path: path.clone(),
+            source,
+        })?;
+        let got_ty = info.map_type().map_err(|source| LoadError::Inspect {
+            path: path.clone(),
+            source,
+        })?;
         if got_ty != ty || info.key_size() != key || info.value_size() != value {
             return Err(LoadError::Incompatible {
                 path,
@@ -130,15 +161,26 @@ fn check_pinned_layout(pins: &PinDir) -> Result<(), LoadError> {
     }
     let config = pins.map(names::CONFIG);
     if config.exists() {
-        let data = MapData::from_pin(&config)
-            .map_err(|source| LoadError::Inspect { path: config.clone(), source })?;
-        let array: Array<_, Config> = Array::try_from(aya::maps::Map::Array(data))
-            .map_err(|source| LoadError::Inspect { path: config.clone(), source })?;
-        let cfg = array.get(&0, 0).map_err(|source| LoadError::Inspect { path: config.clone(), source })?;
+        let data = MapData::from_pin(&config).map_err(|source| LoadError::Inspect {
+            path: config.clone(),
+            source,
+        })?;
+        let array: Array<_, Config> =
+            Array::try_from(aya::maps::Map::Array(data)).map_err(|source| LoadError::Inspect {
+                path: config.clone(),
+                source,
+            })?;
+        let cfg = array.get(&0, 0).map_err(|source| LoadError::Inspect {
+            path: config.clone(),
+            source,
+        })?;
         if cfg.layout_version != 0 && cfg.layout_version != LAYOUT_VERSION {
             return Err(LoadError::Incompatible {
                 path: config,
-                what: format!("layout version {}, expected {LAYOUT_VERSION}", cfg.layout_version),
+                what: format!(
+                    "layout version {}, expected {LAYOUT_VERSION}",
+                    cfg.layout_version
+                ),
             });
         }
     }
@@ -172,21 +214,37 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
     init_config(&mut ebpf)?;
     xdp(&mut ebpf)?
         .load()
-        .map_err(|source| LoadError::Program { name: programs::XDP_INGRESS, source })?;
+        .map_err(|source| LoadError::Program {
+            name: programs::XDP_INGRESS,
+            source,
+        })?;
     tc_egress(&mut ebpf)?
         .load()
-        .map_err(|source| LoadError::Program { name: programs::TC_EGRESS, source })?;
+        .map_err(|source| LoadError::Program {
+            name: programs::TC_EGRESS,
+            source,
+        })?;
     Ok(ebpf)
 }
 
 fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {
-    let map = ebpf.map_mut(names::CONFIG).ok_or(LoadError::MissingMap(names::CONFIG))?;
-    let mut array: Array<_, Config> =
-        Array::try_from(map).map_err(|source| LoadError::Map { name: names::CONFIG, source })?;
-    let mut cfg = array.get(&0, 0).map_err(|source| LoadError::Map { name: names::CONFIG, source })?;
+    let map = ebpf
+        .map_mut(names::CONFIG)
+        .ok_or(LoadError::MissingMap(names::CONFIG))?;
+    let mut array: Array<_, Config> = Array::try_from(map).map_err(|source| LoadError::Map {
+        name: names::CONFIG,
+        source,
+    })?;
+    let mut cfg = array.get(&0, 0).map_err(|source| LoadError::Map {
+        name: names::CONFIG,
+        source,
+    })?;
     if cfg.layout_version == 0 {
         cfg.layout_version = LAYOUT_VERSION;
-        array.set(0, cfg, 0).map_err(|source| LoadError::Map { name: names::CONFIG, source })?;
+        array.set(0, cfg, 0).map_err(|source| LoadError::Map {
+            name: names::CONFIG,
+            source,
+        })?;
     }
     Ok(())
 }
@@ -216,20 +274,36 @@ pub fn load_and_pin(pins: &PinDir, opts: LoadOptions) -> Result<(), LoadError> {
     let xdp_path = pins.prog(programs::XDP_INGRESS);
     xdp(&mut ebpf)?
         .pin(&xdp_path)
-        .map_err(|source| LoadError::Pin { name: programs::XDP_INGRESS, source })?;
+        .map_err(|source| LoadError::Pin {
+            name: programs::XDP_INGRESS,
+            source,
+        })?;
     let tc_path = pins.prog(programs::TC_EGRESS);
     if let Err(source) = tc_egress(&mut ebpf)?.pin(&tc_path) {
         let _ = std::fs::remove_file(&xdp_path);
-        return Err(LoadError::Pin { name: programs::TC_EGRESS, source });
+        return Err(LoadError::Pin {
+            name: programs::TC_EGRESS,
+            source,
+        });
     }
     Ok(())
 }
 
 /// Open the pinned programs.
 pub fn open_pinned(pins: &PinDir) -> Result<(Xdp, SchedClassifier), LoadError> {
-    let xdp = Xdp::from_pin(pins.prog(programs::XDP_INGRESS), aya_obj::programs::XdpAttachType::Interface)
-        .map_err(|source| LoadError::Program { name: programs::XDP_INGRESS, source })?;
-    let tc = SchedClassifier::from_pin(pins.prog(programs::TC_EGRESS))
-        .map_err(|source| LoadError::Program { name: programs::TC_EGRESS, source })?;
+    let xdp = Xdp::from_pin(
+        pins.prog(programs::XDP_INGRESS),
+        aya_obj::programs::XdpAttachType::Interface,
+    )
+    .map_err(|source| LoadError::Program {
+        name: programs::XDP_INGRESS,
+        source,
+    })?;
+    let tc = SchedClassifier::from_pin(pins.prog(programs::TC_EGRESS)).map_err(|source| {
+        LoadError::Program {
+            name: programs::TC_EGRESS,
+            source,
+        }
+    })?;
     Ok((xdp, tc))
 }

@@ -37,7 +37,10 @@ pub enum PinError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PinError + '_ {
-    move |source| PinError::Io { path: path.to_path_buf(), source }
+    move |source| PinError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// XDP attach mode, as recorded in the link pin's name.
@@ -145,11 +148,20 @@ impl PinDir {
     /// Fails with [`PinError::NothingAttached`] unless rsdr is loaded here.
     pub fn require_loaded(&self) -> Result<(), PinError> {
         self.check_bpffs()?;
-        if self.is_loaded() { Ok(()) } else { Err(PinError::NothingAttached(self.root.clone())) }
+        if self.is_loaded() {
+            Ok(())
+        } else {
+            Err(PinError::NothingAttached(self.root.clone()))
+        }
     }
 
     pub fn create_dirs(&self) -> Result<(), PinError> {
-        for d in [self.root.clone(), self.maps_dir(), self.progs_dir(), self.links_dir()] {
+        for d in [
+            self.root.clone(),
+            self.maps_dir(),
+            self.progs_dir(),
+            self.links_dir(),
+        ] {
             fs::create_dir_all(&d).map_err(io_err(&d))?;
         }
         Ok(())

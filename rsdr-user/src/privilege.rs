@@ -41,6 +41,8 @@ pub fn require(need: Need) -> Result<(), PrivilegeError> {
         Need::Bpf if bpf => Ok(()),
         Need::BpfAndNetAdmin if bpf && net => Ok(()),
         Need::Bpf => Err(PrivilegeError::Missing { extra: "" }),
-        Need::BpfAndNetAdmin => Err(PrivilegeError::Missing { extra: ", and CAP_NET_ADMIN" }),
+        Need::BpfAndNetAdmin => Err(PrivilegeError::Missing {
+            extra: ", and CAP_NET_ADMIN",
+        }),
     }
 }

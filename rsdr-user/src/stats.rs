@@ -37,8 +37,18 @@ pub struct VipStats {
 
 impl From<&Entry> for VipStats {
     fn from(e: &Entry) -> Self {
-        let pick = |off: usize| VipCounter::ALL.iter().map(|c| (c.name(), e.counters[*c as usize + off])).collect();
-        Self { vip: e.vip.to_string(), real: e.real, counters: pick(0), monitored: pick(VIP_MONITOR_OFFSET) }
+        let pick = |off: usize| {
+            VipCounter::ALL
+                .iter()
+                .map(|c| (c.name(), e.counters[*c as usize + off]))
+                .collect()
+        };
+        Self {
+            vip: e.vip.to_string(),
+            real: e.real,
+            counters: pick(0),
+            monitored: pick(VIP_MONITOR_OFFSET),
+        }
     }
 }
 
@@ -58,9 +68,16 @@ pub struct Snapshot {
 }
 
 /// Read one global counter (summed over CPUs).
-pub fn read<T: Borrow<MapData>>(map: &PerCpuArray<T, u64>, stat: Stat, monitored: bool) -> Result<u64, MapError> {
+pub fn read<T: Borrow<MapData>>(
+    map: &PerCpuArray<T, u64>,
+    stat: Stat,
+    monitored: bool,
+) -> Result<u64, MapError> {
     let idx = stat as u32 + if monitored { MONITOR_OFFSET } else { 0 };
-    Ok(map.get(&idx, 0)?.iter().fold(0u64, |a, v| a.wrapping_add(*v)))
+    Ok(map
+        .get(&idx, 0)?
+        .iter()
+        .fold(0u64, |a, v| a.wrapping_add(*v)))
 }
 
 /// All global counters from a stats map.
@@ -79,5 +96,9 @@ pub fn snapshot(pins: &PinDir) -> Result<Snapshot, StatsError> {
     let stats: PerCpuArray<_, u64> = PerCpuArray::try_from(Map::PerCpuArray(data))?;
     let tables = VipTables::open(pins)?;
     let entries = tables.entries()?;
-    Ok(Snapshot { monitor: tables.monitor()?, global: global(&stats)?, vips: entries.iter().map(VipStats::from).collect() })
+    Ok(Snapshot {
+        monitor: tables.monitor()?,
+        global: global(&stats)?,
+        vips: entries.iter().map(VipStats::from).collect(),
+    })
 }

@@ -64,7 +64,10 @@ pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
     pins.require_loaded()?;
     let tables = VipTables::open(pins)?;
     let entries = tables.entries()?;
-    let pools = entries.iter().filter(|e| matches!(e.vip, crate::addr::VipSpec::Pool(..))).count();
+    let pools = entries
+        .iter()
+        .filter(|e| matches!(e.vip, crate::addr::VipSpec::Pool(..)))
+        .count();
     let (max_vips, _, max_pools) = tables.capacities();
     let mut interfaces = Vec::new();
     for name in pins.interfaces()? {
@@ -73,7 +76,14 @@ pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
         let mut push = |path: std::path::PathBuf, kind, direction, mode| {
             if let Ok(info) = sys::pinned_link_info(&path) {
                 let live = info.is_live() && info.ifindex == ifindex;
-                hooks.push(Hook { kind, direction, mode, link_id: info.link_id, program_id: info.prog_id, live });
+                hooks.push(Hook {
+                    kind,
+                    direction,
+                    mode,
+                    link_id: info.link_id,
+                    program_id: info.prog_id,
+                    live,
+                });
             }
         };
         if let Some((path, mode)) = pins.find_xdp_link(&name) {
@@ -81,7 +91,12 @@ pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
         }
         push(pins.tc_egress_link(&name), "tcx", "egress", None);
         let healthy = hooks.len() == 2 && hooks.iter().all(|h| h.live);
-        interfaces.push(IfaceStatus { name, ifindex, hooks, healthy });
+        interfaces.push(IfaceStatus {
+            name,
+            ifindex,
+            hooks,
+            healthy,
+        });
     }
     Ok(Status {
         pin_dir: pins.root().display().to_string(),

@@ -24,9 +24,18 @@ struct Attr([u8; 64]);
 fn bpf(cmd: libc::c_long, attr: &mut Attr) -> io::Result<libc::c_long> {
     // SAFETY: `attr` is a valid, zero-initialised bpf_attr prefix of the size we pass.
     let ret = unsafe {
-        libc::syscall(libc::SYS_bpf, cmd, attr as *mut Attr, std::mem::size_of::<Attr>())
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *mut Attr,
+            std::mem::size_of::<Attr>(),
+        )
     };
-    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
 }
 
 /// Open the object pinned at `path` (BPF_OBJ_GET).
@@ -73,7 +82,11 @@ pub fn link_info(link: BorrowedFd<'_>) -> io::Result<LinkInfo> {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim(), v.trim()))
         .collect();
-    let num = |k: &str| fields.get(k).and_then(|v| v.split_whitespace().next()?.parse::<u32>().ok());
+    let num = |k: &str| {
+        fields
+            .get(k)
+            .and_then(|v| v.split_whitespace().next()?.parse::<u32>().ok())
+    };
     Ok(LinkInfo {
         link_type: fields.get("link_type").unwrap_or(&"unknown").to_string(),
         link_id: num("link_id").unwrap_or(0),

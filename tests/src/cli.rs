@@ -20,9 +20,9 @@ pub fn rsdr_bin() -> PathBuf {
     if let Some(p) = RSDR_BIN.get() {
         return p.clone();
     }
-    let p = std::env::var_os("RSDR_BIN")
-        .map(PathBuf::from)
-        .expect("RSDR_BIN is not set: run the tests with `cargo xtask test`, which builds rsdr and sets it");
+    let p = std::env::var_os("RSDR_BIN").map(PathBuf::from).expect(
+        "RSDR_BIN is not set: run the tests with `cargo xtask test`, which builds rsdr and sets it",
+    );
     assert!(p.is_file(), "RSDR_BIN={} does not exist", p.display());
     p
 }
@@ -46,17 +46,37 @@ impl RsdrRun {
 
     /// Panics unless the run succeeded; returns stdout.
     pub fn ok(&self) -> &str {
-        assert_eq!(self.code, Some(0), "rsdr failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "rsdr failed:\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
         &self.stdout
     }
 
     /// Panics unless the run failed with exactly one line on stderr that
     /// contains `needle`.
     pub fn fails_with(&self, needle: &str) {
-        assert_ne!(self.code, Some(0), "rsdr should have failed but succeeded:\nstdout: {}", self.stdout);
+        assert_ne!(
+            self.code,
+            Some(0),
+            "rsdr should have failed but succeeded:\nstdout: {}",
+            self.stdout
+        );
         let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{}", self.stderr);
-        assert!(lines[0].contains(needle), "stderr should mention {needle:?}, got: {}", lines[0]);
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one line on stderr, got:\n{}",
+            self.stderr
+        );
+        assert!(
+            lines[0].contains(needle),
+            "stderr should mention {needle:?}, got: {}",
+            lines[0]
+        );
     }
 }
 

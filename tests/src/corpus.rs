@@ -4,7 +4,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::frames::{Arp, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, Frame, Nd, ipv4_tcp, ipv6_echo, ipv6_tcp};
+use crate::frames::{
+    Arp, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, Frame, Nd, ipv4_tcp,
+    ipv6_echo, ipv6_tcp,
+};
 
 /// SplitMix64: small, fast, and the same sequence on every machine.
 pub struct Rng(u64);
@@ -14,7 +17,7 @@ impl Rng {
         Self(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -24,7 +27,7 @@ impl Rng {
 
     /// Uniform in 0..n.
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 
     /// True with probability `percent`%.
@@ -37,7 +40,7 @@ impl Rng {
     }
 
     pub fn byte(&mut self) -> u8 {
-        self.next() as u8
+        self.next_u64() as u8
     }
 
     pub fn mac(&mut self) -> [u8; 6] {
@@ -60,11 +63,11 @@ pub struct Addresses {
 impl Addresses {
     fn v4(&self, rng: &mut Rng) -> Ipv4Addr {
         match rng.below(10) {
-            0 => Ipv4Addr::from(rng.next() as u32),
+            0 => Ipv4Addr::from(rng.next_u64() as u32),
             1 => Ipv4Addr::UNSPECIFIED,
             2 | 3 => {
                 let (net, len) = rng.pick(&self.v4_pools);
-                let host = (rng.next() as u32) & (u32::MAX >> len);
+                let host = (rng.next_u64() as u32) & (u32::MAX >> len);
                 Ipv4Addr::from(u32::from(net) | host)
             }
             _ => rng.pick(&self.v4),
@@ -73,11 +76,12 @@ impl Addresses {
 
     fn v6(&self, rng: &mut Rng) -> Ipv6Addr {
         match rng.below(10) {
-            0 => Ipv6Addr::from(u128::from(rng.next()) << 64 | u128::from(rng.next())),
+            0 => Ipv6Addr::from(u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64())),
             1 => Ipv6Addr::UNSPECIFIED,
             2 | 3 => {
                 let (net, len) = rng.pick(&self.v6_pools);
-                let host = (u128::from(rng.next()) << 64 | u128::from(rng.next())) & (u128::MAX >> len);
+                let host = (u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()))
+                    & (u128::MAX >> len);
                 Ipv6Addr::from(u128::from(net) | host)
             }
             _ => rng.pick(&self.v6),
@@ -92,7 +96,7 @@ fn arp_frame(rng: &mut Rng, a: &Addresses) -> Frame {
         0..=4 => 1,
         5..=7 => 2,
         8 => rng.pick(&[0, 3, 4, 8, 9]),
-        _ => rng.next() as u16,
+        _ => rng.next_u64() as u16,
     };
     if rng.chance(15) {
         arp.tpa = arp.spa; // announcements
@@ -106,7 +110,12 @@ fn arp_frame(rng: &mut Rng, a: &Addresses) -> Frame {
         }
     }
     arp.tha = if rng.chance(50) { [0; 6] } else { rng.mac() };
-    Frame::new(if rng.chance(70) { [0xff; 6] } else { rng.mac() }, sha, ETH_P_ARP, arp.bytes())
+    Frame::new(
+        if rng.chance(70) { [0xff; 6] } else { rng.mac() },
+        sha,
+        ETH_P_ARP,
+        arp.bytes(),
+    )
 }
 
 fn nd_frame(rng: &mut Rng, a: &Addresses) -> Frame {
@@ -125,7 +134,7 @@ fn nd_frame(rng: &mut Rng, a: &Addresses) -> Frame {
             0 => nd.hop_limit = rng.pick(&[0, 1, 64, 254]),
             1 => nd.code = rng.pick(&[1, 2, 255]),
             2 => nd.version = rng.pick(&[0, 4, 7]),
-            3 => nd.checksum = Some(rng.next() as u16),
+            3 => nd.checksum = Some(rng.next_u64() as u16),
             _ => nd.lladdr = None,
         }
     }
@@ -140,7 +149,12 @@ fn other_frame(rng: &mut Rng, a: &Addresses) -> Frame {
         2 => Frame::new(dst, src, ETH_P_IPV6, ipv6_echo(a.v6(rng), a.v6(rng))),
         3 => {
             let len = rng.below(80) as usize;
-            Frame::new(dst, src, rng.next() as u16, (0..len).map(|_| rng.byte()).collect())
+            Frame::new(
+                dst,
+                src,
+                rng.next_u64() as u16,
+                (0..len).map(|_| rng.byte()).collect(),
+            )
         }
         _ => {
             let mut p = ipv6_tcp(a.v6(rng), a.v6(rng));
@@ -165,7 +179,10 @@ pub fn frame(rng: &mut Rng, a: &Addresses) -> Vec<u8> {
         _ => 3,
     };
     for _ in 0..tags {
-        f = f.tagged(rng.pick(&[ETH_P_8021Q, ETH_P_8021AD]), rng.next() as u16 & 0x0fff);
+        f = f.tagged(
+            rng.pick(&[ETH_P_8021Q, ETH_P_8021AD]),
+            rng.next_u64() as u16 & 0x0fff,
+        );
     }
     if rng.chance(20) {
         f = f.padded();

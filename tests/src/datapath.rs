@@ -45,30 +45,57 @@ impl Datapath {
 
     pub fn load_with(opts: LoadOptions) -> Self {
         require_root();
-        let mut ebpf = loader::load(None, opts).unwrap_or_else(|e| panic!("loading the rsdr eBPF object failed: {e}"));
-        let tables = VipTables::from_ebpf(&mut ebpf).unwrap_or_else(|e| panic!("opening the VIP tables: {e}"));
+        let mut ebpf = loader::load(None, opts)
+            .unwrap_or_else(|e| panic!("loading the rsdr eBPF object failed: {e}"));
+        let tables = VipTables::from_ebpf(&mut ebpf)
+            .unwrap_or_else(|e| panic!("opening the VIP tables: {e}"));
         Self { ebpf, tables }
     }
 
     /// Add a VIP or pool (`"192.0.2.10"`, `"203.0.113.0/24"`) with flags.
     pub fn add(&mut self, vip: &str, real: &str, flags: u32) {
         let spec = parse_vip(vip).unwrap_or_else(|e| panic!("{e}"));
-        let real: IpAddr = real.parse().unwrap_or_else(|e| panic!("real IP {real}: {e}"));
-        let change = self.tables.add(spec, real, flags).unwrap_or_else(|e| panic!("adding VIP {vip}: {e}"));
+        let real: IpAddr = real
+            .parse()
+            .unwrap_or_else(|e| panic!("real IP {real}: {e}"));
+        let change = self
+            .tables
+            .add(spec, real, flags)
+            .unwrap_or_else(|e| panic!("adding VIP {vip}: {e}"));
         assert_eq!(change, Change::Added, "VIP {vip} should be new");
     }
 
-    fn try_run(&mut self, tc: bool, frame: &[u8], repeat: u32) -> Result<(Run, std::time::Duration), String> {
+    fn try_run(
+        &mut self,
+        tc: bool,
+        frame: &[u8],
+        repeat: u32,
+    ) -> Result<(Run, std::time::Duration), String> {
         let mut out = vec![0u8; frame.len() + 256];
-        let opts = TestRunOptions { data_in: Some(frame), data_out: Some(&mut out), repeat, ..TestRunOptions::default() };
+        let opts = TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            repeat,
+            ..TestRunOptions::default()
+        };
         let result = if tc {
-            loader::tc_egress(&mut self.ebpf).expect("tc program").test_run(opts)
+            loader::tc_egress(&mut self.ebpf)
+                .expect("tc program")
+                .test_run(opts)
         } else {
-            loader::xdp(&mut self.ebpf).expect("xdp program").test_run(opts)
+            loader::xdp(&mut self.ebpf)
+                .expect("xdp program")
+                .test_run(opts)
         };
         let result = result.map_err(|e| rsdr_user::error_chain(&e))?;
         out.truncate(result.data_size_out as usize);
-        Ok((Run { verdict: result.return_value, output: out }, result.duration))
+        Ok((
+            Run {
+                verdict: result.return_value,
+                output: out,
+            },
+            result.duration,
+        ))
     }
 
     fn run(&mut self, tc: bool, frame: &[u8], repeat: u32) -> (Run, std::time::Duration) {
@@ -88,7 +115,10 @@ impl Datapath {
         match self.try_run(true, frame, 1) {
             Ok((r, _)) => Some(r),
             Err(e) if e.contains("os error 22") => None,
-            Err(e) => panic!("BPF_PROG_TEST_RUN (tc) failed: {e} on frame:\n{}", crate::hex::dump(frame)),
+            Err(e) => panic!(
+                "BPF_PROG_TEST_RUN (tc) failed: {e} on frame:\n{}",
+                crate::hex::dump(frame)
+            ),
         }
     }
 
@@ -108,7 +138,8 @@ impl Datapath {
     }
 
     fn stats_map(&self) -> PerCpuArray<&MapData, u64> {
-        PerCpuArray::try_from(self.ebpf.map(names::STATS).expect("stats map in object")).expect("stats map type")
+        PerCpuArray::try_from(self.ebpf.map(names::STATS).expect("stats map in object"))
+            .expect("stats map type")
     }
 
     /// Current value of a global counter (enforced or monitored), summed over CPUs.
@@ -121,7 +152,12 @@ impl Datapath {
         let map = self.stats_map();
         [false, true]
             .iter()
-            .flat_map(|m| Stat::ALL.iter().map(|s| stats::read(&map, *s, *m).expect("reading stats")).collect::<Vec<_>>())
+            .flat_map(|m| {
+                Stat::ALL
+                    .iter()
+                    .map(|s| stats::read(&map, *s, *m).expect("reading stats"))
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
@@ -129,7 +165,10 @@ impl Datapath {
     pub fn vip_counter(&self, vip: &str, counter: VipCounter, monitored: bool) -> u64 {
         let spec: VipSpec = parse_vip(vip).expect("VIP");
         let entries = self.tables.entries().expect("listing VIPs");
-        let e = entries.iter().find(|e| e.vip == spec).unwrap_or_else(|| panic!("VIP {vip} not configured"));
+        let e = entries
+            .iter()
+            .find(|e| e.vip == spec)
+            .unwrap_or_else(|| panic!("VIP {vip} not configured"));
         e.counters[counter as usize + if monitored { VIP_MONITOR_OFFSET } else { 0 }]
     }
 }

@@ -35,12 +35,40 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    pub fn new(row: &'static str, desc: &'static str, input: Frame, verdict: u32, counter: Option<Stat>) -> Self {
-        Self { row, desc, input: Input::Frame(input), verdict, output: None, counter, monitored: false }
+    pub fn new(
+        row: &'static str,
+        desc: &'static str,
+        input: Frame,
+        verdict: u32,
+        counter: Option<Stat>,
+    ) -> Self {
+        Self {
+            row,
+            desc,
+            input: Input::Frame(input),
+            verdict,
+            output: None,
+            counter,
+            monitored: false,
+        }
     }
 
-    pub fn raw(row: &'static str, desc: &'static str, input: Vec<u8>, verdict: u32, counter: Option<Stat>) -> Self {
-        Self { row, desc, input: Input::Raw(input), verdict, output: None, counter, monitored: false }
+    pub fn raw(
+        row: &'static str,
+        desc: &'static str,
+        input: Vec<u8>,
+        verdict: u32,
+        counter: Option<Stat>,
+    ) -> Self {
+        Self {
+            row,
+            desc,
+            input: Input::Raw(input),
+            verdict,
+            output: None,
+            counter,
+            monitored: false,
+        }
     }
 
     /// Expect this frame out instead of the input.
@@ -62,7 +90,11 @@ fn variants(f: &Fixture) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
         Input::Frame(input) => {
             let out = f.output.clone().unwrap_or_else(|| input.clone());
             let tag = |fr: &Frame, qinq: bool| {
-                let fr = if qinq { fr.clone().tagged(ETH_P_8021AD, 100) } else { fr.clone() };
+                let fr = if qinq {
+                    fr.clone().tagged(ETH_P_8021AD, 100)
+                } else {
+                    fr.clone()
+                };
                 fr.tagged(ETH_P_8021Q, 10).bytes()
             };
             vec![
@@ -76,7 +108,11 @@ fn variants(f: &Fixture) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
 
 /// Run every row (and its tagged variants) through `run`; report all
 /// failures at once, with the frames in hex. Returns the rows covered.
-pub fn check(dp: &mut Datapath, run: fn(&mut Datapath, &[u8]) -> Run, rows: &[Fixture]) -> BTreeSet<&'static str> {
+pub fn check(
+    dp: &mut Datapath,
+    run: fn(&mut Datapath, &[u8]) -> Run,
+    rows: &[Fixture],
+) -> BTreeSet<&'static str> {
     let mut failures = Vec::new();
     let mut count = 0;
     for f in rows {
@@ -87,7 +123,10 @@ pub fn check(dp: &mut Datapath, run: fn(&mut Datapath, &[u8]) -> Run, rows: &[Fi
             let after = dp.all_stats();
             let mut problems = Vec::new();
             if got.verdict != f.verdict {
-                problems.push(format!("verdict {} (0x{:x}), expected {} (0x{:x})", got.verdict as i32, got.verdict, f.verdict as i32, f.verdict));
+                problems.push(format!(
+                    "verdict {} (0x{:x}), expected {} (0x{:x})",
+                    got.verdict as i32, got.verdict, f.verdict as i32, f.verdict
+                ));
             }
             if got.output != expected_out {
                 problems.push(format!(
@@ -98,7 +137,13 @@ pub fn check(dp: &mut Datapath, run: fn(&mut Datapath, &[u8]) -> Run, rows: &[Fi
                 ));
             }
             let n = Stat::ALL.len();
-            let name = |i: usize| format!("{}{}", if i >= n { "monitored." } else { "" }, Stat::ALL[i % n].name());
+            let name = |i: usize| {
+                format!(
+                    "{}{}",
+                    if i >= n { "monitored." } else { "" },
+                    Stat::ALL[i % n].name()
+                )
+            };
             let bumped: Vec<(String, u64)> = before
                 .iter()
                 .zip(&after)
@@ -106,24 +151,38 @@ pub fn check(dp: &mut Datapath, run: fn(&mut Datapath, &[u8]) -> Run, rows: &[Fi
                 .filter(|(_, (b, a))| a != b)
                 .map(|(i, (b, a))| (name(i), a - b))
                 .collect();
-            let want: Vec<(String, u64)> =
-                f.counter.iter().map(|s| (name(*s as usize + if f.monitored { n } else { 0 }), 1)).collect();
+            let want: Vec<(String, u64)> = f
+                .counter
+                .iter()
+                .map(|s| (name(*s as usize + if f.monitored { n } else { 0 }), 1))
+                .collect();
             if bumped != want {
                 problems.push(format!("counters bumped {bumped:?}, expected {want:?}"));
             }
             if !problems.is_empty() {
-                failures.push(format!("- [{}] {} ({variant}): {}", f.row, f.desc, problems.join("; ")));
+                failures.push(format!(
+                    "- [{}] {} ({variant}): {}",
+                    f.row,
+                    f.desc,
+                    problems.join("; ")
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {count} fixture runs failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} fixture runs failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     rows.iter().map(|f| f.row).collect()
 }
 
 /// Row ids of docs/semantics.md whose id starts with one of `prefixes`.
 pub fn semantics_rows(prefixes: &[char]) -> BTreeSet<String> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/semantics.md");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     text.lines()
         .filter_map(|l| l.strip_prefix("| ")?.split(" |").next())
         .map(str::trim)
@@ -140,9 +199,18 @@ pub fn semantics_rows(prefixes: &[char]) -> BTreeSet<String> {
 /// covered by some fixture.
 pub fn assert_covers(covered: &BTreeSet<&'static str>, prefixes: &[char]) {
     let wanted = semantics_rows(prefixes);
-    assert!(!wanted.is_empty(), "docs/semantics.md lists no rows starting with {prefixes:?}");
-    let missing: Vec<&String> = wanted.iter().filter(|r| !covered.contains(r.as_str())).collect();
-    assert!(missing.is_empty(), "docs/semantics.md rows without a fixture: {missing:?}");
+    assert!(
+        !wanted.is_empty(),
+        "docs/semantics.md lists no rows starting with {prefixes:?}"
+    );
+    let missing: Vec<&String> = wanted
+        .iter()
+        .filter(|r| !covered.contains(r.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/semantics.md rows without a fixture: {missing:?}"
+    );
 }
 
 /// The VIP set every fixture table runs against.
@@ -189,10 +257,18 @@ pub mod std_vips {
         dp.add(&MON.to_string(), &REAL.to_string(), VIP_F_MONITOR);
         dp.add(&SHOWN.to_string(), &REAL.to_string(), VIP_F_SHOW_CONFLICTS);
         dp.add("203.0.113.0/24", &REAL.to_string(), 0);
-        dp.add(&EXACT_IN_POOL.to_string(), &REAL_EXACT_IN_POOL.to_string(), 0);
+        dp.add(
+            &EXACT_IN_POOL.to_string(),
+            &REAL_EXACT_IN_POOL.to_string(),
+            0,
+        );
         dp.add(&VIP6.to_string(), &REAL6.to_string(), 0);
         dp.add(&MON6.to_string(), &REAL6.to_string(), VIP_F_MONITOR);
-        dp.add(&SHOWN6.to_string(), &REAL6.to_string(), VIP_F_SHOW_CONFLICTS);
+        dp.add(
+            &SHOWN6.to_string(),
+            &REAL6.to_string(),
+            VIP_F_SHOW_CONFLICTS,
+        );
         dp.add("2001:db8:100::/64", &REAL6_POOL.to_string(), 0);
         dp
     }

@@ -32,12 +32,32 @@ pub struct Arp {
 impl Arp {
     /// "who-has `target` tell `sender`" from `sha`.
     pub fn request(sha: [u8; 6], sender: Ipv4Addr, target: Ipv4Addr) -> Self {
-        Self { htype: 1, ptype: ETH_P_IP, hlen: 6, plen: 4, oper: OP_REQUEST, sha, spa: sender, tha: [0; 6], tpa: target }
+        Self {
+            htype: 1,
+            ptype: ETH_P_IP,
+            hlen: 6,
+            plen: 4,
+            oper: OP_REQUEST,
+            sha,
+            spa: sender,
+            tha: [0; 6],
+            tpa: target,
+        }
     }
 
     /// "`sender` is-at `sha`", to `tha`/`target`.
     pub fn reply(sha: [u8; 6], sender: Ipv4Addr, tha: [u8; 6], target: Ipv4Addr) -> Self {
-        Self { htype: 1, ptype: ETH_P_IP, hlen: 6, plen: 4, oper: OP_REPLY, sha, spa: sender, tha, tpa: target }
+        Self {
+            htype: 1,
+            ptype: ETH_P_IP,
+            hlen: 6,
+            plen: 4,
+            oper: OP_REPLY,
+            sha,
+            spa: sender,
+            tha,
+            tpa: target,
+        }
     }
 
     pub fn with(mut self, f: impl FnOnce(&mut Self)) -> Self {
@@ -75,12 +95,23 @@ pub struct Frame {
 
 impl Frame {
     pub fn new(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: Vec<u8>) -> Self {
-        Self { dst, src, tags: Vec::new(), ethertype, payload, pad: false }
+        Self {
+            dst,
+            src,
+            tags: Vec::new(),
+            ethertype,
+            payload,
+            pad: false,
+        }
     }
 
     /// A broadcast ARP frame from `src`.
     pub fn arp(src: [u8; 6], arp: &Arp) -> Self {
-        let dst = if arp.oper == OP_REQUEST { BROADCAST } else { arp.tha };
+        let dst = if arp.oper == OP_REQUEST {
+            BROADCAST
+        } else {
+            arp.tha
+        };
         Self::new(dst, src, ETH_P_ARP, arp.bytes())
     }
 
@@ -115,7 +146,11 @@ impl Frame {
 pub fn checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = 0;
     for c in data.chunks(2) {
-        let w = if c.len() == 2 { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], 0]) };
+        let w = if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], 0])
+        };
         sum += u32::from(w);
     }
     while sum > 0xffff {
@@ -145,7 +180,9 @@ pub fn ipv6_tcp(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
 }
 
 fn tcp_syn() -> Vec<u8> {
-    vec![0x9c, 0x40, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]
+    vec![
+        0x9c, 0x40, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+    ]
 }
 
 pub const NEXTHDR_ICMPV6: u8 = 58;
@@ -155,7 +192,16 @@ pub const ND_NA: u8 = 136;
 /// The solicited-node multicast address of `target` (RFC 4291).
 pub fn solicited_node(target: Ipv6Addr) -> Ipv6Addr {
     let t = target.octets();
-    Ipv6Addr::new(0xff02, 0, 0, 0, 0, 1, 0xff00 | u16::from(t[13]), u16::from_be_bytes([t[14], t[15]]))
+    Ipv6Addr::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | u16::from(t[13]),
+        u16::from_be_bytes([t[14], t[15]]),
+    )
 }
 
 /// The Ethernet multicast address for an IPv6 multicast destination.
@@ -197,17 +243,50 @@ pub struct Nd {
 impl Nd {
     /// Address resolution: "who has `target`", from `src` with MAC `mac`.
     pub fn ns(src: Ipv6Addr, target: Ipv6Addr, mac: [u8; 6]) -> Self {
-        Self { ty: ND_NS, code: 0, src, dst: solicited_node(target), hop_limit: 255, version: 6, flags: 0, target, lladdr: Some((1, mac)), checksum: None }
+        Self {
+            ty: ND_NS,
+            code: 0,
+            src,
+            dst: solicited_node(target),
+            hop_limit: 255,
+            version: 6,
+            flags: 0,
+            target,
+            lladdr: Some((1, mac)),
+            checksum: None,
+        }
     }
 
     /// Duplicate address detection for `target` (source ::, no option).
     pub fn dad(target: Ipv6Addr) -> Self {
-        Self { ty: ND_NS, code: 0, src: Ipv6Addr::UNSPECIFIED, dst: solicited_node(target), hop_limit: 255, version: 6, flags: 0, target, lladdr: None, checksum: None }
+        Self {
+            ty: ND_NS,
+            code: 0,
+            src: Ipv6Addr::UNSPECIFIED,
+            dst: solicited_node(target),
+            hop_limit: 255,
+            version: 6,
+            flags: 0,
+            target,
+            lladdr: None,
+            checksum: None,
+        }
     }
 
     /// A solicited advertisement of `target` at `mac`, from `src` to `dst`.
     pub fn na(src: Ipv6Addr, dst: Ipv6Addr, target: Ipv6Addr, mac: [u8; 6]) -> Self {
-        Self { ty: ND_NA, code: 0, src, dst, hop_limit: 255, version: 6, flags: 0x6000_0000, target, lladdr: Some((2, mac)), checksum: None }
+        Self {
+            ty: ND_NA,
+            code: 0,
+            src,
+            dst,
+            hop_limit: 255,
+            version: 6,
+            flags: 0x6000_0000,
+            target,
+            lladdr: Some((2, mac)),
+            checksum: None,
+        }
     }
 
     pub fn with(mut self, f: impl FnOnce(&mut Self)) -> Self {
@@ -224,7 +303,9 @@ impl Nd {
             m.extend_from_slice(&[kind, 1]);
             m.extend_from_slice(&mac);
         }
-        let c = self.checksum.unwrap_or_else(|| icmpv6_checksum(self.src, self.dst, &m));
+        let c = self
+            .checksum
+            .unwrap_or_else(|| icmpv6_checksum(self.src, self.dst, &m));
         m[2..4].copy_from_slice(&c.to_be_bytes());
         m
     }
@@ -244,7 +325,11 @@ impl Nd {
     /// The whole Ethernet frame, from `src_mac`, to the multicast MAC of a
     /// multicast destination or to `unicast_mac`.
     pub fn frame(&self, src_mac: [u8; 6], unicast_mac: [u8; 6]) -> Frame {
-        let dst = if self.dst.is_multicast() { ipv6_multicast_mac(self.dst) } else { unicast_mac };
+        let dst = if self.dst.is_multicast() {
+            ipv6_multicast_mac(self.dst)
+        } else {
+            unicast_mac
+        };
         Frame::new(dst, src_mac, ETH_P_IPV6, self.bytes())
     }
 }

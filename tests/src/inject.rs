@@ -51,7 +51,11 @@ impl RawSocket {
             sa.sll_ifindex = ifindex as i32;
             // SAFETY: sa is a properly sized sockaddr_ll.
             let rc = unsafe {
-                libc::bind(fd.as_raw_fd(), &sa as *const _ as *const libc::sockaddr, size_of::<libc::sockaddr_ll>() as u32)
+                libc::bind(
+                    fd.as_raw_fd(),
+                    &sa as *const _ as *const libc::sockaddr,
+                    size_of::<libc::sockaddr_ll>() as u32,
+                )
             };
             if rc != 0 {
                 return Err(io::Error::last_os_error());
@@ -68,6 +72,11 @@ impl RawSocket {
     pub fn send(&self, frame: &[u8]) {
         // SAFETY: valid buffer and length.
         let n = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-        assert_eq!(n, frame.len() as isize, "sending a raw frame: {}", io::Error::last_os_error());
+        assert_eq!(
+            n,
+            frame.len() as isize,
+            "sending a raw frame: {}",
+            io::Error::last_os_error()
+        );
     }
 }

@@ -37,7 +37,11 @@ impl Lab {
         peer.ip(&["addr", "add", &format!("{PEER_IP}/24"), "dev", "eth0"]);
         server.ip(&["addr", "add", &format!("{REAL_IP}/24"), "dev", "eth0"]);
         server.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "eth0"]);
-        Self { peer, server, bpffs: BpfFs::new() }
+        Self {
+            peer,
+            server,
+            bpffs: BpfFs::new(),
+        }
     }
 
     pub fn pin_dir(&self) -> String {
@@ -57,16 +61,43 @@ impl Lab {
         }
         let mut cmd = rsdr_cmd(Some(outer));
         cmd.arg("--pin-dir").arg(self.pin_dir()).args(args);
-        RsdrRun::from_output(cmd.output().unwrap_or_else(|e| panic!("cannot run rsdr: {e}")))
+        RsdrRun::from_output(
+            cmd.output()
+                .unwrap_or_else(|e| panic!("cannot run rsdr: {e}")),
+        )
     }
 
     /// Also give peer and server IPv6 addresses (PEER6/64, REAL6/64), and
     /// the server VIP6/128 unless `vip6` is false. No DAD: usable at once.
     pub fn with_ipv6(self, vip6: bool) -> Self {
-        self.peer.ip(&["-6", "addr", "add", &format!("{PEER6}/64"), "dev", "eth0", "nodad"]);
-        self.server.ip(&["-6", "addr", "add", &format!("{REAL6}/64"), "dev", "eth0", "nodad"]);
+        self.peer.ip(&[
+            "-6",
+            "addr",
+            "add",
+            &format!("{PEER6}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ]);
+        self.server.ip(&[
+            "-6",
+            "addr",
+            "add",
+            &format!("{REAL6}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ]);
         if vip6 {
-            self.server.ip(&["-6", "addr", "add", &format!("{VIP6}/128"), "dev", "eth0", "nodad"]);
+            self.server.ip(&[
+                "-6",
+                "addr",
+                "add",
+                &format!("{VIP6}/128"),
+                "dev",
+                "eth0",
+                "nodad",
+            ]);
         }
         self
     }
@@ -74,7 +105,14 @@ impl Lab {
     /// `rsdr attach eth0` + `rsdr vip add VIP --real REAL_IP`.
     pub fn protect(&self) {
         self.rsdr(&["attach", "eth0"]).ok();
-        self.rsdr(&["vip", "add", &VIP.to_string(), "--real", &REAL_IP.to_string()]).ok();
+        self.rsdr(&[
+            "vip",
+            "add",
+            &VIP.to_string(),
+            "--real",
+            &REAL_IP.to_string(),
+        ])
+        .ok();
     }
 
     /// Number of ARP replies the peer gets for `target` with `count` probes.
@@ -89,7 +127,15 @@ impl Lab {
         let _ = self
             .server
             .cmd("ping")
-            .args(["-c", "1", "-W", "2", "-I", &VIP.to_string(), &NOBODY.to_string()])
+            .args([
+                "-c",
+                "1",
+                "-W",
+                "2",
+                "-I",
+                &VIP.to_string(),
+                &NOBODY.to_string(),
+            ])
             .output();
     }
 }
@@ -104,11 +150,30 @@ impl Default for Lab {
 pub fn arping(ns: &Netns, iface: &str, target: Ipv4Addr, count: u32) -> u32 {
     let out = ns
         .cmd("arping")
-        .args(["-c", &count.to_string(), "-w", &(count + 1).to_string(), "-I", iface, &target.to_string()])
+        .args([
+            "-c",
+            &count.to_string(),
+            "-w",
+            &(count + 1).to_string(),
+            "-I",
+            iface,
+            &target.to_string(),
+        ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run arping: {e}"));
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
-        .find_map(|l| l.strip_prefix("Received ")?.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected arping output:\n{text}\n{}", String::from_utf8_lossy(&out.stderr)))
+        .find_map(|l| {
+            l.strip_prefix("Received ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "unexpected arping output:\n{text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
 }

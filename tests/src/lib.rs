@@ -3,17 +3,17 @@
 //! for the `rsdr` binary. The tests themselves live in `tests/`.
 
 pub mod cli;
+pub mod corpus;
 #[cfg(feature = "datapath")]
 pub mod datapath;
 #[cfg(feature = "datapath")]
 pub mod fixture;
-#[cfg(feature = "datapath")]
-pub mod model;
-pub mod corpus;
 pub mod frames;
 pub mod hex;
 pub mod inject;
 pub mod lab;
+#[cfg(feature = "datapath")]
+pub mod model;
 pub mod netns;
 pub mod pcap;
 pub mod root;

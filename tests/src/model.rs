@@ -35,13 +35,21 @@ impl Rule {
         if a.is_ipv4() != self.net.is_ipv4() {
             return false;
         }
-        let mask = if self.len == 0 { 0 } else { u128::MAX << (128 - u32::from(self.len)) };
+        let mask = if self.len == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(self.len))
+        };
         (bits(a) ^ bits(self.net)) & mask == 0
     }
 
     /// The key used in `rsdr` output ("192.0.2.10", "203.0.113.0/24").
     pub fn key(&self) -> String {
-        if self.full() { self.net.to_string() } else { format!("{}/{}", self.net, self.len) }
+        if self.full() {
+            self.net.to_string()
+        } else {
+            format!("{}/{}", self.net, self.len)
+        }
     }
 }
 
@@ -77,7 +85,12 @@ impl Model {
         self.rules
             .iter()
             .find(|r| r.full() && r.net == a)
-            .or_else(|| self.rules.iter().filter(|r| !r.full() && r.covers(a)).max_by_key(|r| r.len))
+            .or_else(|| {
+                self.rules
+                    .iter()
+                    .filter(|r| !r.full() && r.covers(a))
+                    .max_by_key(|r| r.len)
+            })
     }
 
     fn monitored(&self, r: &Rule) -> bool {
@@ -98,8 +111,14 @@ impl Model {
 
     /// Ingress (XDP) expectation for `frame`.
     pub fn ingress(&mut self, frame: &[u8]) -> Expect {
-        let pass = Expect { verdict: Verdict::Pass, output: frame.to_vec() };
-        let drop = Expect { verdict: Verdict::Drop, output: frame.to_vec() };
+        let pass = Expect {
+            verdict: Verdict::Pass,
+            output: frame.to_vec(),
+        };
+        let drop = Expect {
+            verdict: Verdict::Drop,
+            output: frame.to_vec(),
+        };
         let v = |enforce: bool| if enforce { drop.clone() } else { pass.clone() };
         match l3(frame) {
             Some((0x0806, off)) => {
@@ -112,16 +131,20 @@ impl Model {
                         self.plain(Stat::InArpPassed);
                         return pass;
                     }
-                    return v(self.about(&r, Stat::InArpConflictHidden, VipCounter::ConflictsHidden));
+                    return v(self.about(
+                        &r,
+                        Stat::InArpConflictHidden,
+                        VipCounter::ConflictsHidden,
+                    ));
                 }
-                if a.op == 1 {
-                    if let Some(r) = self.find(IpAddr::V4(a.tpa)).cloned() {
-                        return if a.spa.is_unspecified() {
-                            v(self.about(&r, Stat::InArpProbeDropped, VipCounter::ProbesDropped))
-                        } else {
-                            v(self.about(&r, Stat::InArpRequestDropped, VipCounter::RequestsDropped))
-                        };
-                    }
+                if a.op == 1
+                    && let Some(r) = self.find(IpAddr::V4(a.tpa)).cloned()
+                {
+                    return if a.spa.is_unspecified() {
+                        v(self.about(&r, Stat::InArpProbeDropped, VipCounter::ProbesDropped))
+                    } else {
+                        v(self.about(&r, Stat::InArpRequestDropped, VipCounter::RequestsDropped))
+                    };
                 }
                 self.plain(Stat::InArpPassed);
                 pass
@@ -135,13 +158,25 @@ impl Model {
                 NdParse::Nd(n) => {
                     if let Some(r) = self.find(IpAddr::V6(n.target)).cloned() {
                         if n.ty == 135 && n.src.is_unspecified() {
-                            return v(self.about(&r, Stat::InDadNsDropped, VipCounter::ProbesDropped));
+                            return v(self.about(
+                                &r,
+                                Stat::InDadNsDropped,
+                                VipCounter::ProbesDropped,
+                            ));
                         }
                         if n.ty == 135 {
-                            return v(self.about(&r, Stat::InNsDropped, VipCounter::RequestsDropped));
+                            return v(self.about(
+                                &r,
+                                Stat::InNsDropped,
+                                VipCounter::RequestsDropped,
+                            ));
                         }
                         if r.flags & F_SHOW_CONFLICTS == 0 {
-                            return v(self.about(&r, Stat::InNaConflictHidden, VipCounter::ConflictsHidden));
+                            return v(self.about(
+                                &r,
+                                Stat::InNaConflictHidden,
+                                VipCounter::ConflictsHidden,
+                            ));
                         }
                     }
                     self.plain(Stat::InNdPassed);
@@ -154,8 +189,14 @@ impl Model {
 
     /// Egress (TC) expectation for `frame`.
     pub fn egress(&mut self, frame: &[u8]) -> Expect {
-        let pass = Expect { verdict: Verdict::Pass, output: frame.to_vec() };
-        let drop = Expect { verdict: Verdict::Drop, output: frame.to_vec() };
+        let pass = Expect {
+            verdict: Verdict::Pass,
+            output: frame.to_vec(),
+        };
+        let drop = Expect {
+            verdict: Verdict::Drop,
+            output: frame.to_vec(),
+        };
         let v = |enforce: bool| if enforce { drop.clone() } else { pass.clone() };
         match l3(frame) {
             Some((0x0806, off)) => {
@@ -166,25 +207,46 @@ impl Model {
                 if !a.spa.is_unspecified() {
                     if let Some(r) = self.find(IpAddr::V4(a.spa)).cloned() {
                         if a.spa == a.tpa {
-                            return v(self.about(&r, Stat::OutArpAnnouncementDropped, VipCounter::AnnouncementsDropped));
+                            return v(self.about(
+                                &r,
+                                Stat::OutArpAnnouncementDropped,
+                                VipCounter::AnnouncementsDropped,
+                            ));
                         }
                         if a.op == 2 {
-                            return v(self.about(&r, Stat::OutArpReplyDropped, VipCounter::RepliesDropped));
+                            return v(self.about(
+                                &r,
+                                Stat::OutArpReplyDropped,
+                                VipCounter::RepliesDropped,
+                            ));
                         }
                         if a.op == 1 {
-                            if !self.about(&r, Stat::OutArpSenderRewritten, VipCounter::SendersRewritten) {
+                            if !self.about(
+                                &r,
+                                Stat::OutArpSenderRewritten,
+                                VipCounter::SendersRewritten,
+                            ) {
                                 return pass;
                             }
-                            let IpAddr::V4(real) = r.real else { panic!("IPv4 rule with IPv6 real") };
+                            let IpAddr::V4(real) = r.real else {
+                                panic!("IPv4 rule with IPv6 real")
+                            };
                             let mut out = frame.to_vec();
                             out[off + 14..off + 18].copy_from_slice(&real.octets());
-                            return Expect { verdict: Verdict::Pass, output: out };
+                            return Expect {
+                                verdict: Verdict::Pass,
+                                output: out,
+                            };
                         }
                     }
-                } else if a.op == 1 {
-                    if let Some(r) = self.find(IpAddr::V4(a.tpa)).cloned() {
-                        return v(self.about(&r, Stat::OutArpProbeDropped, VipCounter::OwnProbesDropped));
-                    }
+                } else if a.op == 1
+                    && let Some(r) = self.find(IpAddr::V4(a.tpa)).cloned()
+                {
+                    return v(self.about(
+                        &r,
+                        Stat::OutArpProbeDropped,
+                        VipCounter::OwnProbesDropped,
+                    ));
                 }
                 self.plain(Stat::OutArpPassed);
                 pass
@@ -198,19 +260,35 @@ impl Model {
                 NdParse::Nd(n) => {
                     if let Some(r) = self.find(IpAddr::V6(n.target)).cloned() {
                         return if n.ty == 136 {
-                            v(self.about(&r, Stat::OutNaDropped, VipCounter::AnnouncementsDropped))
+                            v(
+                                self.about(
+                                    &r,
+                                    Stat::OutNaDropped,
+                                    VipCounter::AnnouncementsDropped,
+                                ),
+                            )
                         } else {
-                            v(self.about(&r, Stat::OutNsForVipDropped, VipCounter::OwnProbesDropped))
+                            v(self.about(
+                                &r,
+                                Stat::OutNsForVipDropped,
+                                VipCounter::OwnProbesDropped,
+                            ))
                         };
                     }
-                    if n.ty == 135 {
-                        if let Some(r) = self.find(IpAddr::V6(n.src)).cloned() {
-                            if !self.about(&r, Stat::OutNsSourceRewritten, VipCounter::SendersRewritten) {
-                                return pass;
-                            }
-                            let IpAddr::V6(real) = r.real else { panic!("IPv6 rule with IPv4 real") };
-                            return Expect { verdict: Verdict::Pass, output: rewrite_source(frame, off, real) };
+                    if n.ty == 135
+                        && let Some(r) = self.find(IpAddr::V6(n.src)).cloned()
+                    {
+                        if !self.about(&r, Stat::OutNsSourceRewritten, VipCounter::SendersRewritten)
+                        {
+                            return pass;
                         }
+                        let IpAddr::V6(real) = r.real else {
+                            panic!("IPv6 rule with IPv4 real")
+                        };
+                        return Expect {
+                            verdict: Verdict::Pass,
+                            output: rewrite_source(frame, off, real),
+                        };
                     }
                     self.plain(Stat::OutNdPassed);
                     pass
@@ -266,21 +344,31 @@ enum NdParse {
 }
 
 fn nd(f: &[u8], off: usize) -> NdParse {
-    let Some(ip) = f.get(off..off + 40) else { return NdParse::NotNd };
+    let Some(ip) = f.get(off..off + 40) else {
+        return NdParse::NotNd;
+    };
     if ip[6] != 58 {
         return NdParse::NotNd;
     }
-    let Some(&ty) = f.get(off + 40) else { return NdParse::NotNd };
+    let Some(&ty) = f.get(off + 40) else {
+        return NdParse::NotNd;
+    };
     if ty != 135 && ty != 136 {
         return NdParse::NotNd;
     }
-    let Some(msg) = f.get(off + 40..off + 64) else { return NdParse::Malformed };
+    let Some(msg) = f.get(off + 40..off + 64) else {
+        return NdParse::Malformed;
+    };
     let plen = u16::from_be_bytes([ip[4], ip[5]]);
     if ip[0] >> 4 != 6 || ip[7] != 255 || msg[1] != 0 || plen < 24 {
         return NdParse::Malformed;
     }
     let addr = |b: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(b).expect("16 bytes"));
-    NdParse::Nd(NdView { ty, src: addr(&ip[8..24]), target: addr(&msg[8..24]) })
+    NdParse::Nd(NdView {
+        ty,
+        src: addr(&ip[8..24]),
+        target: addr(&msg[8..24]),
+    })
 }
 
 /// One's-complement 16-bit addition with end-around carry.

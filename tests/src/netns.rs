@@ -21,12 +21,18 @@ pub const NS_PREFIX: &str = "rsdr-t";
 
 /// A unique id for this process and call: `<pid>-<n>`.
 pub fn unique_id() -> String {
-    format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Run a command to completion, panicking with its output if it fails.
 pub fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
@@ -64,7 +70,9 @@ impl Netns {
     /// namespace, and so bpffs mounts, stay the test's own).
     pub fn cmd(&self, program: impl AsRef<OsStr>) -> Command {
         let mut c = Command::new("nsenter");
-        c.arg(format!("--net={}", self.path().display())).arg("--").arg(program);
+        c.arg(format!("--net={}", self.path().display()))
+            .arg("--")
+            .arg(program);
         c
     }
 
@@ -75,7 +83,10 @@ impl Netns {
 
     /// Set a sysctl inside the namespace.
     pub fn sysctl(&self, key: &str, value: &str) {
-        run_ok(self.cmd("sysctl").args(["-q", "-w", &format!("{key}={value}")]));
+        run_ok(
+            self.cmd("sysctl")
+                .args(["-q", "-w", &format!("{key}={value}")]),
+        );
     }
 
     /// Wait until `iface` is operationally up and has its real qdisc: until
@@ -85,11 +96,16 @@ impl Netns {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
             let out = self.ip(&["-j", "link", "show", iface]);
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j link JSON");
+            let v: serde_json::Value =
+                serde_json::from_slice(&out.stdout).expect("ip -j link JSON");
             if v[0]["operstate"] == "UP" && v[0]["qdisc"] != "noop" {
                 return;
             }
-            assert!(std::time::Instant::now() < deadline, "{iface} in {} never came up: {v}", self.name);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{iface} in {} never came up: {v}",
+                self.name
+            );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
@@ -108,14 +124,28 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
     }
 }
 
 /// A veth pair with one end in each namespace, both named `name`.
 pub fn veth(a: &Netns, b: &Netns, name: &str) {
     run_ok(Command::new("ip").args([
-        "link", "add", "name", name, "netns", a.name(), "type", "veth", "peer", "name", name, "netns", b.name(),
+        "link",
+        "add",
+        "name",
+        name,
+        "netns",
+        a.name(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        name,
+        "netns",
+        b.name(),
     ]));
     a.ip(&["link", "set", name, "up"]);
     b.ip(&["link", "set", name, "up"]);

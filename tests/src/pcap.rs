@@ -22,9 +22,24 @@ impl Capture {
     pub fn start(ns: &Netns, iface: &str, filter: &str) -> Self {
         let file = std::env::temp_dir().join(format!("rsdr-cap-{}.pcap", unique_id()));
         let mut cmd = ns.cmd("tcpdump");
-        cmd.args(["-i", iface, "-n", "-U", "--immediate-mode", "-s", "256", "-w"]).arg(&file).arg(filter);
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start tcpdump: {e}"));
+        cmd.args([
+            "-i",
+            iface,
+            "-n",
+            "-U",
+            "--immediate-mode",
+            "-s",
+            "256",
+            "-w",
+        ])
+        .arg(&file)
+        .arg(filter);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start tcpdump: {e}"));
         let stderr = child.stderr.take().expect("tcpdump stderr");
         let mut lines = BufReader::new(stderr).lines();
         let mut seen = Vec::new();
@@ -37,17 +52,23 @@ impl Capture {
         }
         // Keep draining stderr so tcpdump never blocks on it.
         std::thread::spawn(move || for _ in lines {});
-        Self { guard: Guard(Some(child)), file }
+        Self {
+            guard: Guard(Some(child)),
+            file,
+        }
     }
 
     /// Stop tcpdump (SIGINT, so it flushes) and return the captured frames.
     pub fn stop(mut self) -> Vec<Vec<u8>> {
         std::thread::sleep(Duration::from_millis(200));
         if let Some(mut child) = self.guard.0.take() {
-            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
             let _ = child.wait();
         }
-        let bytes = std::fs::read(&self.file).unwrap_or_else(|e| panic!("reading {}: {e}", self.file.display()));
+        let bytes = std::fs::read(&self.file)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", self.file.display()));
         let _ = std::fs::remove_file(&self.file);
         parse(&bytes)
     }
@@ -55,7 +76,11 @@ impl Capture {
 
 /// Frames of a classic pcap file (either byte order).
 pub fn parse(bytes: &[u8]) -> Vec<Vec<u8>> {
-    assert!(bytes.len() >= 24, "pcap file too short ({} bytes)", bytes.len());
+    assert!(
+        bytes.len() >= 24,
+        "pcap file too short ({} bytes)",
+        bytes.len()
+    );
     let magic = u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes"));
     let le = match magic {
         0xa1b2c3d4 | 0xa1b23c4d => true,
@@ -64,7 +89,11 @@ pub fn parse(bytes: &[u8]) -> Vec<Vec<u8>> {
     };
     let u32_at = |o: usize| {
         let b: [u8; 4] = bytes[o..o + 4].try_into().expect("4 bytes");
-        if le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) }
+        if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        }
     };
     let mut frames = Vec::new();
     let mut off = 24;
@@ -80,9 +109,11 @@ pub fn parse(bytes: &[u8]) -> Vec<Vec<u8>> {
     frames
 }
 
-/// An ARP frame's (opcode, sender MAC, sender IP, target IP), untagged or
-/// behind one VLAN tag; `None` for anything else.
-pub fn arp_fields(frame: &[u8]) -> Option<(u16, [u8; 6], [u8; 4], [u8; 4])> {
+/// (opcode, sender MAC, sender IP, target IP) of an ARP frame.
+pub type ArpFields = (u16, [u8; 6], [u8; 4], [u8; 4]);
+
+/// An ARP frame's fields, untagged or behind VLAN tags; `None` for anything else.
+pub fn arp_fields(frame: &[u8]) -> Option<ArpFields> {
     let mut off = 12;
     let mut et = u16::from_be_bytes([*frame.get(off)?, *frame.get(off + 1)?]);
     while et == 0x8100 || et == 0x88a8 {
@@ -101,9 +132,17 @@ pub fn arp_fields(frame: &[u8]) -> Option<(u16, [u8; 6], [u8; 4], [u8; 4])> {
     ))
 }
 
-/// An untagged IPv6 NS/NA frame's fields: (ICMPv6 type, IPv6 source,
-/// destination, target, whether the ICMPv6 checksum is valid).
-pub fn nd_fields(frame: &[u8]) -> Option<(u8, std::net::Ipv6Addr, std::net::Ipv6Addr, std::net::Ipv6Addr, bool)> {
+/// (ICMPv6 type, IPv6 source, destination, target, checksum valid) of an NS/NA.
+pub type NdFields = (
+    u8,
+    std::net::Ipv6Addr,
+    std::net::Ipv6Addr,
+    std::net::Ipv6Addr,
+    bool,
+);
+
+/// An untagged IPv6 NS/NA frame's fields.
+pub fn nd_fields(frame: &[u8]) -> Option<NdFields> {
     use std::net::Ipv6Addr;
     if frame.get(12..14)? != [0x86, 0xdd] || *frame.get(14 + 6)? != 58 {
         return None;
@@ -115,11 +154,13 @@ pub fn nd_fields(frame: &[u8]) -> Option<(u8, std::net::Ipv6Addr, std::net::Ipv6
     if ty != 135 && ty != 136 {
         return None;
     }
-    let oct = |b: &[u8]| -> Option<Ipv6Addr> { Some(Ipv6Addr::from(<[u8; 16]>::try_from(b).ok()?)) };
+    let oct =
+        |b: &[u8]| -> Option<Ipv6Addr> { Some(Ipv6Addr::from(<[u8; 16]>::try_from(b).ok()?)) };
     let (src, dst, target) = (oct(&ip[8..24])?, oct(&ip[24..40])?, oct(msg.get(8..24)?)?);
     let mut zeroed = msg.to_vec();
     zeroed[2] = 0;
     zeroed[3] = 0;
-    let ok = crate::frames::icmpv6_checksum(src, dst, &zeroed) == u16::from_be_bytes([msg[2], msg[3]]);
+    let ok =
+        crate::frames::icmpv6_checksum(src, dst, &zeroed) == u16::from_be_bytes([msg[2], msg[3]]);
     Some((ty, src, dst, target, ok))
 }

@@ -30,11 +30,21 @@ fn assert_unchanged(lab: &Lab, before: &(String, String), what: &str) {
 fn unprivileged_user_is_refused() {
     let lab = protected();
     let before = state(&lab);
-    let nobody: &[&str] = &["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
-    lab.rsdr_as(Some(nobody), &["vip", "add", "10.0.0.101", "--real", &REAL_IP.to_string()])
+    let nobody: &[&str] = &[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    lab.rsdr_as(
+        Some(nobody),
+        &["vip", "add", "10.0.0.101", "--real", &REAL_IP.to_string()],
+    )
+    .fails_with("permission denied");
+    lab.rsdr_as(Some(nobody), &["attach", "eth0"])
         .fails_with("permission denied");
-    lab.rsdr_as(Some(nobody), &["attach", "eth0"]).fails_with("permission denied");
-    lab.rsdr_as(Some(nobody), &["detach"]).fails_with("permission denied");
+    lab.rsdr_as(Some(nobody), &["detach"])
+        .fails_with("permission denied");
     assert_unchanged(&lab, &before, "unprivileged commands");
 }
 
@@ -54,17 +64,24 @@ fn pin_dir_off_bpffs_is_refused() {
 #[test]
 fn unknown_interface_is_refused_and_nothing_attached() {
     let lab = Lab::new();
-    lab.rsdr(&["attach", "nosuch0"]).fails_with("unknown interface nosuch0");
-    lab.rsdr(&["attach", "eth0", "nosuch0"]).fails_with("unknown interface nosuch0");
-    assert!(!Path::new(&lab.pin_dir()).exists(), "no pins after a refused attach");
+    lab.rsdr(&["attach", "nosuch0"])
+        .fails_with("unknown interface nosuch0");
+    lab.rsdr(&["attach", "eth0", "nosuch0"])
+        .fails_with("unknown interface nosuch0");
+    assert!(
+        !Path::new(&lab.pin_dir()).exists(),
+        "no pins after a refused attach"
+    );
     lab.rsdr(&["status"]).fails_with("nothing attached");
 }
 
 #[test]
 fn invalid_interface_name_is_refused() {
     let lab = Lab::new();
-    lab.rsdr(&["attach", "../../etc"]).fails_with("invalid interface name");
-    lab.rsdr(&["attach", "a-name-longer-than-fifteen"]).fails_with("invalid interface name");
+    lab.rsdr(&["attach", "../../etc"])
+        .fails_with("invalid interface name");
+    lab.rsdr(&["attach", "a-name-longer-than-fifteen"])
+        .fails_with("invalid interface name");
 }
 
 #[test]
@@ -88,11 +105,16 @@ fn nothing_attached_is_reported() {
 fn malformed_addresses_are_refused() {
     let lab = protected();
     let before = state(&lab);
-    lab.rsdr(&["vip", "add", "10.0.0.300", "--real", "10.0.0.2"]).fails_with("invalid VIP \"10.0.0.300\"");
-    lab.rsdr(&["vip", "add", "10.0.0.101", "--real", "eth0"]).fails_with("invalid real IP \"eth0\"");
-    lab.rsdr(&["vip", "add", "224.0.0.5", "--real", "10.0.0.2"]).fails_with("multicast");
-    lab.rsdr(&["vip", "add", "0.0.0.0", "--real", "10.0.0.2"]).fails_with("unspecified");
-    lab.rsdr(&["vip", "del", "banana"]).fails_with("invalid VIP \"banana\"");
+    lab.rsdr(&["vip", "add", "10.0.0.300", "--real", "10.0.0.2"])
+        .fails_with("invalid VIP \"10.0.0.300\"");
+    lab.rsdr(&["vip", "add", "10.0.0.101", "--real", "eth0"])
+        .fails_with("invalid real IP \"eth0\"");
+    lab.rsdr(&["vip", "add", "224.0.0.5", "--real", "10.0.0.2"])
+        .fails_with("multicast");
+    lab.rsdr(&["vip", "add", "0.0.0.0", "--real", "10.0.0.2"])
+        .fails_with("unspecified");
+    lab.rsdr(&["vip", "del", "banana"])
+        .fails_with("invalid VIP \"banana\"");
     assert_unchanged(&lab, &before, "malformed addresses");
 }
 
@@ -100,9 +122,12 @@ fn malformed_addresses_are_refused() {
 fn vip_equal_to_real_ip_is_refused() {
     let lab = protected();
     let before = state(&lab);
-    lab.rsdr(&["vip", "add", "10.0.0.101", "--real", "10.0.0.101"]).fails_with("same address as its real IP");
-    lab.rsdr(&["vip", "add", "10.0.0.101", "--real", &VIP.to_string()]).fails_with("is itself a configured VIP");
-    lab.rsdr(&["vip", "add", &REAL_IP.to_string(), "--real", "10.0.0.3"]).fails_with("would cover the real IP of VIP");
+    lab.rsdr(&["vip", "add", "10.0.0.101", "--real", "10.0.0.101"])
+        .fails_with("same address as its real IP");
+    lab.rsdr(&["vip", "add", "10.0.0.101", "--real", &VIP.to_string()])
+        .fails_with("is itself a configured VIP");
+    lab.rsdr(&["vip", "add", &REAL_IP.to_string(), "--real", "10.0.0.3"])
+        .fails_with("would cover the real IP of VIP");
     assert_unchanged(&lab, &before, "VIP/real conflicts");
 }
 
@@ -110,7 +135,8 @@ fn vip_equal_to_real_ip_is_refused() {
 fn deleting_an_absent_vip_is_refused() {
     let lab = protected();
     let before = state(&lab);
-    lab.rsdr(&["vip", "del", "10.0.0.250"]).fails_with("VIP 10.0.0.250 is not configured");
+    lab.rsdr(&["vip", "del", "10.0.0.250"])
+        .fails_with("VIP 10.0.0.250 is not configured");
     assert_unchanged(&lab, &before, "deleting an absent VIP");
 }
 
@@ -118,17 +144,30 @@ fn deleting_an_absent_vip_is_refused() {
 fn full_vip_table_is_refused() {
     let lab = Lab::new();
     lab.rsdr(&["attach", "eth0", "--max-vips", "1"]).ok();
-    lab.rsdr(&["vip", "add", &VIP.to_string(), "--real", &REAL_IP.to_string()]).ok();
+    lab.rsdr(&[
+        "vip",
+        "add",
+        &VIP.to_string(),
+        "--real",
+        &REAL_IP.to_string(),
+    ])
+    .ok();
     let before = state(&lab);
-    lab.rsdr(&["vip", "add", "10.0.0.101", "--real", &REAL_IP.to_string()]).fails_with("VIP table is full (1 entries)");
+    lab.rsdr(&["vip", "add", "10.0.0.101", "--real", &REAL_IP.to_string()])
+        .fails_with("VIP table is full (1 entries)");
     assert_unchanged(&lab, &before, "a full table");
-    assert_eq!(lab.arping_from_peer(VIP, 1), 0, "the existing VIP is still filtered");
+    assert_eq!(
+        lab.arping_from_peer(VIP, 1),
+        0,
+        "the existing VIP is still filtered"
+    );
 }
 
 #[test]
 fn bad_capacity_is_refused() {
     let lab = Lab::new();
-    lab.rsdr(&["attach", "eth0", "--max-vips", "0"]).fails_with("--max-vips must be between 1 and");
+    lab.rsdr(&["attach", "eth0", "--max-vips", "0"])
+        .fails_with("--max-vips must be between 1 and");
     assert!(!Path::new(&lab.pin_dir()).exists());
 }
 
@@ -136,8 +175,10 @@ fn bad_capacity_is_refused() {
 fn detaching_an_interface_that_is_not_attached_is_refused() {
     let lab = protected();
     let before = state(&lab);
-    lab.rsdr(&["detach", "eth9"]).fails_with("eth9 is not attached");
-    lab.rsdr(&["detach", "eth0", "eth9"]).fails_with("eth9 is not attached");
+    lab.rsdr(&["detach", "eth9"])
+        .fails_with("eth9 is not attached");
+    lab.rsdr(&["detach", "eth0", "eth9"])
+        .fails_with("eth9 is not attached");
     assert_unchanged(&lab, &before, "detaching unknown interfaces");
     assert_eq!(lab.arping_from_peer(VIP, 1), 0, "eth0 still filtered");
 }
@@ -146,41 +187,85 @@ fn detaching_an_interface_that_is_not_attached_is_refused() {
 fn bad_prefixes_and_families_are_refused() {
     let lab = protected();
     let before = state(&lab);
-    lab.rsdr(&["vip", "add", "203.0.113.5/24", "--real", "10.0.0.2"]).fails_with("has host bits set; did you mean 203.0.113.0/24?");
-    lab.rsdr(&["vip", "add", "203.0.113.0/33", "--real", "10.0.0.2"]).fails_with("invalid prefix length");
-    lab.rsdr(&["vip", "add", "2001:db8::10", "--real", "10.0.0.2"]).fails_with("is IPv6 but real IP 10.0.0.2 is IPv4");
-    lab.rsdr(&["vip", "add", "fe80::10", "--real", "fe80::2"]).fails_with("link-local");
-    lab.rsdr(&["vip", "add", "10.0.0.0/24", "--real", "10.0.0.2"]).fails_with("real IP 10.0.0.2 lies inside pool 10.0.0.0/24");
-    lab.rsdr(&["vip", "del", "198.51.100.0/24"]).fails_with("VIP 198.51.100.0/24 is not configured");
+    lab.rsdr(&["vip", "add", "203.0.113.5/24", "--real", "10.0.0.2"])
+        .fails_with("has host bits set; did you mean 203.0.113.0/24?");
+    lab.rsdr(&["vip", "add", "203.0.113.0/33", "--real", "10.0.0.2"])
+        .fails_with("invalid prefix length");
+    lab.rsdr(&["vip", "add", "2001:db8::10", "--real", "10.0.0.2"])
+        .fails_with("is IPv6 but real IP 10.0.0.2 is IPv4");
+    lab.rsdr(&["vip", "add", "fe80::10", "--real", "fe80::2"])
+        .fails_with("link-local");
+    lab.rsdr(&["vip", "add", "10.0.0.0/24", "--real", "10.0.0.2"])
+        .fails_with("real IP 10.0.0.2 lies inside pool 10.0.0.0/24");
+    lab.rsdr(&["vip", "del", "198.51.100.0/24"])
+        .fails_with("VIP 198.51.100.0/24 is not configured");
     assert_unchanged(&lab, &before, "bad prefixes and families");
 }
 
 #[test]
 fn overlapping_pools_are_refused() {
     let lab = protected();
-    lab.rsdr(&["vip", "add", "203.0.113.0/24", "--real", &REAL_IP.to_string()]).ok();
+    lab.rsdr(&[
+        "vip",
+        "add",
+        "203.0.113.0/24",
+        "--real",
+        &REAL_IP.to_string(),
+    ])
+    .ok();
     let before = state(&lab);
-    lab.rsdr(&["vip", "add", "203.0.113.128/25", "--real", &REAL_IP.to_string()])
-        .fails_with("pool 203.0.113.128/25 overlaps pool 203.0.113.0/24");
-    lab.rsdr(&["vip", "add", "203.0.0.0/16", "--real", &REAL_IP.to_string()]).fails_with("overlaps pool 203.0.113.0/24");
+    lab.rsdr(&[
+        "vip",
+        "add",
+        "203.0.113.128/25",
+        "--real",
+        &REAL_IP.to_string(),
+    ])
+    .fails_with("pool 203.0.113.128/25 overlaps pool 203.0.113.0/24");
+    lab.rsdr(&["vip", "add", "203.0.0.0/16", "--real", &REAL_IP.to_string()])
+        .fails_with("overlaps pool 203.0.113.0/24");
     assert_unchanged(&lab, &before, "overlapping pools");
 }
 
 #[test]
 fn ipv6_vips_and_pools_round_trip_through_the_cli() {
     let lab = protected();
-    lab.rsdr(&["vip", "add", "2001:db8::10", "--real", "2001:db8::2"]).ok();
-    lab.rsdr(&["vip", "add", "2001:db8:100::/64", "--real", "2001:db8::2", "--monitor"]).ok();
-    let list: serde_json::Value = serde_json::from_str(lab.rsdr(&["vip", "list", "--json"]).ok()).expect("JSON");
+    lab.rsdr(&["vip", "add", "2001:db8::10", "--real", "2001:db8::2"])
+        .ok();
+    lab.rsdr(&[
+        "vip",
+        "add",
+        "2001:db8:100::/64",
+        "--real",
+        "2001:db8::2",
+        "--monitor",
+    ])
+    .ok();
+    let list: serde_json::Value =
+        serde_json::from_str(lab.rsdr(&["vip", "list", "--json"]).ok()).expect("JSON");
     let vips: Vec<(&str, &str, bool)> = list
         .as_array()
         .expect("array")
         .iter()
-        .map(|v| (v["vip"].as_str().unwrap(), v["kind"].as_str().unwrap(), v["monitor"].as_bool().unwrap()))
+        .map(|v| {
+            (
+                v["vip"].as_str().unwrap(),
+                v["kind"].as_str().unwrap(),
+                v["monitor"].as_bool().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(vips, vec![("10.0.0.100", "address", false), ("2001:db8::10", "address", false), ("2001:db8:100::/64", "pool", true)]);
+    assert_eq!(
+        vips,
+        vec![
+            ("10.0.0.100", "address", false),
+            ("2001:db8::10", "address", false),
+            ("2001:db8:100::/64", "pool", true)
+        ]
+    );
     let again = lab.rsdr(&["vip", "add", "2001:db8::10", "--real", "2001:db8::2"]);
     assert!(again.ok().contains("already present"), "{}", again.stdout);
     lab.rsdr(&["vip", "del", "2001:db8:100::/64"]).ok();
-    lab.rsdr(&["vip", "del", "2001:db8:100::/64"]).fails_with("is not configured");
+    lab.rsdr(&["vip", "del", "2001:db8:100::/64"])
+        .fails_with("is not configured");
 }

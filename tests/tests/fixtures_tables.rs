@@ -26,15 +26,27 @@ fn ip(s: &str) -> IpAddr {
 #[test]
 fn vip_table_changes_take_effect_immediately() {
     let mut dp = Datapath::load();
-    assert_eq!(dp.xdp(&req_in(VIP)).verdict, XDP_PASS, "no VIP configured yet");
+    assert_eq!(
+        dp.xdp(&req_in(VIP)).verdict,
+        XDP_PASS,
+        "no VIP configured yet"
+    );
     dp.add(&VIP.to_string(), &REAL.to_string(), 0);
     assert_eq!(dp.xdp(&req_in(VIP)).verdict, XDP_DROP, "after add");
-    dp.tables.remove(parse_vip(&VIP.to_string()).unwrap()).expect("remove VIP");
+    dp.tables
+        .remove(parse_vip(&VIP.to_string()).unwrap())
+        .expect("remove VIP");
     assert_eq!(dp.xdp(&req_in(VIP)).verdict, XDP_PASS, "after remove");
     dp.add("203.0.113.0/24", &REAL.to_string(), 0);
     assert_eq!(dp.xdp(&req_in(POOLED)).verdict, XDP_DROP, "after pool add");
-    dp.tables.remove(parse_vip("203.0.113.0/24").unwrap()).expect("remove pool");
-    assert_eq!(dp.xdp(&req_in(POOLED)).verdict, XDP_PASS, "after pool remove");
+    dp.tables
+        .remove(parse_vip("203.0.113.0/24").unwrap())
+        .expect("remove pool");
+    assert_eq!(
+        dp.xdp(&req_in(POOLED)).verdict,
+        XDP_PASS,
+        "after pool remove"
+    );
 }
 
 #[test]
@@ -46,34 +58,79 @@ fn per_vip_counters_follow_decisions() {
     dp.tc(&req_out(VIP2));
     dp.xdp(&req_in(POOLED));
     dp.xdp(&req_in(EXACT_IN_POOL));
-    assert_eq!(dp.vip_counter(&VIP.to_string(), VipCounter::RequestsDropped, false), 3, "VIP drops");
-    assert_eq!(dp.vip_counter(&VIP.to_string(), VipCounter::SendersRewritten, false), 0, "VIP rewrites");
-    assert_eq!(dp.vip_counter(&VIP2.to_string(), VipCounter::SendersRewritten, false), 1, "VIP2 rewrites");
-    assert_eq!(dp.vip_counter("203.0.113.0/24", VipCounter::RequestsDropped, false), 1, "pool counts its members");
-    assert_eq!(dp.vip_counter(&EXACT_IN_POOL.to_string(), VipCounter::RequestsDropped, false), 1, "exact entry counts its own");
+    assert_eq!(
+        dp.vip_counter(&VIP.to_string(), VipCounter::RequestsDropped, false),
+        3,
+        "VIP drops"
+    );
+    assert_eq!(
+        dp.vip_counter(&VIP.to_string(), VipCounter::SendersRewritten, false),
+        0,
+        "VIP rewrites"
+    );
+    assert_eq!(
+        dp.vip_counter(&VIP2.to_string(), VipCounter::SendersRewritten, false),
+        1,
+        "VIP2 rewrites"
+    );
+    assert_eq!(
+        dp.vip_counter("203.0.113.0/24", VipCounter::RequestsDropped, false),
+        1,
+        "pool counts its members"
+    );
+    assert_eq!(
+        dp.vip_counter(
+            &EXACT_IN_POOL.to_string(),
+            VipCounter::RequestsDropped,
+            false
+        ),
+        1,
+        "exact entry counts its own"
+    );
 }
 
 #[test]
 fn changing_the_real_ip_keeps_counters_and_rewrites_to_the_new_one() {
     let mut dp = datapath();
     dp.xdp(&req_in(VIP));
-    let change = dp.tables.add(parse_vip(&VIP.to_string()).unwrap(), ip("10.0.0.99"), 0).expect("update");
+    let change = dp
+        .tables
+        .add(parse_vip(&VIP.to_string()).unwrap(), ip("10.0.0.99"), 0)
+        .expect("update");
     assert!(matches!(change, Change::Updated { old_real, .. } if old_real == IpAddr::V4(REAL)));
-    assert_eq!(dp.vip_counter(&VIP.to_string(), VipCounter::RequestsDropped, false), 1, "counter survives");
+    assert_eq!(
+        dp.vip_counter(&VIP.to_string(), VipCounter::RequestsDropped, false),
+        1,
+        "counter survives"
+    );
     let out = dp.tc(&req_out(VIP));
-    assert_eq!(out.output, Frame::arp(SERVER_MAC, &Arp::request(SERVER_MAC, OTHER, PEER)).bytes());
+    assert_eq!(
+        out.output,
+        Frame::arp(SERVER_MAC, &Arp::request(SERVER_MAC, OTHER, PEER)).bytes()
+    );
 }
 
 #[test]
 fn flags_change_in_place() {
     let mut dp = datapath();
     let vip = parse_vip(&VIP.to_string()).unwrap();
-    dp.tables.add(vip, IpAddr::V4(REAL), VIP_F_MONITOR).expect("to monitor");
+    dp.tables
+        .add(vip, IpAddr::V4(REAL), VIP_F_MONITOR)
+        .expect("to monitor");
     assert_eq!(dp.xdp(&req_in(VIP)).verdict, XDP_PASS, "monitored: passed");
-    assert_eq!(dp.vip_counter(&VIP.to_string(), VipCounter::RequestsDropped, true), 1, "counted as monitored");
-    dp.tables.add(vip, IpAddr::V4(REAL), 0).expect("back to enforcing");
+    assert_eq!(
+        dp.vip_counter(&VIP.to_string(), VipCounter::RequestsDropped, true),
+        1,
+        "counted as monitored"
+    );
+    dp.tables
+        .add(vip, IpAddr::V4(REAL), 0)
+        .expect("back to enforcing");
     assert_eq!(dp.xdp(&req_in(VIP)).verdict, XDP_DROP, "enforced again");
-    assert_eq!(dp.vip_counter(&VIP.to_string(), VipCounter::RequestsDropped, false), 1);
+    assert_eq!(
+        dp.vip_counter(&VIP.to_string(), VipCounter::RequestsDropped, false),
+        1
+    );
 }
 
 #[test]
@@ -82,47 +139,90 @@ fn global_monitor_switch_counts_everything_and_enforces_nothing() {
     dp.tables.set_monitor(true).expect("monitor on");
     assert_eq!(dp.xdp(&req_in(VIP)).verdict, XDP_PASS);
     let r = dp.tc(&req_out(VIP));
-    assert_eq!((r.verdict, r.output), (TC_PASS, req_out(VIP)), "no rewrite in monitor mode");
+    assert_eq!(
+        (r.verdict, r.output),
+        (TC_PASS, req_out(VIP)),
+        "no rewrite in monitor mode"
+    );
     let garp = Frame::arp(SERVER_MAC, &Arp::request(SERVER_MAC, VIP, VIP)).bytes();
     assert_eq!(dp.tc(&garp).verdict, TC_PASS);
     assert_eq!(dp.stat(Stat::InArpRequestDropped, true), 1);
     assert_eq!(dp.stat(Stat::OutArpSenderRewritten, true), 1);
     assert_eq!(dp.stat(Stat::OutArpAnnouncementDropped, true), 1);
-    assert_eq!(dp.stat(Stat::InArpRequestDropped, false), 0, "nothing enforced");
+    assert_eq!(
+        dp.stat(Stat::InArpRequestDropped, false),
+        0,
+        "nothing enforced"
+    );
     dp.tables.set_monitor(false).expect("monitor off");
     assert_eq!(dp.tc(&garp).verdict, TC_SHOT, "enforced again");
 }
 
 #[test]
 fn full_tables_are_refused_and_unchanged() {
-    let mut dp = Datapath::load_with(LoadOptions { max_vips: 2, max_pools: 1 });
+    let mut dp = Datapath::load_with(LoadOptions {
+        max_vips: 2,
+        max_pools: 1,
+    });
     dp.add(&VIP.to_string(), &REAL.to_string(), 0);
     dp.add(&VIP2.to_string(), &REAL2.to_string(), 0);
-    let err = dp.tables.add(parse_vip("192.0.2.99").unwrap(), IpAddr::V4(REAL), 0).expect_err("third VIP");
-    assert!(err.to_string().contains("IPv4 VIP table is full (2 entries)"), "got: {err}");
+    let err = dp
+        .tables
+        .add(parse_vip("192.0.2.99").unwrap(), IpAddr::V4(REAL), 0)
+        .expect_err("third VIP");
+    assert!(
+        err.to_string()
+            .contains("IPv4 VIP table is full (2 entries)"),
+        "got: {err}"
+    );
     dp.add("203.0.113.0/24", &REAL.to_string(), 0);
-    let err = dp.tables.add(parse_vip("198.51.100.0/24").unwrap(), IpAddr::V4(REAL), 0).expect_err("second pool");
-    assert!(err.to_string().contains("pool table is full (1 entries)"), "got: {err}");
+    let err = dp
+        .tables
+        .add(parse_vip("198.51.100.0/24").unwrap(), IpAddr::V4(REAL), 0)
+        .expect_err("second pool");
+    assert!(
+        err.to_string().contains("pool table is full (1 entries)"),
+        "got: {err}"
+    );
     assert_eq!(dp.tables.entries().expect("list").len(), 3);
 }
 
 #[test]
 fn pool_slots_are_reused_with_zeroed_counters() {
-    let mut dp = Datapath::load_with(LoadOptions { max_vips: 16, max_pools: 1 });
+    let mut dp = Datapath::load_with(LoadOptions {
+        max_vips: 16,
+        max_pools: 1,
+    });
     dp.add("203.0.113.0/24", &REAL.to_string(), 0);
     dp.xdp(&req_in(POOLED));
-    assert_eq!(dp.vip_counter("203.0.113.0/24", VipCounter::RequestsDropped, false), 1);
-    dp.tables.remove(parse_vip("203.0.113.0/24").unwrap()).expect("remove");
+    assert_eq!(
+        dp.vip_counter("203.0.113.0/24", VipCounter::RequestsDropped, false),
+        1
+    );
+    dp.tables
+        .remove(parse_vip("203.0.113.0/24").unwrap())
+        .expect("remove");
     dp.add("198.51.100.0/24", &REAL.to_string(), 0);
-    assert_eq!(dp.vip_counter("198.51.100.0/24", VipCounter::RequestsDropped, false), 0, "fresh counters");
-    assert_eq!(dp.xdp(&req_in("198.51.100.9".parse().unwrap())).verdict, XDP_DROP);
+    assert_eq!(
+        dp.vip_counter("198.51.100.0/24", VipCounter::RequestsDropped, false),
+        0,
+        "fresh counters"
+    );
+    assert_eq!(
+        dp.xdp(&req_in("198.51.100.9".parse().unwrap())).verdict,
+        XDP_DROP
+    );
 }
 
 #[test]
 fn ipv6_pool_and_exact_coexist() {
     let mut dp = datapath();
-    let ns = Nd::ns(PEER6, "2001:db8:100::1".parse().unwrap(), PEER_MAC).frame(PEER_MAC, SERVER_MAC).bytes();
+    let ns = Nd::ns(PEER6, "2001:db8:100::1".parse().unwrap(), PEER_MAC)
+        .frame(PEER_MAC, SERVER_MAC)
+        .bytes();
     assert_eq!(dp.xdp(&ns).verdict, XDP_DROP, "pool member");
-    let ns = Nd::ns(PEER6, "2001:db8:101::1".parse().unwrap(), PEER_MAC).frame(PEER_MAC, SERVER_MAC).bytes();
+    let ns = Nd::ns(PEER6, "2001:db8:101::1".parse().unwrap(), PEER_MAC)
+        .frame(PEER_MAC, SERVER_MAC)
+        .bytes();
     assert_eq!(dp.xdp(&ns).verdict, XDP_PASS, "outside the pool");
 }

@@ -21,7 +21,14 @@ fn ndisc6_answered(lab: &Lab, target: std::net::Ipv6Addr) -> bool {
 
 fn protect6(lab: &Lab) {
     lab.rsdr(&["attach", "eth0"]).ok();
-    lab.rsdr(&["vip", "add", &VIP6.to_string(), "--real", &REAL6.to_string()]).ok();
+    lab.rsdr(&[
+        "vip",
+        "add",
+        &VIP6.to_string(),
+        "--real",
+        &REAL6.to_string(),
+    ])
+    .ok();
 }
 
 /// NSs for NOBODY6 that the peer saw while the server pinged it from VIP6:
@@ -29,7 +36,20 @@ fn protect6(lab: &Lab) {
 fn server_ns_sources(lab: &Lab) -> Vec<(std::net::Ipv6Addr, bool)> {
     lab.server.ip(&["-6", "neigh", "flush", "dev", "eth0"]);
     let cap = Capture::start(&lab.peer, "eth0", "icmp6");
-    let _ = lab.server.cmd("ping").args(["-6", "-c", "1", "-W", "2", "-I", &VIP6.to_string(), &NOBODY6.to_string()]).output();
+    let _ = lab
+        .server
+        .cmd("ping")
+        .args([
+            "-6",
+            "-c",
+            "1",
+            "-W",
+            "2",
+            "-I",
+            &VIP6.to_string(),
+            &NOBODY6.to_string(),
+        ])
+        .output();
     cap.stop()
         .iter()
         .filter_map(|f| nd_fields(f))
@@ -41,14 +61,38 @@ fn server_ns_sources(lab: &Lab) -> Vec<(std::net::Ipv6Addr, bool)> {
 #[test]
 fn no_neighbor_advertisement_for_the_vip6() {
     let lab = Lab::new().with_ipv6(true);
-    assert!(ndisc6_answered(&lab, VIP6), "without rsdr the kernel advertises the VIP6");
+    assert!(
+        ndisc6_answered(&lab, VIP6),
+        "without rsdr the kernel advertises the VIP6"
+    );
     protect6(&lab);
-    assert!(!ndisc6_answered(&lab, VIP6), "with rsdr nobody on the real server advertises the VIP6");
-    assert!(ndisc6_answered(&lab, REAL6), "the real IPv6 is still advertised");
-    let ping = lab.peer.cmd("ping").args(["-6", "-c", "1", "-W", "1", &VIP6.to_string()]).output().expect("ping");
-    assert!(!ping.status.success(), "ping -6 to the VIP6 cannot resolve it");
-    let st: serde_json::Value = serde_json::from_str(lab.rsdr(&["stats", "--json"]).ok()).expect("stats JSON");
-    assert!(st["global"]["decisions"]["in_ns_for_vip_dropped"].as_u64().unwrap_or(0) >= 1, "{st}");
+    assert!(
+        !ndisc6_answered(&lab, VIP6),
+        "with rsdr nobody on the real server advertises the VIP6"
+    );
+    assert!(
+        ndisc6_answered(&lab, REAL6),
+        "the real IPv6 is still advertised"
+    );
+    let ping = lab
+        .peer
+        .cmd("ping")
+        .args(["-6", "-c", "1", "-W", "1", &VIP6.to_string()])
+        .output()
+        .expect("ping");
+    assert!(
+        !ping.status.success(),
+        "ping -6 to the VIP6 cannot resolve it"
+    );
+    let st: serde_json::Value =
+        serde_json::from_str(lab.rsdr(&["stats", "--json"]).ok()).expect("stats JSON");
+    assert!(
+        st["global"]["decisions"]["in_ns_for_vip_dropped"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1,
+        "{st}"
+    );
 }
 
 #[test]
@@ -56,10 +100,16 @@ fn server_ns_from_the_vip6_leaves_with_the_real_source_and_a_valid_checksum() {
     let lab = Lab::new().with_ipv6(true);
     let before = server_ns_sources(&lab);
     assert!(!before.is_empty(), "the kernel should solicit {NOBODY6}");
-    assert!(before.iter().all(|(src, ok)| *src == VIP6 && *ok), "without rsdr the NS is sourced from the VIP6: {before:?}");
+    assert!(
+        before.iter().all(|(src, ok)| *src == VIP6 && *ok),
+        "without rsdr the NS is sourced from the VIP6: {before:?}"
+    );
     protect6(&lab);
     let after = server_ns_sources(&lab);
-    assert!(!after.is_empty(), "the kernel should still solicit {NOBODY6}");
+    assert!(
+        !after.is_empty(),
+        "the kernel should still solicit {NOBODY6}"
+    );
     for (src, ok) in &after {
         assert_eq!(*src, REAL6, "NS source must be the real IPv6");
         assert!(ok, "ICMPv6 checksum must be valid after the rewrite");
@@ -75,11 +125,16 @@ fn addr_flags(lab: &Lab, addr: std::net::Ipv6Addr) -> Vec<String> {
         .iter()
         .find(|i| i["local"] == addr.to_string())
         .unwrap_or_else(|| panic!("{addr} not on eth0: {v}"));
-    ["tentative", "dadfailed"].iter().filter(|f| a[**f] == true).map(|f| f.to_string()).collect()
+    ["tentative", "dadfailed"]
+        .iter()
+        .filter(|f| a[**f] == true)
+        .map(|f| f.to_string())
+        .collect()
 }
 
 fn add_vip6_with_dad(lab: &Lab) -> Vec<String> {
-    lab.server.ip(&["-6", "addr", "add", &format!("{VIP6}/128"), "dev", "eth0"]);
+    lab.server
+        .ip(&["-6", "addr", "add", &format!("{VIP6}/128"), "dev", "eth0"]);
     sleep(Duration::from_millis(2500));
     addr_flags(lab, VIP6)
 }
@@ -88,14 +143,43 @@ fn add_vip6_with_dad(lab: &Lab) -> Vec<String> {
 fn dad_accepts_the_vip6_while_the_director_holds_it() {
     // Without rsdr: the director (the peer) defends the VIP6, DAD fails.
     let lab = Lab::new().with_ipv6(false);
-    lab.peer.ip(&["-6", "addr", "add", &format!("{VIP6}/128"), "dev", "eth0", "nodad"]);
+    lab.peer.ip(&[
+        "-6",
+        "addr",
+        "add",
+        &format!("{VIP6}/128"),
+        "dev",
+        "eth0",
+        "nodad",
+    ]);
     let flags = add_vip6_with_dad(&lab);
-    assert!(flags.contains(&"dadfailed".to_string()), "control: DAD fails without rsdr: {flags:?}");
+    assert!(
+        flags.contains(&"dadfailed".to_string()),
+        "control: DAD fails without rsdr: {flags:?}"
+    );
 
     let lab = Lab::new().with_ipv6(false);
-    lab.peer.ip(&["-6", "addr", "add", &format!("{VIP6}/128"), "dev", "eth0", "nodad"]);
+    lab.peer.ip(&[
+        "-6",
+        "addr",
+        "add",
+        &format!("{VIP6}/128"),
+        "dev",
+        "eth0",
+        "nodad",
+    ]);
     protect6(&lab);
-    assert!(add_vip6_with_dad(&lab).is_empty(), "with rsdr the VIP6 comes up (no tentative, no dadfailed)");
-    let st: serde_json::Value = serde_json::from_str(lab.rsdr(&["stats", "--json"]).ok()).expect("stats JSON");
-    assert!(st["vips"][0]["counters"]["own_probes_dropped"].as_u64().unwrap_or(0) >= 1, "our DAD NS was dropped: {st}");
+    assert!(
+        add_vip6_with_dad(&lab).is_empty(),
+        "with rsdr the VIP6 comes up (no tentative, no dadfailed)"
+    );
+    let st: serde_json::Value =
+        serde_json::from_str(lab.rsdr(&["stats", "--json"]).ok()).expect("stats JSON");
+    assert!(
+        st["vips"][0]["counters"]["own_probes_dropped"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1,
+        "our DAD NS was dropped: {st}"
+    );
 }

@@ -15,13 +15,21 @@ pub struct Args {
 pub fn run_build(release: bool) -> anyhow::Result<PathBuf> {
     crate::setup::run()?;
     let mut cmd = cargo();
-    cmd.current_dir(workspace_root()).args(["build", "-p", "rsdr-user", "--bin", "rsdr"]);
+    cmd.current_dir(workspace_root())
+        .args(["build", "-p", "rsdr-user", "--bin", "rsdr"]);
     if release {
         cmd.arg("--release");
     }
     exec(&mut cmd)?;
-    let bin = workspace_root().join("target").join(if release { "release" } else { "debug" }).join("rsdr");
-    anyhow::ensure!(bin.is_file(), "build finished but {} is missing", bin.display());
+    let bin = workspace_root()
+        .join("target")
+        .join(if release { "release" } else { "debug" })
+        .join("rsdr");
+    anyhow::ensure!(
+        bin.is_file(),
+        "build finished but {} is missing",
+        bin.display()
+    );
     Ok(bin)
 }
 

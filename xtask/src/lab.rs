@@ -34,7 +34,9 @@ fn observe(lab: &Lab) -> anyhow::Result<Observation> {
     let real_replies = lab.arping_from_peer(REAL_IP, 1);
     println!("     {real_replies} of 1 answered");
     signals::check()?;
-    println!("server$ ping -I {VIP} {NOBODY}   (kernel must ARP for {NOBODY}; peer captures with tcpdump)");
+    println!(
+        "server$ ping -I {VIP} {NOBODY}   (kernel must ARP for {NOBODY}; peer captures with tcpdump)"
+    );
     let cap = Capture::start(&lab.peer, "eth0", "arp");
     lab.server_arps_from_vip();
     let mut senders: Vec<String> = cap
@@ -48,12 +50,18 @@ fn observe(lab: &Lab) -> anyhow::Result<Observation> {
         println!("     peer saw: ARP who-has {NOBODY} tell {s}");
     }
     senders.dedup();
-    Ok(Observation { vip_replies, real_replies, senders })
+    Ok(Observation {
+        vip_replies,
+        real_replies,
+        senders,
+    })
 }
 
 pub fn run(_args: Args) -> anyhow::Result<()> {
     if !is_root() {
-        bail!("cargo xtask lab must run as root (it builds network namespaces and loads BPF programs)");
+        bail!(
+            "cargo xtask lab must run as root (it builds network namespaces and loads BPF programs)"
+        );
     }
     let bin = crate::build::run_build(false)?;
     set_rsdr_bin(bin);
@@ -62,15 +70,30 @@ pub fn run(_args: Args) -> anyhow::Result<()> {
     step("lab: two network namespaces joined by a veth pair");
     let lab = Lab::new();
     println!("peer   {}: eth0 {PEER_IP}/24", lab.peer.name());
-    println!("server {}: eth0 {REAL_IP}/24 (real IP) + {VIP}/32 (VIP)", lab.server.name());
+    println!(
+        "server {}: eth0 {REAL_IP}/24 (real IP) + {VIP}/32 (VIP)",
+        lab.server.name()
+    );
 
     step("before rsdr: the real server's kernel owns the VIP in ARP");
     let before = observe(&lab)?;
 
-    step(&format!("server$ rsdr attach eth0 && rsdr vip add {VIP} --real {REAL_IP}"));
+    step(&format!(
+        "server$ rsdr attach eth0 && rsdr vip add {VIP} --real {REAL_IP}"
+    ));
     signals::check()?;
     print!("{}", lab.rsdr(&["attach", "eth0"]).ok());
-    print!("{}", lab.rsdr(&["vip", "add", &VIP.to_string(), "--real", &REAL_IP.to_string()]).ok());
+    print!(
+        "{}",
+        lab.rsdr(&[
+            "vip",
+            "add",
+            &VIP.to_string(),
+            "--real",
+            &REAL_IP.to_string()
+        ])
+        .ok()
+    );
 
     step("after rsdr");
     let after = observe(&lab)?;
@@ -81,12 +104,27 @@ pub fn run(_args: Args) -> anyhow::Result<()> {
     step("side by side");
     let row = |what: &str, b: String, a: String| println!("{what:<34} {b:<18} {a}");
     row("", "BEFORE".into(), "AFTER rsdr".into());
-    row(&format!("ARP replies for VIP {VIP}"), format!("{} of 2", before.vip_replies), format!("{} of 2", after.vip_replies));
-    row(&format!("ARP replies for real IP {REAL_IP}"), format!("{} of 1", before.real_replies), format!("{} of 1", after.real_replies));
-    row("sender IP of the server's ARP", before.senders.join(","), after.senders.join(","));
+    row(
+        &format!("ARP replies for VIP {VIP}"),
+        format!("{} of 2", before.vip_replies),
+        format!("{} of 2", after.vip_replies),
+    );
+    row(
+        &format!("ARP replies for real IP {REAL_IP}"),
+        format!("{} of 1", before.real_replies),
+        format!("{} of 1", after.real_replies),
+    );
+    row(
+        "sender IP of the server's ARP",
+        before.senders.join(","),
+        after.senders.join(","),
+    );
 
-    let ok = before.vip_replies > 0 && after.vip_replies == 0 && after.real_replies == 1
-        && after.senders.iter().all(|s| *s == REAL_IP.to_string()) && !after.senders.is_empty();
+    let ok = before.vip_replies > 0
+        && after.vip_replies == 0
+        && after.real_replies == 1
+        && after.senders.iter().all(|s| *s == REAL_IP.to_string())
+        && !after.senders.is_empty();
     step("cleanup: namespaces and the lab's bpffs are removed");
     drop(lab);
     if !ok {

@@ -43,9 +43,17 @@ pub fn run() -> anyhow::Result<()> {
 fn nightly_rust_src() -> anyhow::Result<()> {
     let toolchains = output(Command::new("rustup").args(["toolchain", "list"]))?;
     if !toolchains.lines().any(|l| l.starts_with("nightly")) {
-        bail!("no nightly toolchain: rsdr builds its eBPF programs with rustup's `nightly` (see README)");
+        bail!(
+            "no nightly toolchain: rsdr builds its eBPF programs with rustup's `nightly` (see README)"
+        );
     }
-    let installed = output(Command::new("rustup").args(["component", "list", "--installed", "--toolchain", "nightly"]))?;
+    let installed = output(Command::new("rustup").args([
+        "component",
+        "list",
+        "--installed",
+        "--toolchain",
+        "nightly",
+    ]))?;
     if installed.lines().any(|l| l.starts_with("rust-src")) {
         println!("setup: nightly rust-src present");
         return Ok(());
@@ -59,7 +67,9 @@ fn bpf_linker_works() -> bool {
     Command::new("bpf-linker")
         .arg("--version")
         .output()
-        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION))
+        .is_ok_and(|o| {
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION)
+        })
 }
 
 /// Nightly's own libLLVM: (major version, path of the shared library).
@@ -77,7 +87,10 @@ fn nightly_llvm() -> anyhow::Result<(String, PathBuf)> {
         .with_context(|| format!("reading {}", lib.display()))?
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+        })
         .ok_or_else(|| anyhow!("nightly ships no {prefix}* in {}", lib.display()))?;
     Ok((major, file))
 }
@@ -104,22 +117,34 @@ fn bpf_linker() -> anyhow::Result<()> {
         "setup: building bpf-linker {BPF_LINKER_VERSION} against nightly's LLVM {major} ({}), about a minute",
         libllvm.display()
     );
-    exec(cargo()
-        .args(["install", "bpf-linker", "--version", BPF_LINKER_VERSION, "--locked", "--no-default-features"])
-        .args(["--features", &format!("llvm-{major}")])
-        .env("LLVM_PREFIX", &prefix))
+    exec(
+        cargo()
+            .args([
+                "install",
+                "bpf-linker",
+                "--version",
+                BPF_LINKER_VERSION,
+                "--locked",
+                "--no-default-features",
+            ])
+            .args(["--features", &format!("llvm-{major}")])
+            .env("LLVM_PREFIX", &prefix),
+    )
     .context("cannot build bpf-linker")?;
     if !bpf_linker_works() {
-        bail!("bpf-linker was installed but does not run; is {} on PATH?", cargo_home().join("bin").display());
+        bail!(
+            "bpf-linker was installed but does not run; is {} on PATH?",
+            cargo_home().join("bin").display()
+        );
     }
     Ok(())
 }
 
 fn arping_is_iputils() -> bool {
-    Command::new("arping")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("iputils") || String::from_utf8_lossy(&o.stderr).contains("iputils"))
+    Command::new("arping").arg("-V").output().is_ok_and(|o| {
+        String::from_utf8_lossy(&o.stdout).contains("iputils")
+            || String::from_utf8_lossy(&o.stderr).contains("iputils")
+    })
 }
 
 fn debian_tools() -> anyhow::Result<()> {
@@ -134,17 +159,30 @@ fn debian_tools() -> anyhow::Result<()> {
         return Ok(());
     }
     if !is_root() {
-        bail!("missing test tools ({}); run `sudo cargo xtask setup` to install them", missing.join(" "));
+        bail!(
+            "missing test tools ({}); run `sudo cargo xtask setup` to install them",
+            missing.join(" ")
+        );
     }
     println!("setup: installing {}", missing.join(" "));
-    exec(Command::new("apt-get").args(["update", "-q"]).env("DEBIAN_FRONTEND", "noninteractive"))
-        .context("apt-get update failed")?;
-    exec(Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive"))
+    exec(
+        Command::new("apt-get")
+            .args(["update", "-q"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+    .context("apt-get update failed")?;
+    exec(
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
     .context("apt-get install failed")?;
-    let still: Vec<&str> = DEBIAN_TOOLS.iter().filter(|(c, _)| !have(c)).map(|(c, _)| *c).collect();
+    let still: Vec<&str> = DEBIAN_TOOLS
+        .iter()
+        .filter(|(c, _)| !have(c))
+        .map(|(c, _)| *c)
+        .collect();
     if !still.is_empty() {
         bail!("still missing after apt-get install: {}", still.join(" "));
     }

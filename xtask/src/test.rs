@@ -24,7 +24,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let bin = crate::build::run_build(false)?;
     remove_stale_test_state();
     let mut cmd = cargo();
-    cmd.current_dir(workspace_root()).args(["test", "--workspace"]).args(&args.cargo_test_args).env("RSDR_BIN", &bin);
+    cmd.current_dir(workspace_root())
+        .args(["test", "--workspace"])
+        .args(&args.cargo_test_args)
+        .env("RSDR_BIN", &bin);
     exec(&mut cmd)?;
     println!("xtask test: all tests passed");
     Ok(())
@@ -40,7 +43,9 @@ fn remove_stale_test_state() {
     if let Ok(entries) = fs::read_dir("/run/netns") {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let Some(rest) = name.strip_prefix(NS_PREFIX) else { continue };
+            let Some(rest) = name.strip_prefix(NS_PREFIX) else {
+                continue;
+            };
             let pid = rest.split('-').next().unwrap_or_default();
             if !pid.is_empty() && !pid_alive(pid) {
                 let _ = Command::new("ip").args(["netns", "del", &name]).status();
@@ -51,7 +56,9 @@ fn remove_stale_test_state() {
     if let Ok(entries) = fs::read_dir(&tmp) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let Some(rest) = name.strip_prefix("rsdr-bpffs-") else { continue };
+            let Some(rest) = name.strip_prefix("rsdr-bpffs-") else {
+                continue;
+            };
             let pid = rest.split('-').next().unwrap_or_default();
             if !pid.is_empty() && !pid_alive(pid) {
                 let _ = Command::new("umount").arg("-l").arg(e.path()).status();

@@ -9,12 +9,17 @@ use anyhow::{Context as _, bail};
 
 /// Root of the workspace (the parent of xtask's manifest directory).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 /// Run `cmd`, streaming its output; fail if it fails.
 pub fn exec(cmd: &mut Command) -> anyhow::Result<()> {
-    let status = cmd.status().with_context(|| format!("cannot run {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed ({status})");
     }
@@ -23,9 +28,16 @@ pub fn exec(cmd: &mut Command) -> anyhow::Result<()> {
 
 /// Run `cmd` and return its stdout; fail if it fails.
 pub fn output(cmd: &mut Command) -> anyhow::Result<String> {
-    let out = cmd.stderr(Stdio::piped()).output().with_context(|| format!("cannot run {cmd:?}"))?;
+    let out = cmd
+        .stderr(Stdio::piped())
+        .output()
+        .with_context(|| format!("cannot run {cmd:?}"))?;
     if !out.status.success() {
-        bail!("{cmd:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{cmd:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -54,7 +66,9 @@ pub fn cargo() -> Command {
 pub fn cargo_home() -> PathBuf {
     std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cargo"))
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cargo")
+        })
 }
 
 /// Make sure `$CARGO_HOME/bin` (where setup installs bpf-linker) is on PATH
@@ -65,7 +79,8 @@ pub fn put_cargo_bin_on_path() {
     if std::env::split_paths(&path).any(|p| p == bin) {
         return;
     }
-    let joined = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path))).expect("valid PATH");
+    let joined = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path)))
+        .expect("valid PATH");
     // SAFETY: called first thing in main, before any other thread exists.
     unsafe { std::env::set_var("PATH", joined) };
 }

@@ -51,18 +51,42 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
         Mode::Native => XdpModeChoice::Native,
         Mode::Skb => XdpModeChoice::Skb,
     };
-    let opts = AttachOptions { mode, load: LoadOptions { max_vips: args.max_vips, max_pools: args.max_pools } };
+    let opts = AttachOptions {
+        mode,
+        load: LoadOptions {
+            max_vips: args.max_vips,
+            max_pools: args.max_pools,
+        },
+    };
     let outcomes = attach::attach(pins, &args.ifaces, opts).context("attach")?;
     for o in outcomes {
         match o.outcome {
-            Outcome::Attached { mode, fallback: None } => {
-                println!("{}: attached (xdp {} ingress, tcx egress)", o.iface, mode.as_str())
+            Outcome::Attached {
+                mode,
+                fallback: None,
+            } => {
+                println!(
+                    "{}: attached (xdp {} ingress, tcx egress)",
+                    o.iface,
+                    mode.as_str()
+                )
             }
-            Outcome::Attached { mode, fallback: Some(why) } => {
-                println!("{}: attached (xdp {} ingress, tcx egress): {why}", o.iface, mode.as_str())
+            Outcome::Attached {
+                mode,
+                fallback: Some(why),
+            } => {
+                println!(
+                    "{}: attached (xdp {} ingress, tcx egress): {why}",
+                    o.iface,
+                    mode.as_str()
+                )
             }
             Outcome::AlreadyAttached { mode } => {
-                println!("{}: already attached (xdp {} ingress, tcx egress)", o.iface, mode.as_str())
+                println!(
+                    "{}: already attached (xdp {} ingress, tcx egress)",
+                    o.iface,
+                    mode.as_str()
+                )
             }
         }
     }

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use rsdr_user::{DEFAULT_PIN_DIR, pins::PinDir};
 
-const ABOUT: &str = "Keep an LVS direct-routing real server from answering or announcing its VIPs in ARP";
+const ABOUT: &str =
+    "Keep an LVS direct-routing real server from answering or announcing its VIPs in ARP";
 
 const LONG_ABOUT: &str = "\
 rsdr replaces arptables_jf on LVS direct-routing real servers. An XDP program

@@ -11,7 +11,9 @@ use rsdr_user::{
 /// stats`, and every frame passes unchanged. Per-VIP monitor mode is
 /// `rsdr vip add ... --monitor`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  rsdr monitor on\n  rsdr stats --json | jq .global.monitored\n  rsdr monitor off")]
+#[command(
+    after_help = "Examples:\n  rsdr monitor on\n  rsdr stats --json | jq .global.monitored\n  rsdr monitor off"
+)]
 pub struct Args {
     #[arg(value_enum)]
     state: State,
@@ -29,6 +31,13 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
     let mut tables = VipTables::open(pins).context("opening the config map")?;
     let on = matches!(args.state, State::On);
     tables.set_monitor(on)?;
-    println!("monitor mode {}", if on { "on: decisions are counted, nothing is enforced" } else { "off: decisions are enforced" });
+    println!(
+        "monitor mode {}",
+        if on {
+            "on: decisions are counted, nothing is enforced"
+        } else {
+            "off: decisions are enforced"
+        }
+    );
     Ok(())
 }

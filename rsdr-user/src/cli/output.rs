@@ -29,6 +29,9 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
 }
 
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value).context("serialising JSON")?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).context("serialising JSON")?
+    );
     Ok(())
 }

@@ -18,8 +18,16 @@ pub struct Args {
 }
 
 fn nonzero(counters: &std::collections::BTreeMap<&str, u64>) -> String {
-    let parts: Vec<String> = counters.iter().filter(|(_, v)| **v != 0).map(|(k, v)| format!("{k}={v}")).collect();
-    if parts.is_empty() { "-".to_string() } else { parts.join(" ") }
+    let parts: Vec<String> = counters
+        .iter()
+        .filter(|(_, v)| **v != 0)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if parts.is_empty() {
+        "-".to_string()
+    } else {
+        parts.join(" ")
+    }
 }
 
 pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
@@ -37,8 +45,16 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|v| {
             let monitored = nonzero(&v.monitored);
-            let m = if monitored == "-" { String::new() } else { format!("  monitored: {monitored}") };
-            vec![v.vip.clone(), v.real.to_string(), format!("{}{m}", nonzero(&v.counters))]
+            let m = if monitored == "-" {
+                String::new()
+            } else {
+                format!("  monitored: {monitored}")
+            };
+            vec![
+                v.vip.clone(),
+                v.real.to_string(),
+                format!("{}{m}", nonzero(&v.counters)),
+            ]
         })
         .collect();
     output::table(&["VIP", "REAL IP", "COUNTERS"], &rows);
@@ -47,7 +63,13 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
         .global
         .decisions
         .iter()
-        .map(|(k, v)| vec![k.to_string(), v.to_string(), snap.global.monitored[k].to_string()])
+        .map(|(k, v)| {
+            vec![
+                k.to_string(),
+                v.to_string(),
+                snap.global.monitored[k].to_string(),
+            ]
+        })
         .collect();
     output::table(&["DECISION", "COUNT", "MONITORED"], &rows);
     Ok(())

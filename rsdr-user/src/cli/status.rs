@@ -22,7 +22,10 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
         return output::json(&st);
     }
     println!("pin dir: {}", st.pin_dir);
-    println!("VIPs:    {} (capacity {} per family), pools: {} of {}", st.vips, st.max_vips, st.pools, st.max_pools);
+    println!(
+        "VIPs:    {} (capacity {} per family), pools: {} of {}",
+        st.vips, st.max_vips, st.pools, st.max_pools
+    );
     if st.monitor {
         println!("monitor: ON (decisions counted, nothing enforced)");
     }
@@ -48,7 +51,12 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
             } else {
                 "degraded (run rsdr attach again)"
             };
-            vec![i.name.clone(), hook("ingress"), hook("egress"), state.to_string()]
+            vec![
+                i.name.clone(),
+                hook("ingress"),
+                hook("egress"),
+                state.to_string(),
+            ]
         })
         .collect();
     output::table(&["INTERFACE", "INGRESS", "EGRESS", "STATE"], &rows);

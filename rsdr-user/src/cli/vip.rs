@@ -86,7 +86,11 @@ pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
                 flags |= VIP_F_SHOW_CONFLICTS;
             }
             let mut tables = open(pins)?;
-            let note = if a.monitor { " [monitor: counted, not enforced]" } else { "" };
+            let note = if a.monitor {
+                " [monitor: counted, not enforced]"
+            } else {
+                ""
+            };
             match tables.add(vip, real, flags)? {
                 Change::Added => println!("added VIP {vip} (real IP {real}){note}"),
                 Change::Unchanged => println!("VIP {vip} already present (real IP {real}){note}"),
@@ -117,7 +121,12 @@ pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
                         if v.show_conflicts {
                             flags.push("show-conflicts");
                         }
-                        vec![v.vip.clone(), v.real.to_string(), v.kind.to_string(), flags.join(",")]
+                        vec![
+                            v.vip.clone(),
+                            v.real.to_string(),
+                            v.kind.to_string(),
+                            flags.join(","),
+                        ]
                     })
                     .collect();
                 output::table(&["VIP", "REAL IP", "KIND", "FLAGS"], &rows);

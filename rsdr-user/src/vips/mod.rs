@@ -34,8 +34,14 @@ pub enum VipError {
     CoversReal { vip: VipSpec, other: VipSpec },
     #[error("pool {new} overlaps pool {existing}; delete one first")]
     PoolOverlap { new: VipSpec, existing: VipSpec },
-    #[error("{what} table is full ({capacity} entries); delete unused entries, or detach everything and attach again with a larger {flag}")]
-    Full { what: &'static str, capacity: u32, flag: &'static str },
+    #[error(
+        "{what} table is full ({capacity} entries); delete unused entries, or detach everything and attach again with a larger {flag}"
+    )]
+    Full {
+        what: &'static str,
+        capacity: u32,
+        flag: &'static str,
+    },
     #[error("VIP {0} is not configured")]
     Absent(VipSpec),
     #[error("unknown VIP flags {0:#x}")]
@@ -43,7 +49,10 @@ pub enum VipError {
     #[error("cannot count CPUs: {0}")]
     Cpus(String),
     #[error("map {map}: {source}")]
-    Map { map: &'static str, source: aya::maps::MapError },
+    Map {
+        map: &'static str,
+        source: aya::maps::MapError,
+    },
 }
 
 /// One configured VIP or pool, with counters summed over CPUs.
@@ -92,5 +101,9 @@ pub enum Change {
 
 /// Fails unless `flags` only holds known bits.
 pub fn check_flags(flags: u32) -> Result<(), VipError> {
-    if flags & !VIP_F_ALL != 0 { Err(VipError::BadFlags(flags)) } else { Ok(()) }
+    if flags & !VIP_F_ALL != 0 {
+        Err(VipError::BadFlags(flags))
+    } else {
+        Ok(())
+    }
 }

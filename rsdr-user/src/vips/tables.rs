@@ -4,7 +4,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use aya::{
     Ebpf,
-    maps::{Array, LpmTrie, Map, MapData, MapError, PerCpuArray, PerCpuHashMap, PerCpuValues, lpm_trie::Key},
+    maps::{
+        Array, LpmTrie, Map, MapData, MapError, PerCpuArray, PerCpuHashMap, PerCpuValues,
+        lpm_trie::Key,
+    },
     sys::SyscallError,
     util::nr_cpus,
 };
@@ -63,15 +66,25 @@ impl VipTables {
     /// Take the tables out of a loaded object (its programs keep using them).
     pub fn from_ebpf(ebpf: &mut Ebpf) -> Result<Self, VipError> {
         Self::build(|name| {
-            let map = ebpf.take_map(name).ok_or(VipError::Map { map: name, source: MapError::InvalidName { name: name.into() } })?;
+            let map = ebpf.take_map(name).ok_or(VipError::Map {
+                map: name,
+                source: MapError::InvalidName { name: name.into() },
+            })?;
             Ok(match map {
                 Map::PerCpuHashMap(d) | Map::LpmTrie(d) | Map::PerCpuArray(d) | Map::Array(d) => d,
-                _ => return Err(VipError::Map { map: name, source: MapError::InvalidName { name: name.into() } }),
+                _ => {
+                    return Err(VipError::Map {
+                        map: name,
+                        source: MapError::InvalidName { name: name.into() },
+                    });
+                }
             })
         })
     }
 
-    fn build(mut get: impl FnMut(&'static str) -> Result<MapData, VipError>) -> Result<Self, VipError> {
+    fn build(
+        mut get: impl FnMut(&'static str) -> Result<MapData, VipError>,
+    ) -> Result<Self, VipError> {
         let cap = |d: &MapData, name| d.info().map(|i| i.max_entries()).map_err(map_err(name));
         let d4 = get(names::VIPS4)?;
         let cap_exact4 = cap(&d4, names::VIPS4)?;
@@ -80,12 +93,18 @@ impl VipTables {
         let dc = get(names::POOL_COUNTERS)?;
         let cap_pools = cap(&dc, names::POOL_COUNTERS)?;
         Ok(Self {
-            exact4: PerCpuHashMap::try_from(Map::PerCpuHashMap(d4)).map_err(map_err(names::VIPS4))?,
-            exact6: PerCpuHashMap::try_from(Map::PerCpuHashMap(d6)).map_err(map_err(names::VIPS6))?,
-            pools4: LpmTrie::try_from(Map::LpmTrie(get(names::POOLS4)?)).map_err(map_err(names::POOLS4))?,
-            pools6: LpmTrie::try_from(Map::LpmTrie(get(names::POOLS6)?)).map_err(map_err(names::POOLS6))?,
-            pool_ctrs: PerCpuArray::try_from(Map::PerCpuArray(dc)).map_err(map_err(names::POOL_COUNTERS))?,
-            config: Array::try_from(Map::Array(get(names::CONFIG)?)).map_err(map_err(names::CONFIG))?,
+            exact4: PerCpuHashMap::try_from(Map::PerCpuHashMap(d4))
+                .map_err(map_err(names::VIPS4))?,
+            exact6: PerCpuHashMap::try_from(Map::PerCpuHashMap(d6))
+                .map_err(map_err(names::VIPS6))?,
+            pools4: LpmTrie::try_from(Map::LpmTrie(get(names::POOLS4)?))
+                .map_err(map_err(names::POOLS4))?,
+            pools6: LpmTrie::try_from(Map::LpmTrie(get(names::POOLS6)?))
+                .map_err(map_err(names::POOLS6))?,
+            pool_ctrs: PerCpuArray::try_from(Map::PerCpuArray(dc))
+                .map_err(map_err(names::POOL_COUNTERS))?,
+            config: Array::try_from(Map::Array(get(names::CONFIG)?))
+                .map_err(map_err(names::CONFIG))?,
             cap_exact4,
             cap_exact6,
             cap_pools,
@@ -99,7 +118,12 @@ impl VipTables {
 
     fn pool_counters(&self, slot: u32) -> Result<VipCounters, VipError> {
         let mut total = [0u64; VIP_COUNTER_SLOTS];
-        for c in self.pool_ctrs.get(&slot, 0).map_err(map_err(names::POOL_COUNTERS))?.iter() {
+        for c in self
+            .pool_ctrs
+            .get(&slot, 0)
+            .map_err(map_err(names::POOL_COUNTERS))?
+            .iter()
+        {
             sum(&mut total, c);
         }
         Ok(total)
@@ -114,7 +138,12 @@ impl VipTables {
             let mut counters = [0; VIP_COUNTER_SLOTS];
             values.iter().for_each(|v| sum(&mut counters, &v.counters));
             if let Some(v) = first {
-                out.push(Entry { vip: VipSpec::Addr(IpAddr::V4(from_raw(key))), real: IpAddr::V4(from_raw(v.real)), flags: v.flags, counters });
+                out.push(Entry {
+                    vip: VipSpec::Addr(IpAddr::V4(from_raw(key))),
+                    real: IpAddr::V4(from_raw(v.real)),
+                    flags: v.flags,
+                    counters,
+                });
             }
         }
         for item in self.exact6.iter() {
@@ -123,18 +152,39 @@ impl VipTables {
             let mut counters = [0; VIP_COUNTER_SLOTS];
             values.iter().for_each(|v| sum(&mut counters, &v.counters));
             if let Some(v) = first {
-                out.push(Entry { vip: VipSpec::Addr(IpAddr::V6(Ipv6Addr::from(key))), real: IpAddr::V6(Ipv6Addr::from(v.real)), flags: v.flags, counters });
+                out.push(Entry {
+                    vip: VipSpec::Addr(IpAddr::V6(Ipv6Addr::from(key))),
+                    real: IpAddr::V6(Ipv6Addr::from(v.real)),
+                    flags: v.flags,
+                    counters,
+                });
             }
         }
         for item in self.pools4.iter() {
             let (key, v) = item.map_err(map_err(names::POOLS4))?;
-            let vip = VipSpec::Pool(IpAddr::V4(Ipv4Addr::from(key.data())), key.prefix_len() as u8);
-            out.push(Entry { vip, real: IpAddr::V4(from_raw(v.real)), flags: v.flags, counters: self.pool_counters(v.slot)? });
+            let vip = VipSpec::Pool(
+                IpAddr::V4(Ipv4Addr::from(key.data())),
+                key.prefix_len() as u8,
+            );
+            out.push(Entry {
+                vip,
+                real: IpAddr::V4(from_raw(v.real)),
+                flags: v.flags,
+                counters: self.pool_counters(v.slot)?,
+            });
         }
         for item in self.pools6.iter() {
             let (key, v) = item.map_err(map_err(names::POOLS6))?;
-            let vip = VipSpec::Pool(IpAddr::V6(Ipv6Addr::from(key.data())), key.prefix_len() as u8);
-            out.push(Entry { vip, real: IpAddr::V6(Ipv6Addr::from(v.real)), flags: v.flags, counters: self.pool_counters(v.slot)? });
+            let vip = VipSpec::Pool(
+                IpAddr::V6(Ipv6Addr::from(key.data())),
+                key.prefix_len() as u8,
+            );
+            out.push(Entry {
+                vip,
+                real: IpAddr::V6(Ipv6Addr::from(v.real)),
+                flags: v.flags,
+                counters: self.pool_counters(v.slot)?,
+            });
         }
         out.sort_by_key(|e| (!e.vip.is_ipv4(), matches!(e.vip, VipSpec::Pool(..)), e.vip));
         Ok(out)
@@ -148,30 +198,56 @@ impl VipTables {
         check_add(&all, &vip, real)?;
         let change = match all.iter().find(|e| e.vip == vip) {
             Some(e) if e.real == real && e.flags == flags => return Ok(Change::Unchanged),
-            Some(e) => Change::Updated { old_real: e.real, old_flags: e.flags },
+            Some(e) => Change::Updated {
+                old_real: e.real,
+                old_flags: e.flags,
+            },
             None => Change::Added,
         };
         let update = matches!(change, Change::Updated { .. });
         match (vip, real) {
-            (VipSpec::Addr(IpAddr::V4(v)), IpAddr::V4(r)) => self.put_exact4(v, r, flags, update)?,
-            (VipSpec::Addr(IpAddr::V6(v)), IpAddr::V6(r)) => self.put_exact6(v, r, flags, update)?,
+            (VipSpec::Addr(IpAddr::V4(v)), IpAddr::V4(r)) => {
+                self.put_exact4(v, r, flags, update)?
+            }
+            (VipSpec::Addr(IpAddr::V6(v)), IpAddr::V6(r)) => {
+                self.put_exact6(v, r, flags, update)?
+            }
             (VipSpec::Pool(net, len), r) => self.put_pool(net, len, r, flags)?,
             _ => unreachable!("check_add verified the families match"),
         }
         Ok(change)
     }
 
-    fn put_exact4(&mut self, vip: Ipv4Addr, real: Ipv4Addr, flags: u32, update: bool) -> Result<(), VipError> {
+    fn put_exact4(
+        &mut self,
+        vip: Ipv4Addr,
+        real: Ipv4Addr,
+        flags: u32,
+        update: bool,
+    ) -> Result<(), VipError> {
         let key = to_raw(vip);
         let values: Vec<VipEntry4> = if update {
-            let mut v: Vec<VipEntry4> = self.exact4.get(&key, 0).map_err(map_err(names::VIPS4))?.iter().copied().collect();
+            let mut v: Vec<VipEntry4> = self
+                .exact4
+                .get(&key, 0)
+                .map_err(map_err(names::VIPS4))?
+                .iter()
+                .copied()
+                .collect();
             v.iter_mut().for_each(|e| {
                 e.real = to_raw(real);
                 e.flags = flags;
             });
             v
         } else {
-            vec![VipEntry4 { real: to_raw(real), flags, counters: [0; VIP_COUNTER_SLOTS] }; ncpus()?]
+            vec![
+                VipEntry4 {
+                    real: to_raw(real),
+                    flags,
+                    counters: [0; VIP_COUNTER_SLOTS]
+                };
+                ncpus()?
+            ]
         };
         let values = PerCpuValues::try_from(values).map_err(|e| VipError::Cpus(e.to_string()))?;
         self.exact4
@@ -179,17 +255,37 @@ impl VipTables {
             .map_err(|e| full_or(e, "IPv4 VIP", self.cap_exact4, "--max-vips", names::VIPS4))
     }
 
-    fn put_exact6(&mut self, vip: Ipv6Addr, real: Ipv6Addr, flags: u32, update: bool) -> Result<(), VipError> {
+    fn put_exact6(
+        &mut self,
+        vip: Ipv6Addr,
+        real: Ipv6Addr,
+        flags: u32,
+        update: bool,
+    ) -> Result<(), VipError> {
         let key = vip.octets();
         let values: Vec<VipEntry6> = if update {
-            let mut v: Vec<VipEntry6> = self.exact6.get(&key, 0).map_err(map_err(names::VIPS6))?.iter().copied().collect();
+            let mut v: Vec<VipEntry6> = self
+                .exact6
+                .get(&key, 0)
+                .map_err(map_err(names::VIPS6))?
+                .iter()
+                .copied()
+                .collect();
             v.iter_mut().for_each(|e| {
                 e.real = real.octets();
                 e.flags = flags;
             });
             v
         } else {
-            vec![VipEntry6 { real: real.octets(), flags, _pad: 0, counters: [0; VIP_COUNTER_SLOTS] }; ncpus()?]
+            vec![
+                VipEntry6 {
+                    real: real.octets(),
+                    flags,
+                    _pad: 0,
+                    counters: [0; VIP_COUNTER_SLOTS]
+                };
+                ncpus()?
+            ]
         };
         let values = PerCpuValues::try_from(values).map_err(|e| VipError::Cpus(e.to_string()))?;
         self.exact6
@@ -204,27 +300,47 @@ impl VipTables {
             Some(slot) => slot,
             None => {
                 let used = self.used_slots()?;
-                let slot = (0..self.cap_pools)
-                    .find(|s| !used.contains(s))
-                    .ok_or(VipError::Full { what: "pool", capacity: self.cap_pools, flag: "--max-pools" })?;
+                let slot =
+                    (0..self.cap_pools)
+                        .find(|s| !used.contains(s))
+                        .ok_or(VipError::Full {
+                            what: "pool",
+                            capacity: self.cap_pools,
+                            flag: "--max-pools",
+                        })?;
                 let zero = PerCpuValues::try_from(vec![[0u64; VIP_COUNTER_SLOTS]; ncpus()?])
                     .map_err(|e| VipError::Cpus(e.to_string()))?;
-                self.pool_ctrs.set(slot, zero, 0).map_err(map_err(names::POOL_COUNTERS))?;
+                self.pool_ctrs
+                    .set(slot, zero, 0)
+                    .map_err(map_err(names::POOL_COUNTERS))?;
                 slot
             }
         };
         match (net, real) {
             (IpAddr::V4(n), IpAddr::V4(r)) => {
-                let v = PoolEntry4 { real: to_raw(r), flags, slot, _pad: 0 };
+                let v = PoolEntry4 {
+                    real: to_raw(r),
+                    flags,
+                    slot,
+                    _pad: 0,
+                };
                 self.pools4
                     .insert(&Key::new(u32::from(len), n.octets()), v, 0)
-                    .map_err(|e| full_or(e, "pool", self.cap_pools, "--max-pools", names::POOLS4))?;
+                    .map_err(|e| {
+                        full_or(e, "pool", self.cap_pools, "--max-pools", names::POOLS4)
+                    })?;
             }
             (IpAddr::V6(n), IpAddr::V6(r)) => {
-                let v = PoolEntry6 { real: r.octets(), flags, slot };
+                let v = PoolEntry6 {
+                    real: r.octets(),
+                    flags,
+                    slot,
+                };
                 self.pools6
                     .insert(&Key::new(u32::from(len), n.octets()), v, 0)
-                    .map_err(|e| full_or(e, "pool", self.cap_pools, "--max-pools", names::POOLS6))?;
+                    .map_err(|e| {
+                        full_or(e, "pool", self.cap_pools, "--max-pools", names::POOLS6)
+                    })?;
             }
             _ => unreachable!("families checked"),
         }
@@ -233,8 +349,14 @@ impl VipTables {
 
     fn pool_slot(&self, net: IpAddr, len: u8) -> Result<Option<u32>, VipError> {
         let r = match net {
-            IpAddr::V4(n) => self.pools4.get(&Key::new(u32::from(len), n.octets()), 0).map(|v| v.slot),
-            IpAddr::V6(n) => self.pools6.get(&Key::new(u32::from(len), n.octets()), 0).map(|v| v.slot),
+            IpAddr::V4(n) => self
+                .pools4
+                .get(&Key::new(u32::from(len), n.octets()), 0)
+                .map(|v| v.slot),
+            IpAddr::V6(n) => self
+                .pools6
+                .get(&Key::new(u32::from(len), n.octets()), 0)
+                .map(|v| v.slot),
         };
         match r {
             Ok(s) => Ok(Some(s)),
@@ -269,16 +391,28 @@ impl VipTables {
 
     /// Remove `vip` (address or pool); fails if it is not configured.
     pub fn remove(&mut self, vip: VipSpec) -> Result<Entry, VipError> {
-        let existing = self.entries()?.into_iter().find(|e| e.vip == vip).ok_or(VipError::Absent(vip))?;
+        let existing = self
+            .entries()?
+            .into_iter()
+            .find(|e| e.vip == vip)
+            .ok_or(VipError::Absent(vip))?;
         let res = match vip {
-            VipSpec::Addr(IpAddr::V4(a)) => self.exact4.remove(&to_raw(a)).map_err(map_err(names::VIPS4)),
-            VipSpec::Addr(IpAddr::V6(a)) => self.exact6.remove(&a.octets()).map_err(map_err(names::VIPS6)),
-            VipSpec::Pool(IpAddr::V4(n), l) => {
-                self.pools4.remove(&Key::new(u32::from(l), n.octets())).map_err(map_err(names::POOLS4))
-            }
-            VipSpec::Pool(IpAddr::V6(n), l) => {
-                self.pools6.remove(&Key::new(u32::from(l), n.octets())).map_err(map_err(names::POOLS6))
-            }
+            VipSpec::Addr(IpAddr::V4(a)) => self
+                .exact4
+                .remove(&to_raw(a))
+                .map_err(map_err(names::VIPS4)),
+            VipSpec::Addr(IpAddr::V6(a)) => self
+                .exact6
+                .remove(&a.octets())
+                .map_err(map_err(names::VIPS6)),
+            VipSpec::Pool(IpAddr::V4(n), l) => self
+                .pools4
+                .remove(&Key::new(u32::from(l), n.octets()))
+                .map_err(map_err(names::POOLS4)),
+            VipSpec::Pool(IpAddr::V6(n), l) => self
+                .pools6
+                .remove(&Key::new(u32::from(l), n.octets()))
+                .map_err(map_err(names::POOLS6)),
         };
         res?;
         if let VipSpec::Pool(..) = vip {
@@ -289,7 +423,13 @@ impl VipTables {
 
     /// The global monitor switch.
     pub fn monitor(&self) -> Result<bool, VipError> {
-        Ok(self.config.get(&0, 0).map_err(map_err(names::CONFIG))?.flags & CONFIG_F_MONITOR != 0)
+        Ok(self
+            .config
+            .get(&0, 0)
+            .map_err(map_err(names::CONFIG))?
+            .flags
+            & CONFIG_F_MONITOR
+            != 0)
     }
 
     pub fn set_monitor(&mut self, on: bool) -> Result<(), VipError> {
@@ -303,6 +443,20 @@ impl VipTables {
     }
 }
 
-fn full_or(e: MapError, what: &'static str, capacity: u32, flag: &'static str, map: &'static str) -> VipError {
-    if is_full(&e) { VipError::Full { what, capacity, flag } } else { VipError::Map { map, source: e } }
+fn full_or(
+    e: MapError,
+    what: &'static str,
+    capacity: u32,
+    flag: &'static str,
+    map: &'static str,
+) -> VipError {
+    if is_full(&e) {
+        VipError::Full {
+            what,
+            capacity,
+            flag,
+        }
+    } else {
+        VipError::Map { map, source: e }
+    }
 }
