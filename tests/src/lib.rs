@@ -6,10 +6,12 @@ pub mod cli;
 pub mod corpus;
 #[cfg(feature = "datapath")]
 pub mod datapath;
+pub mod dr;
 #[cfg(feature = "datapath")]
 pub mod fixture;
 pub mod frames;
 pub mod hex;
+pub mod http;
 pub mod inject;
 pub mod lab;
 #[cfg(feature = "datapath")]
