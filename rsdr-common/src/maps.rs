@@ -39,6 +39,12 @@ pub mod programs {
     pub const XDP_INGRESS: &str = "rsdr_xdp_ingress";
     /// TC egress filter and rewriter.
     pub const TC_EGRESS: &str = "rsdr_tc_egress";
+    /// Benchmark only: empty XDP program (the floor).
+    pub const BENCH_XDP_FLOOR: &str = "rsdr_bench_xdp_floor";
+    /// Benchmark only: empty TC program (the floor).
+    pub const BENCH_TC_FLOOR: &str = "rsdr_bench_tc_floor";
+    /// Benchmark only: XDP_TX, the live-frame traffic generator.
+    pub const BENCH_XDP_TX: &str = "rsdr_bench_xdp_tx";
 }
 
 /// Default capacity of each exact VIP table (IPv4 and IPv6) when first created.

@@ -20,18 +20,16 @@ use crate::{
     counters::{count, count_vip, decide},
     frame::Frame,
     l2::{self, L3},
-    nd::{self, CSUM_OFFSET, Kind, Parsed, SRC_OFFSET},
+    nd::{self, CSUM_OFFSET, Kind, ND_END, Parsed, SRC_OFFSET},
     vip::{self, Hit},
 };
 
 /// "No opinion": the frame continues to the next program / the device. Used
 /// instead of TC_ACT_OK so rsdr composes with other TC programs.
 const PASS: i32 = TC_ACT_UNSPEC;
-/// Dropped, but the sender is told the frame went out (TC_ACT_STOLEN).
-/// With TC_ACT_SHOT a packet-socket sender (arping, NetworkManager's
-/// conflict detection, keepalived) would get ENOBUFS and treat it as an
-/// error; the host's own announcements and probes of a VIP are to vanish
-/// silently.
+/// Dropped. TCX honours only pass, drop and redirect, so a packet-socket
+/// sender (arping, NetworkManager's n-acd) sees ENOBUFS from sendto, which
+/// n-acd treats as a dropped packet; the kernel ignores it for its own ARP/ND.
 const DROP: i32 = TC_ACT_SHOT as i32;
 
 #[inline(always)]
@@ -145,9 +143,15 @@ fn rewrite_arp_sender(ctx: &TcContext, off: usize, hit: &Hit<u32>, cfg: &Config)
 /// | any other NS/NA                      | pass                        | out_nd_passed            |
 #[inline(always)]
 fn nd_frame(ctx: &TcContext, frame: &Frame, off: usize) -> i32 {
-    let nd = match nd::parse(frame, off) {
-        Parsed::NotNd => return PASS,
-        Parsed::Malformed => {
+    let mut parsed = nd::parse(frame, off);
+    if let Parsed::Short { .. } = parsed {
+        // Possibly only outside the linear part (e.g. PACKET_TX_RING).
+        let pulled = linear(ctx, off + ND_END);
+        parsed = nd::parse(&pulled, off);
+    }
+    let nd = match parsed {
+        Parsed::NotNd | Parsed::Short { nd_typed: false } => return PASS,
+        Parsed::Malformed | Parsed::Short { nd_typed: true } => {
             count(Stat::OutNdMalformedPassed);
             return PASS;
         }

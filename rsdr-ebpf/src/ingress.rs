@@ -103,8 +103,8 @@ fn arp_frame(frame: &Frame, off: usize) -> u32 {
 #[inline(always)]
 fn nd_frame(frame: &Frame, off: usize) -> u32 {
     let nd = match nd::parse(frame, off) {
-        Parsed::NotNd => return PASS,
-        Parsed::Malformed => {
+        Parsed::NotNd | Parsed::Short { nd_typed: false } => return PASS,
+        Parsed::Malformed | Parsed::Short { nd_typed: true } => {
             count(Stat::InNdMalformedPassed);
             return PASS;
         }

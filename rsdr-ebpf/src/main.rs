@@ -50,6 +50,26 @@ mod programs {
     pub fn rsdr_tc_egress(ctx: TcContext) -> i32 {
         egress::tc(&ctx)
     }
+
+    // Benchmark helpers, loaded only by `cargo xtask bench`, never attached
+    // by rsdr: the empty programs are the floor each rsdr program is
+    // measured against, and the XDP_TX one turns BPF_PROG_TEST_RUN with
+    // live frames into a line-rate traffic generator.
+
+    #[xdp(frags)]
+    pub fn rsdr_bench_xdp_floor(_ctx: XdpContext) -> u32 {
+        aya_ebpf::bindings::xdp_action::XDP_PASS
+    }
+
+    #[classifier]
+    pub fn rsdr_bench_tc_floor(_ctx: TcContext) -> i32 {
+        aya_ebpf::bindings::TC_ACT_UNSPEC
+    }
+
+    #[xdp]
+    pub fn rsdr_bench_xdp_tx(_ctx: XdpContext) -> u32 {
+        aya_ebpf::bindings::xdp_action::XDP_TX
+    }
 }
 
 #[cfg(target_arch = "bpf")]

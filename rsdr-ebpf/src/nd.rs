@@ -51,9 +51,19 @@ pub struct Nd {
     pub target: Ipv6Raw,
 }
 
+/// Bytes from the IPv6 header to the end of the NS/NA head.
+pub const ND_END: usize = IPV6_HLEN + ND_MSG_LEN;
+
 pub enum Parsed {
     /// Not ICMPv6 NS/NA directly after the IPv6 header: not rsdr's business.
     NotNd,
+    /// The frame ends before it can tell (short header, or NS/NA head cut):
+    /// passed like `NotNd` (header) or `Malformed` (head). On TC the bytes
+    /// may only be outside the linear part; the caller pulls them and
+    /// parses again.
+    Short {
+        nd_typed: bool,
+    },
     /// ICMPv6 type NS/NA, but not valid ND (hop limit != 255, code != 0,
     /// truncated, wrong IP version): the kernel ignores it, so does rsdr.
     Malformed,

@@ -45,8 +45,12 @@ pub fn config() -> Config {
     }
 }
 
+/// 0.0.0.0 is never a VIP (docs/semantics.md), whatever the tables hold.
 #[inline(always)]
 pub fn lookup4(cfg: &Config, addr: Ipv4Raw) -> Option<Hit<Ipv4Raw>> {
+    if addr == 0 {
+        return None;
+    }
     if let Some(e) = RSDR_VIPS4.get_ptr_mut(addr) {
         // SAFETY: this CPU's copy of a per-CPU hash value from a successful lookup.
         let e = unsafe { &mut *e };
@@ -68,8 +72,12 @@ pub fn lookup4(cfg: &Config, addr: Ipv4Raw) -> Option<Hit<Ipv4Raw>> {
     })
 }
 
+/// :: is never a VIP (docs/semantics.md), whatever the tables hold.
 #[inline(always)]
 pub fn lookup6(cfg: &Config, addr: &Ipv6Raw) -> Option<Hit<Ipv6Raw>> {
+    if *addr == [0; 16] {
+        return None;
+    }
     if let Some(e) = RSDR_VIPS6.get_ptr_mut(addr) {
         // SAFETY: as in lookup4.
         let e = unsafe { &mut *e };

@@ -21,6 +21,12 @@ pub enum AddrError {
     },
     #[error("invalid prefix length in {input:?}: must be 0..={max}")]
     PrefixLength { input: String, max: u8 },
+    #[error("pool {pool} overlaps {range} ({why}), which can never be VIPs")]
+    ReservedPool {
+        pool: String,
+        range: &'static str,
+        why: &'static str,
+    },
     #[error("{input} has host bits set; did you mean {suggestion}?")]
     HostBits { input: String, suggestion: String },
     #[error("{what} {addr} is {why} and cannot be used")]
@@ -175,7 +181,40 @@ pub fn parse_vip(input: &str) -> Result<VipSpec, AddrError> {
         unusable("VIP", net, false)?;
         return Ok(VipSpec::Addr(net));
     }
-    Ok(VipSpec::Pool(net, len))
+    let pool = VipSpec::Pool(net, len);
+    if let Some((range, why)) = reserved_overlap(&pool) {
+        return Err(AddrError::ReservedPool {
+            pool: pool.to_string(),
+            range,
+            why,
+        });
+    }
+    Ok(pool)
+}
+
+/// Ranges no pool may touch: a pool covering them would make rsdr treat
+/// 0.0.0.0 / :: (probes, DAD) or multicast, loopback and link-local
+/// addresses as VIPs.
+const RESERVED: [(&str, &str); 8] = [
+    ("0.0.0.0/8", "the unspecified network"),
+    ("127.0.0.0/8", "loopback"),
+    ("224.0.0.0/3", "multicast, reserved and broadcast"),
+    ("169.254.0.0/16", "link-local"),
+    ("::/127", "unspecified and loopback"),
+    ("ff00::/8", "multicast"),
+    ("fe80::/10", "link-local"),
+    ("::ffff:0:0/96", "IPv4-mapped"),
+];
+
+fn reserved_overlap(pool: &VipSpec) -> Option<(&'static str, &'static str)> {
+    RESERVED.iter().copied().find(|(range, _)| {
+        let (net, len) = range.split_once('/').expect("range");
+        let r = VipSpec::Pool(
+            net.parse().expect("range address"),
+            len.parse().expect("range length"),
+        );
+        pool.overlaps(&r)
+    })
 }
 
 /// Parse the real IP for `vip`: a unicast address of the same family.
@@ -287,6 +326,27 @@ mod tests {
     }
 
     #[test]
+    fn pools_may_not_cover_special_addresses() {
+        for bad in [
+            "0.0.0.0/8",
+            "0.0.0.0/0",
+            "224.0.0.0/4",
+            "127.0.0.0/16",
+            "::/96",
+            "ff02::/16",
+            "fe80::/64",
+            "::/0",
+        ] {
+            assert!(
+                matches!(parse_vip(bad), Err(AddrError::ReservedPool { .. })),
+                "{bad} should be refused"
+            );
+        }
+        assert!(parse_vip("10.0.0.0/8").is_ok());
+        assert!(parse_vip("2001:db8::/32").is_ok());
+    }
+
+    #[test]
     fn real_must_match_the_family() {
         let v = parse_vip("2001:db8::10").unwrap();
         assert!(matches!(
@@ -309,7 +369,7 @@ mod tests {
         assert!(pool.overlaps(&parse_vip("203.0.113.128/25").unwrap()));
         assert!(pool.overlaps(&parse_vip("203.0.0.0/16").unwrap()));
         assert!(!pool.overlaps(&parse_vip("203.0.112.0/24").unwrap()));
-        assert!(parse_vip("0.0.0.0/0").unwrap().covers(ip("8.8.8.8")));
+        assert!(VipSpec::Pool(ip("0.0.0.0"), 0).covers(ip("8.8.8.8")));
     }
 
     #[test]

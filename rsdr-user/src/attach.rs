@@ -49,6 +49,8 @@ pub enum Outcome {
     },
     /// Both links were already pinned and live; nothing was done.
     AlreadyAttached { mode: XdpPinMode },
+    /// rsdr already filters this interface, pinned under its former name.
+    AlreadyAttachedAs { mode: XdpPinMode, pinned_as: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,9 +148,12 @@ pub fn attach(
     }
     opts.load.validate()?;
     pins.check_bpffs()?;
+    let _guard = lock(pins)?;
+    // Decided under the lock: only the run that creates the pin directory
+    // may remove it again, and only before anything else used it.
     let fresh = !pins.is_loaded();
     pins.create_dirs()?;
-    let result = lock(pins).and_then(|_guard| attach_locked(pins, &targets, opts));
+    let result = attach_locked(pins, &targets, opts);
     if result.is_err() && fresh {
         let _ = pins.remove_all();
     }
@@ -173,6 +178,20 @@ fn attach_locked(
     let mut stale = Vec::new();
     let mut outcomes = Vec::new();
     for (name, ifindex) in targets {
+        if let Some(owner) = renamed_owner(pins, name, *ifindex)? {
+            let mode = pins
+                .find_xdp_link(&owner)
+                .map(|(_, m)| m)
+                .unwrap_or(XdpPinMode::Native);
+            outcomes.push(IfaceOutcome {
+                iface: name.clone(),
+                outcome: Outcome::AlreadyAttachedAs {
+                    mode,
+                    pinned_as: owner,
+                },
+            });
+            continue;
+        }
         let tc_path = pins.tc_egress_link(name);
         let tc_live = live_link(&tc_path, *ifindex);
         let xdp_existing = pins.find_xdp_link(name);
@@ -183,7 +202,7 @@ fn attach_locked(
 
         if !tc_live {
             stale.push(tc_path.clone());
-            let link = attach_tc(&mut tc, name)?;
+            let link = attach_tc(&mut tc, name, *ifindex)?;
             pending.push(Pending {
                 iface: name.clone(),
                 link,
@@ -221,8 +240,12 @@ fn attach_locked(
         let _ = fs::remove_file(path);
     }
     let mut pinned: Vec<PathBuf> = Vec::new();
+    let mut created: Vec<PathBuf> = Vec::new();
     for Pending { iface, link, path } in pending {
         let dir = pins.iface_dir(&iface);
+        if !dir.exists() {
+            created.push(dir.clone());
+        }
         let res = fs::create_dir_all(&dir)
             .map_err(|e| e.to_string())
             .and_then(|()| {
@@ -233,6 +256,9 @@ fn attach_locked(
         if let Err(reason) = res {
             for p in &pinned {
                 let _ = fs::remove_file(p);
+            }
+            for d in &created {
+                let _ = fs::remove_dir(d);
             }
             return Err(AttachError::PinLink {
                 iface,
@@ -245,20 +271,52 @@ fn attach_locked(
     Ok(outcomes)
 }
 
-fn attach_tc(tc: &mut SchedClassifier, iface: &str) -> Result<FdLink, AttachError> {
+/// The pinned name under which rsdr already filters interface `ifindex`, if
+/// that is not `name` (the interface was renamed since it was attached).
+fn renamed_owner(pins: &PinDir, name: &str, ifindex: u32) -> Result<Option<String>, AttachError> {
+    for other in pins.interfaces()? {
+        if other == name {
+            continue;
+        }
+        if let Some((path, _)) = pins.find_xdp_link(&other) {
+            if live_link(&path, ifindex) {
+                return Ok(Some(other));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn attach_tc(tc: &mut SchedClassifier, iface: &str, ifindex: u32) -> Result<FdLink, AttachError> {
     let fail = |reason: String| AttachError::Tc {
         iface: iface.to_string(),
         reason,
     };
+    // aya 0.14 attaches TC by name only: make sure the name still means the
+    // interface whose index was checked, before and after.
     let id = tc
         .attach_with_options(
             iface,
             TcAttachType::Egress,
             TcAttachOptions::TcxOrder(LinkOrder::default()),
         )
-        .map_err(|e| fail(format!("{e} (rsdr needs TCX, Linux 6.6 or newer)")))?;
+        .map_err(|e| {
+            let hint = match errno(&e) {
+                Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => {
+                    " (rsdr needs TCX, Linux 6.6 or newer)"
+                }
+                _ => "",
+            };
+            fail(format!("{}{hint}", crate::error_chain(&e)))
+        })?;
     let link = tc.take_link(id).map_err(|e| fail(e.to_string()))?;
-    FdLink::try_from(link).map_err(|e| fail(format!("not a bpf_link: {e}")))
+    let link = FdLink::try_from(link).map_err(|e| fail(format!("not a bpf_link: {e}")))?;
+    if iface::index(iface).ok() != Some(ifindex) {
+        return Err(fail(
+            "the interface was renamed or replaced while attaching; try again".into(),
+        ));
+    }
+    Ok(link)
 }
 
 fn attach_xdp(

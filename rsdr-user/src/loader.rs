@@ -131,7 +131,7 @@ const PINNED_MAPS: [&str; 8] = [
 ];
 
 /// Refuse to reuse pinned maps whose layout differs from this build's.
-fn check_pinned_layout(pins: &PinDir) -> Result<(), LoadError> {
+pub fn check_pinned_layout(pins: &PinDir) -> Result<(), LoadError> {
     for name in PINNED_MAPS {
         let path = pins.map(name);
         if !path.exists() {
@@ -306,4 +306,36 @@ pub fn open_pinned(pins: &PinDir) -> Result<(Xdp, SchedClassifier), LoadError> {
         }
     })?;
     Ok((xdp, tc))
+}
+
+/// Any XDP program of a loaded object, loaded into the kernel if it is not
+/// yet (used for the benchmark helpers, which `load` leaves out).
+pub fn xdp_program<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut Xdp, LoadError> {
+    let prog: &mut Xdp = ebpf
+        .program_mut(name)
+        .ok_or(LoadError::MissingProgram(name))?
+        .try_into()
+        .map_err(|source| LoadError::Program { name, source })?;
+    if prog.fd().is_err() {
+        prog.load()
+            .map_err(|source| LoadError::Program { name, source })?;
+    }
+    Ok(prog)
+}
+
+/// Any TC program of a loaded object, loaded if it is not yet.
+pub fn tc_program<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut SchedClassifier, LoadError> {
+    let prog: &mut SchedClassifier = ebpf
+        .program_mut(name)
+        .ok_or(LoadError::MissingProgram(name))?
+        .try_into()
+        .map_err(|source| LoadError::Program { name, source })?;
+    if prog.fd().is_err() {
+        prog.load()
+            .map_err(|source| LoadError::Program { name, source })?;
+    }
+    Ok(prog)
 }

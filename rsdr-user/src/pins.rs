@@ -3,9 +3,12 @@
 //! ```text
 //! <pin-dir>/maps/RSDR_VIPS4 RSDR_STATS RSDR_CONFIG AYA_LOGS
 //! <pin-dir>/progs/rsdr_xdp_ingress rsdr_tc_egress
-//! <pin-dir>/links/<iface>/xdp_native | xdp_skb     (XDP bpf_link; bpffs forbids dots)
+//! <pin-dir>/links/<iface>/xdp_native | xdp_skb     (XDP bpf_link)
 //! <pin-dir>/links/<iface>/tc_egress                (TCX bpf_link)
 //! ```
+//!
+//! bpffs refuses names containing '.', so `<iface>` is the interface name
+//! with '%' written "%25" and '.' written "%2e" (`eth0.100` -> `eth0%2e100`).
 //!
 //! Everything that keeps the filter running lives here, so the `rsdr`
 //! process can exit: links stay attached while pinned. Programs can later be
@@ -105,7 +108,7 @@ impl PinDir {
     }
 
     pub fn iface_dir(&self, iface: &str) -> PathBuf {
-        self.links_dir().join(iface)
+        self.links_dir().join(escape(iface))
     }
 
     pub fn xdp_link(&self, iface: &str, mode: XdpPinMode) -> PathBuf {
@@ -155,6 +158,12 @@ impl PinDir {
         }
     }
 
+    /// Serialise with every other rsdr changing this pin directory (see
+    /// [`crate::lock`]); held until the guard is dropped.
+    pub fn lock(&self) -> Result<crate::lock::PinLock, PinError> {
+        crate::lock::PinLock::acquire(&self.root).map_err(io_err(&self.root))
+    }
+
     pub fn create_dirs(&self) -> Result<(), PinError> {
         for d in [
             self.root.clone(),
@@ -178,7 +187,7 @@ impl PinDir {
         let mut out = Vec::new();
         for e in entries {
             let e = e.map_err(io_err(&dir))?;
-            out.push(e.file_name().to_string_lossy().into_owned());
+            out.push(unescape(&e.file_name().to_string_lossy()));
         }
         out.sort();
         Ok(out)
@@ -204,4 +213,47 @@ fn is_bpffs(path: &Path) -> io::Result<bool> {
     }
     #[allow(clippy::unnecessary_cast)]
     Ok(st.f_type as i64 == BPF_FS_MAGIC)
+}
+
+/// An interface name as a bpffs file name (bpffs refuses '.').
+pub fn escape(iface: &str) -> String {
+    iface.replace('%', "%25").replace('.', "%2e")
+}
+
+/// The inverse of [`escape`] (one left-to-right pass over `%XX` escapes).
+pub fn unescape(name: &str) -> String {
+    let b = name.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_names_survive_escaping() {
+        for name in ["eth0", "eth0.100", "a%2eb", "v.l.a.n", "%"] {
+            let e = escape(name);
+            assert!(!e.contains('.'), "{e} must not contain a dot");
+            assert_eq!(unescape(&e), name);
+        }
+    }
 }

@@ -39,6 +39,10 @@ pub struct IfaceStatus {
     pub name: String,
     /// Current index of the interface; none if it no longer exists.
     pub ifindex: Option<u32>,
+    /// The interface's current name, when it was renamed after attach (the
+    /// filter follows the device, not the name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_to: Option<String>,
     pub hooks: Vec<Hook>,
     /// Both hooks present and live.
     pub healthy: bool,
@@ -71,7 +75,22 @@ pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
     let (max_vips, _, max_pools) = tables.capacities();
     let mut interfaces = Vec::new();
     for name in pins.interfaces()? {
-        let ifindex = iface::index(&name).ok();
+        let by_name = iface::index(&name).ok();
+        // Where the XDP link really is: the device it is attached to, even
+        // if its name changed since.
+        let linked = pins
+            .find_xdp_link(&name)
+            .and_then(|(p, _)| sys::pinned_link_info(&p).ok())
+            .and_then(|i| i.ifindex.filter(|x| *x != 0));
+        let renamed_to = match (linked, by_name) {
+            (Some(l), b) if Some(l) != b => iface::name(l),
+            _ => None,
+        };
+        let ifindex = if renamed_to.is_some() {
+            linked
+        } else {
+            by_name
+        };
         let mut hooks = Vec::new();
         let mut push = |path: std::path::PathBuf, kind, direction, mode| {
             if let Ok(info) = sys::pinned_link_info(&path) {
@@ -94,6 +113,7 @@ pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
         interfaces.push(IfaceStatus {
             name,
             ifindex,
+            renamed_to,
             hooks,
             healthy,
         });

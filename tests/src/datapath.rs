@@ -137,6 +137,34 @@ impl Datapath {
         self.run(tc, frame, repeat).1
     }
 
+    /// Mean run time per frame of the empty benchmark program of the same
+    /// kind (the floor), over `repeat` repetitions.
+    pub fn time_floor(&mut self, tc: bool, frame: &[u8], repeat: u32) -> std::time::Duration {
+        use rsdr_common::maps::programs::{BENCH_TC_FLOOR, BENCH_XDP_FLOOR};
+        let mut out = vec![0u8; frame.len() + 256];
+        let opts = TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            repeat,
+            ..TestRunOptions::default()
+        };
+        let r = if tc {
+            loader::tc_program(&mut self.ebpf, BENCH_TC_FLOOR)
+                .expect("tc floor")
+                .test_run(opts)
+        } else {
+            loader::xdp_program(&mut self.ebpf, BENCH_XDP_FLOOR)
+                .expect("xdp floor")
+                .test_run(opts)
+        };
+        r.unwrap_or_else(|e| panic!("floor test run: {e}")).duration
+    }
+
+    /// The loaded object, for benchmarks that need raw access.
+    pub fn ebpf(&mut self) -> &mut Ebpf {
+        &mut self.ebpf
+    }
+
     fn stats_map(&self) -> PerCpuArray<&MapData, u64> {
         PerCpuArray::try_from(self.ebpf.map(names::STATS).expect("stats map in object"))
             .expect("stats map type")

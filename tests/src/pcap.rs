@@ -8,7 +8,14 @@ use std::{
     time::Duration,
 };
 
-use crate::netns::{Guard, Netns, unique_id};
+use crate::{
+    inject::RawSocket,
+    netns::{Guard, Netns, unique_id},
+};
+
+/// EtherType of the marker frames that close a synced capture (IEEE
+/// "local experimental").
+const MARKER_ETHERTYPE: u16 = 0x88b5;
 
 /// A running `tcpdump -w` inside a namespace.
 pub struct Capture {
@@ -58,9 +65,38 @@ impl Capture {
         }
     }
 
-    /// Stop tcpdump (SIGINT, so it flushes) and return the captured frames.
-    pub fn stop(mut self) -> Vec<Vec<u8>> {
-        std::thread::sleep(Duration::from_millis(200));
+    /// Stop tcpdump (SIGINT, so it flushes) after a grace period and return
+    /// the captured frames. Use [`Capture::stop_synced`] when a frame's
+    /// absence matters.
+    pub fn stop(self) -> Vec<Vec<u8>> {
+        std::thread::sleep(Duration::from_millis(300));
+        self.finish()
+    }
+
+    /// Send a marker frame through `sock` (which must reach the captured
+    /// interface) and stop only once the capture holds it: everything sent
+    /// before the marker has then been seen, or was really not there.
+    pub fn stop_synced(self, sock: &RawSocket) -> Vec<Vec<u8>> {
+        let id = unique_id();
+        let mut marker = vec![0xff; 6];
+        marker.extend_from_slice(&[0x02, 0, 0, 0, 0xfe, 0xfe]);
+        marker.extend_from_slice(&MARKER_ETHERTYPE.to_be_bytes());
+        marker.extend_from_slice(format!("rsdr-marker-{id}").as_bytes());
+        marker.resize(60, 0);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            sock.send(&marker);
+            std::thread::sleep(Duration::from_millis(50));
+            let seen = std::fs::read(&self.file)
+                .map(|b| b.len() > 24 && parse(&b).iter().any(|f| *f == marker));
+            if seen.unwrap_or(false) || std::time::Instant::now() > deadline {
+                break;
+            }
+        }
+        self.finish()
+    }
+
+    fn finish(mut self) -> Vec<Vec<u8>> {
         if let Some(mut child) = self.guard.0.take() {
             let _ = Command::new("kill")
                 .args(["-INT", &child.id().to_string()])

@@ -9,11 +9,12 @@ use rsdr_tests::{
     netns::unique_id,
 };
 
-/// `vip list` and `status` as JSON: the observable state.
-fn state(lab: &Lab) -> (String, String) {
+/// `vip list`, `status` and `stats` as JSON: the observable state.
+fn state(lab: &Lab) -> (String, String, String) {
     let vips = lab.rsdr(&["vip", "list", "--json"]).ok().to_string();
     let status = lab.rsdr(&["status", "--json"]).ok().to_string();
-    (vips, status)
+    let stats = lab.rsdr(&["stats", "--json"]).ok().to_string();
+    (vips, status, stats)
 }
 
 fn protected() -> Lab {
@@ -22,7 +23,7 @@ fn protected() -> Lab {
     lab
 }
 
-fn assert_unchanged(lab: &Lab, before: &(String, String), what: &str) {
+fn assert_unchanged(lab: &Lab, before: &(String, String, String), what: &str) {
     assert_eq!(&state(lab), before, "state changed after {what}");
 }
 
@@ -58,7 +59,11 @@ fn pin_dir_off_bpffs_is_refused() {
     let run = RsdrRun::from_output(cmd.output().expect("run rsdr"));
     run.fails_with("is not on a bpf filesystem");
     assert!(!pin.exists(), "nothing may be created off bpffs");
-    assert_eq!(lab.arping_from_peer(VIP, 1), 1, "nothing attached");
+    let link = lab.server.ip(&["link", "show", "eth0"]);
+    assert!(
+        !String::from_utf8_lossy(&link.stdout).contains("xdp"),
+        "no XDP program attached"
+    );
 }
 
 #[test]

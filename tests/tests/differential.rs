@@ -125,9 +125,13 @@ fn observe_inbound(filter: Filter) -> Vec<(bool, bool)> {
         sock.send(&build(mac(i)));
         sleep(Duration::from_millis(20));
     }
-    sleep(Duration::from_millis(300));
-    let peer_frames = on_peer.stop();
-    let server_frames = on_server.stop();
+    sleep(Duration::from_millis(100));
+    // The server's answers must reach the peer before we look: sync the
+    // peer's capture with a marker from the server, the server's with one
+    // from the peer.
+    let server_sock = RawSocket::open(&lab.server, "eth0");
+    let peer_frames = on_peer.stop_synced(&server_sock);
+    let server_frames = on_server.stop_synced(&sock);
     (0..items.len())
         .map(|i| {
             let answered = peer_frames.iter().any(|f| {
@@ -206,8 +210,9 @@ fn observe_outbound(filter: Filter, action: fn(&Lab)) -> Seen {
     let peer_mac = lab.peer.mac("eth0");
     let cap = Capture::start(&lab.peer, "eth0", "arp");
     action(&lab);
+    let server_sock = RawSocket::open(&lab.server, "eth0");
     let mut seen: Seen = cap
-        .stop()
+        .stop_synced(&server_sock)
         .iter()
         .filter(|f| f[6..12] != peer_mac)
         .filter_map(|f| arp_fields(f))

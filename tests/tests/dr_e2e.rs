@@ -92,12 +92,13 @@ fn with_rsdr_the_client_only_ever_sees_the_director() {
         "captured the real servers' answers"
     );
 
-    // The real servers now send ARP of their own, from the VIP.
+    // The real servers now send ARP of their own, from the VIP. Wait past
+    // the neighbour locktime first, so a leak could not be ignored by it.
+    sleep(Duration::from_millis(1200));
     for i in 0..2 {
         lab.rs_arps_from_vip(i);
         lab.rs_announces_vip(i);
     }
-    sleep(Duration::from_millis(1200)); // past the neighbour locktime
     assert_eq!(
         lab.client_vip_mac(),
         Some(lab.director_mac),

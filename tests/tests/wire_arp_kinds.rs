@@ -40,7 +40,7 @@ fn replies(out: &Output) -> u32 {
 fn seen_on_peer(lab: &Lab, action: impl FnOnce()) -> Vec<(u16, [u8; 4], [u8; 4])> {
     let cap = Capture::start(&lab.peer, "eth0", "arp");
     action();
-    cap.stop()
+    cap.stop_synced(&RawSocket::open(&lab.server, "eth0"))
         .iter()
         .filter_map(|f| arp_fields(f))
         .map(|(op, _, spa, tpa)| (op, spa, tpa))
@@ -170,9 +170,10 @@ fn conflict_detection_accepts_the_vip_while_the_director_holds_it() {
         "control: the director answers the probe"
     );
     lab.protect();
-    // The probe is dropped on egress (sendto gets ENOBUFS, which conflict
-    // detectors such as NetworkManager's n-acd treat as a dropped packet),
-    // and the director's answers would be hidden on ingress: no conflict.
+    // The probe is dropped on egress (E6; sendto gets ENOBUFS, which
+    // conflict detectors such as NetworkManager's n-acd treat as a dropped
+    // packet), so the director never answers. Hiding the director's answers
+    // on ingress (I2) is proven separately, below.
     assert_eq!(
         replies(&arping(&lab.server, &["-D", &VIP.to_string()])),
         0,
@@ -196,7 +197,7 @@ fn directors_announcements_are_hidden_from_the_host_unless_asked() {
         let cap = Capture::start(&lab.server, "eth0", "arp");
         sock.send(&garp);
         sock.send(&reply);
-        cap.stop()
+        cap.stop_synced(&sock)
             .iter()
             .filter_map(|f| arp_fields(f))
             .filter(|(_, _, spa, _)| *spa == VIP.octets())

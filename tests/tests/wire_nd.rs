@@ -4,6 +4,7 @@
 use std::{thread::sleep, time::Duration};
 
 use rsdr_tests::{
+    inject::RawSocket,
     lab::{Lab, NOBODY6, REAL6, VIP6},
     pcap::{Capture, nd_fields},
 };
@@ -13,7 +14,7 @@ fn ndisc6_answered(lab: &Lab, target: std::net::Ipv6Addr) -> bool {
     let out = lab
         .peer
         .cmd("ndisc6")
-        .args(["-1", "-r", "2", "-w", "400", &target.to_string(), "eth0"])
+        .args(["-1", "-r", "3", "-w", "1000", &target.to_string(), "eth0"])
         .output()
         .unwrap_or_else(|e| panic!("cannot run ndisc6: {e}"));
     String::from_utf8_lossy(&out.stdout).contains("Target link-layer address")
@@ -50,7 +51,7 @@ fn server_ns_sources(lab: &Lab) -> Vec<(std::net::Ipv6Addr, bool)> {
             &NOBODY6.to_string(),
         ])
         .output();
-    cap.stop()
+    cap.stop_synced(&RawSocket::open(&lab.server, "eth0"))
         .iter()
         .filter_map(|f| nd_fields(f))
         .filter(|(ty, _, _, target, _)| *ty == 135 && *target == NOBODY6)

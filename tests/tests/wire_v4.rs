@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use rsdr_tests::{
+    inject::RawSocket,
     lab::{Lab, NOBODY, REAL_IP, VIP},
     pcap::{Capture, arp_fields},
 };
@@ -13,7 +14,7 @@ use rsdr_tests::{
 fn server_arp_senders(lab: &Lab) -> Vec<([u8; 4], [u8; 6])> {
     let cap = Capture::start(&lab.peer, "eth0", "arp");
     lab.server_arps_from_vip();
-    let frames = cap.stop();
+    let frames = cap.stop_synced(&RawSocket::open(&lab.server, "eth0"));
     frames
         .iter()
         .filter_map(|f| arp_fields(f))

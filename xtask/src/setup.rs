@@ -30,6 +30,8 @@ const DEBIAN_TOOLS: &[(&str, &str)] = &[
     ("nsenter", "util-linux"),
     ("setpriv", "util-linux"),
     ("ip", "iproute2"),
+    ("ethtool", "ethtool"),
+    ("fc-list", "fontconfig"),
 ];
 
 pub fn run() -> anyhow::Result<()> {

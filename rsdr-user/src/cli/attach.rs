@@ -4,7 +4,7 @@ use rsdr_common::maps::{DEFAULT_MAX_POOLS, DEFAULT_MAX_VIPS};
 use rsdr_user::{
     attach::{self, AttachOptions, Outcome, XdpModeChoice},
     loader::LoadOptions,
-    pins::PinDir,
+    pins::{PinDir, XdpPinMode},
     privilege::{self, Need},
 };
 
@@ -60,34 +60,32 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
     };
     let outcomes = attach::attach(pins, &args.ifaces, opts).context("attach")?;
     for o in outcomes {
+        let hooks = |mode: XdpPinMode| format!("xdp {} ingress, tcx egress", mode.as_str());
         match o.outcome {
             Outcome::Attached {
                 mode,
                 fallback: None,
-            } => {
-                println!(
-                    "{}: attached (xdp {} ingress, tcx egress)",
-                    o.iface,
-                    mode.as_str()
-                )
-            }
+            } => println!("{}: attached ({})", o.iface, hooks(mode)),
             Outcome::Attached {
                 mode,
                 fallback: Some(why),
             } => {
-                println!(
-                    "{}: attached (xdp {} ingress, tcx egress): {why}",
-                    o.iface,
-                    mode.as_str()
-                )
+                println!("{}: attached ({}): {why}", o.iface, hooks(mode))
             }
             Outcome::AlreadyAttached { mode } => {
-                println!(
-                    "{}: already attached (xdp {} ingress, tcx egress)",
-                    o.iface,
-                    mode.as_str()
-                )
+                let note = match (args.xdp_mode, mode) {
+                    (Mode::Native, XdpPinMode::Skb) | (Mode::Skb, XdpPinMode::Native) => {
+                        "; to change the XDP mode, detach it first"
+                    }
+                    _ => "",
+                };
+                println!("{}: already attached ({}){note}", o.iface, hooks(mode))
             }
+            Outcome::AlreadyAttachedAs { mode, pinned_as } => println!(
+                "{}: already attached ({}), pinned under its former name {pinned_as}",
+                o.iface,
+                hooks(mode)
+            ),
         }
     }
     Ok(())

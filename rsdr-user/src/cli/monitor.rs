@@ -27,6 +27,8 @@ enum State {
 
 pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
     privilege::require(Need::Bpf)?;
+    pins.check_bpffs()?;
+    let _guard = pins.lock()?;
     pins.require_loaded()?;
     let mut tables = VipTables::open(pins).context("opening the config map")?;
     let on = matches!(args.state, State::On);

@@ -45,18 +45,15 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
                     .unwrap_or_else(|| "-".to_string())
             };
             let state = if i.ifindex.is_none() {
-                "interface gone"
+                "interface gone".to_string()
+            } else if let Some(now) = &i.renamed_to {
+                format!("ok, renamed to {now}")
             } else if i.healthy {
-                "ok"
+                "ok".to_string()
             } else {
-                "degraded (run rsdr attach again)"
+                "degraded (run rsdr attach again)".to_string()
             };
-            vec![
-                i.name.clone(),
-                hook("ingress"),
-                hook("egress"),
-                state.to_string(),
-            ]
+            vec![i.name.clone(), hook("ingress"), hook("egress"), state]
         })
         .collect();
     output::table(&["INTERFACE", "INGRESS", "EGRESS", "STATE"], &rows);

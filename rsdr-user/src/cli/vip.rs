@@ -2,6 +2,7 @@ use anyhow::Context as _;
 use rsdr_common::maps::{VIP_F_MONITOR, VIP_F_SHOW_CONFLICTS};
 use rsdr_user::{
     addr,
+    lock::PinLock,
     pins::PinDir,
     privilege::{self, Need},
     vips::{Change, EntryView, VipTables},
@@ -73,6 +74,15 @@ fn open(pins: &PinDir) -> anyhow::Result<VipTables> {
     VipTables::open(pins).context("opening the VIP tables")
 }
 
+/// Open the tables for a change, holding the pin-directory lock: checks and
+/// writes of two concurrent `vip add`s must not interleave.
+fn open_for_change(pins: &PinDir) -> anyhow::Result<(PinLock, VipTables)> {
+    privilege::require(Need::Bpf)?;
+    pins.check_bpffs()?;
+    let guard = pins.lock()?;
+    Ok((guard, open(pins)?))
+}
+
 pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Add(a) => {
@@ -85,7 +95,7 @@ pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
             if a.show_conflicts {
                 flags |= VIP_F_SHOW_CONFLICTS;
             }
-            let mut tables = open(pins)?;
+            let (_guard, mut tables) = open_for_change(pins)?;
             let note = if a.monitor {
                 " [monitor: counted, not enforced]"
             } else {
@@ -102,7 +112,8 @@ pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
         }
         Command::Del(a) => {
             let vip = addr::parse_vip(&a.vip)?;
-            let removed = open(pins)?.remove(vip)?;
+            let (_guard, mut tables) = open_for_change(pins)?;
+            let removed = tables.remove(vip)?;
             println!("removed VIP {vip} (real IP {})", removed.real);
         }
         Command::List(a) => {

@@ -1,54 +1,103 @@
 //! Rules a new VIP must satisfy against the configured ones, checked before
 //! anything is written. Pure, so it is tested without a kernel.
 
-use std::net::IpAddr;
+use std::{
+    collections::{HashMap, HashSet},
+    net::IpAddr,
+};
 
 use super::{Entry, VipError};
 use crate::addr::VipSpec;
 
-/// May `vip` -> `real` be added (or replace the entry with the same key)?
+/// May the `new` entries (VIP or pool -> real IP) be added to (or replace
+/// the entries with the same key in) `existing`?
 ///
-/// - the real IP is not the VIP, not inside the new pool, not a configured
+/// - the real IP is not the VIP, not inside its own pool, not a configured
 ///   VIP and not inside a configured pool: ARP for it must keep working;
-/// - the new VIP or pool covers no other entry's real IP, for the same reason;
+/// - no VIP or pool covers another entry's real IP, for the same reason;
 /// - pools do not overlap each other (an exact VIP inside a pool is fine:
-///   the exact entry wins).
-pub fn check_add(existing: &[Entry], vip: &VipSpec, real: IpAddr) -> Result<(), VipError> {
-    if let VipSpec::Addr(a) = vip
-        && *a == real
-    {
-        return Err(VipError::SameAsReal(*vip));
-    }
-    if let VipSpec::Pool(..) = vip
-        && vip.covers(real)
-    {
-        return Err(VipError::RealInPool { real, pool: *vip });
-    }
-    for e in existing.iter().filter(|e| e.vip != *vip) {
-        match e.vip {
-            VipSpec::Addr(a) if a == real => return Err(VipError::RealIsVip { real }),
-            VipSpec::Pool(..) if e.vip.covers(real) => {
-                return Err(VipError::RealInPool { real, pool: e.vip });
-            }
-            _ => {}
-        }
-        if vip.covers(e.real) {
-            return Err(VipError::CoversReal {
+///   the exact entry wins);
+/// - no key is given twice.
+///
+/// Linear in the number of entries (times the number of pools, which are
+/// few), so a config of a million VIPs checks in well under a second.
+pub fn check(existing: &[Entry], new: &[(VipSpec, IpAddr)]) -> Result<(), VipError> {
+    let mut seen = HashSet::new();
+    for (vip, real) in new {
+        if vip.is_ipv4() != real.is_ipv4() {
+            return Err(VipError::FamilyMismatch {
                 vip: *vip,
-                other: e.vip,
+                real: *real,
             });
         }
-        if matches!(vip, VipSpec::Pool(..))
-            && matches!(e.vip, VipSpec::Pool(..))
-            && vip.overlaps(&e.vip)
-        {
+        if !seen.insert(*vip) {
+            return Err(VipError::Duplicate(*vip));
+        }
+    }
+    // The resulting table: existing entries not replaced, plus the new ones.
+    let all: Vec<(VipSpec, IpAddr)> = existing
+        .iter()
+        .filter(|e| !seen.contains(&e.vip))
+        .map(|e| (e.vip, e.real))
+        .chain(new.iter().copied())
+        .collect();
+    let exact: HashMap<IpAddr, VipSpec> = all
+        .iter()
+        .filter_map(|(v, _)| match v {
+            VipSpec::Addr(a) => Some((*a, *v)),
+            VipSpec::Pool(..) => None,
+        })
+        .collect();
+    let pools: Vec<VipSpec> = all
+        .iter()
+        .map(|(v, _)| *v)
+        .filter(|v| matches!(v, VipSpec::Pool(..)))
+        .collect();
+    for (vip, real) in new {
+        if let VipSpec::Addr(a) = vip {
+            if a == real {
+                return Err(VipError::SameAsReal(*vip));
+            }
+        }
+        if exact.contains_key(real) {
+            return Err(VipError::RealIsVip { real: *real });
+        }
+        if let Some(pool) = pools.iter().find(|p| p.covers(*real)) {
+            return Err(VipError::RealInPool {
+                real: *real,
+                pool: *pool,
+            });
+        }
+    }
+    for (vip, real) in &all {
+        if let Some(other) = exact.get(real) {
+            return Err(VipError::CoversReal {
+                vip: *other,
+                other: *vip,
+            });
+        }
+        if let Some(pool) = pools.iter().find(|p| p.covers(*real)) {
+            return Err(VipError::CoversReal {
+                vip: *pool,
+                other: *vip,
+            });
+        }
+    }
+    for (i, a) in pools.iter().enumerate() {
+        if let Some(b) = pools[i + 1..].iter().find(|b| a.overlaps(b)) {
+            let (new_one, old_one) = if seen.contains(b) { (*b, *a) } else { (*a, *b) };
             return Err(VipError::PoolOverlap {
-                new: *vip,
-                existing: e.vip,
+                new: new_one,
+                existing: old_one,
             });
         }
     }
     Ok(())
+}
+
+/// [`check`] for a single entry.
+pub fn check_add(existing: &[Entry], vip: &VipSpec, real: IpAddr) -> Result<(), VipError> {
+    check(existing, &[(*vip, real)])
 }
 
 #[cfg(test)]
@@ -126,5 +175,38 @@ mod tests {
         ));
         check(&t, "203.0.114.0/24", "10.0.0.2").expect("adjacent pool");
         check(&t, "203.0.113.0/24", "10.0.0.3").expect("same pool: an update");
+    }
+
+    #[test]
+    fn batches_are_checked_as_a_whole() {
+        let spec = |s: &str| parse_vip(s).unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let batch = [
+            (spec("192.0.2.1"), ip("10.0.0.2")),
+            (spec("192.0.2.1"), ip("10.0.0.3")),
+        ];
+        assert!(matches!(
+            super::check(&[], &batch),
+            Err(VipError::Duplicate(_))
+        ));
+        let batch = [
+            (spec("192.0.2.1"), ip("10.0.0.2")),
+            (spec("10.0.0.2"), ip("10.0.0.9")),
+        ];
+        assert!(matches!(
+            super::check(&[], &batch),
+            Err(VipError::RealIsVip { .. })
+        ));
+        let many: Vec<_> = (0..50_000u32)
+            .map(|i| {
+                (
+                    VipSpec::Addr(IpAddr::V4((0xc633_0000 + i).into())),
+                    ip("10.0.0.2"),
+                )
+            })
+            .collect();
+        let t = std::time::Instant::now();
+        super::check(&[], &many).expect("50k distinct VIPs");
+        assert!(t.elapsed().as_secs() < 5, "linear, not quadratic");
     }
 }

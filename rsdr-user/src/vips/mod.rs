@@ -14,7 +14,7 @@ mod tables;
 
 use std::net::IpAddr;
 
-pub use check::check_add;
+pub use check::{check, check_add};
 use rsdr_common::{VipCounters, maps::VIP_F_ALL};
 use serde::Serialize;
 pub use tables::VipTables;
@@ -42,6 +42,12 @@ pub enum VipError {
         capacity: u32,
         flag: &'static str,
     },
+    #[error("VIP {vip} and real IP {real} are not of the same family")]
+    FamilyMismatch { vip: VipSpec, real: IpAddr },
+    #[error("{0}")]
+    Layout(String),
+    #[error("VIP {0} is given more than once")]
+    Duplicate(VipSpec),
     #[error("VIP {0} is not configured")]
     Absent(VipSpec),
     #[error("unknown VIP flags {0:#x}")]

@@ -1,6 +1,9 @@
 //! Map-backed VIP tables (see the module docs in `mod.rs`).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+};
 
 use aya::{
     Ebpf,
@@ -17,7 +20,7 @@ use rsdr_common::{
     maps::{CONFIG_F_MONITOR, names},
 };
 
-use super::{Change, Entry, VipError, check_add, check_flags};
+use super::{Change, Entry, VipError, check, check_flags};
 use crate::{
     addr::{VipSpec, from_raw, to_raw},
     pins::PinDir,
@@ -58,8 +61,10 @@ pub struct VipTables {
 }
 
 impl VipTables {
-    /// Open the pinned tables of a pin directory.
+    /// Open the pinned tables of a pin directory (after checking that they
+    /// were made by a compatible rsdr).
     pub fn open(pins: &PinDir) -> Result<Self, VipError> {
+        crate::loader::check_pinned_layout(pins).map_err(|e| VipError::Layout(e.to_string()))?;
         Self::build(|name| MapData::from_pin(pins.map(name)).map_err(map_err(name)))
     }
 
@@ -193,29 +198,91 @@ impl VipTables {
     /// Add `vip` -> `real` with `flags`, or bring an existing entry to that
     /// state. Everything is checked before anything is written.
     pub fn add(&mut self, vip: VipSpec, real: IpAddr, flags: u32) -> Result<Change, VipError> {
-        check_flags(flags)?;
-        let all = self.entries()?;
-        check_add(&all, &vip, real)?;
-        let change = match all.iter().find(|e| e.vip == vip) {
-            Some(e) if e.real == real && e.flags == flags => return Ok(Change::Unchanged),
-            Some(e) => Change::Updated {
-                old_real: e.real,
-                old_flags: e.flags,
-            },
-            None => Change::Added,
-        };
-        let update = matches!(change, Change::Updated { .. });
-        match (vip, real) {
-            (VipSpec::Addr(IpAddr::V4(v)), IpAddr::V4(r)) => {
-                self.put_exact4(v, r, flags, update)?
-            }
-            (VipSpec::Addr(IpAddr::V6(v)), IpAddr::V6(r)) => {
-                self.put_exact6(v, r, flags, update)?
-            }
-            (VipSpec::Pool(net, len), r) => self.put_pool(net, len, r, flags)?,
-            _ => unreachable!("check_add verified the families match"),
+        Ok(self.add_many(&[(vip, real, flags)])?[0])
+    }
+
+    /// [`Self::add`] for many entries at once: one validation of the whole
+    /// batch against the tables (linear time), capacity checked before the
+    /// first write, then one map update per entry.
+    pub fn add_many(&mut self, items: &[(VipSpec, IpAddr, u32)]) -> Result<Vec<Change>, VipError> {
+        for (_, _, flags) in items {
+            check_flags(*flags)?;
         }
-        Ok(change)
+        let all = self.entries()?;
+        let pairs: Vec<(VipSpec, IpAddr)> = items.iter().map(|(v, r, _)| (*v, *r)).collect();
+        check(&all, &pairs)?;
+        let existing: HashMap<VipSpec, &Entry> = all.iter().map(|e| (e.vip, e)).collect();
+        let changes: Vec<Change> = items
+            .iter()
+            .map(|(vip, real, flags)| match existing.get(vip) {
+                Some(e) if e.real == *real && e.flags == *flags => Change::Unchanged,
+                Some(e) => Change::Updated {
+                    old_real: e.real,
+                    old_flags: e.flags,
+                },
+                None => Change::Added,
+            })
+            .collect();
+        let count = |f: fn(&VipSpec) -> bool, all_entries: bool| -> u32 {
+            if all_entries {
+                all.iter().filter(|e| f(&e.vip)).count() as u32
+            } else {
+                items
+                    .iter()
+                    .zip(&changes)
+                    .filter(|((v, _, _), c)| **c == Change::Added && f(v))
+                    .count() as u32
+            }
+        };
+        let is4 = |v: &VipSpec| matches!(v, VipSpec::Addr(IpAddr::V4(_)));
+        let is6 = |v: &VipSpec| matches!(v, VipSpec::Addr(IpAddr::V6(_)));
+        let isp = |v: &VipSpec| matches!(v, VipSpec::Pool(..));
+        if count(is4, true) + count(is4, false) > self.cap_exact4 {
+            return Err(VipError::Full {
+                what: "IPv4 VIP",
+                capacity: self.cap_exact4,
+                flag: "--max-vips",
+            });
+        }
+        if count(is6, true) + count(is6, false) > self.cap_exact6 {
+            return Err(VipError::Full {
+                what: "IPv6 VIP",
+                capacity: self.cap_exact6,
+                flag: "--max-vips",
+            });
+        }
+        if count(isp, true) + count(isp, false) > self.cap_pools {
+            return Err(VipError::Full {
+                what: "pool",
+                capacity: self.cap_pools,
+                flag: "--max-pools",
+            });
+        }
+        let mut pools_changed = false;
+        for ((vip, real, flags), change) in items.iter().zip(&changes) {
+            let update = match change {
+                Change::Unchanged => continue,
+                Change::Updated { .. } => true,
+                Change::Added => false,
+            };
+            match (*vip, *real) {
+                (VipSpec::Addr(IpAddr::V4(v)), IpAddr::V4(r)) => {
+                    self.put_exact4(v, r, *flags, update)?
+                }
+                (VipSpec::Addr(IpAddr::V6(v)), IpAddr::V6(r)) => {
+                    self.put_exact6(v, r, *flags, update)?
+                }
+                (VipSpec::Pool(net, len), r) => {
+                    self.put_pool(net, len, r, *flags)?;
+                    pools_changed = true;
+                }
+                (vip, real) => return Err(VipError::FamilyMismatch { vip, real }),
+            }
+        }
+        if pools_changed {
+            self.sync_pool_counts()?;
+        }
+        Ok(changes)
     }
 
     fn put_exact4(
@@ -342,9 +409,14 @@ impl VipTables {
                         full_or(e, "pool", self.cap_pools, "--max-pools", names::POOLS6)
                     })?;
             }
-            _ => unreachable!("families checked"),
+            (net, real) => {
+                return Err(VipError::FamilyMismatch {
+                    vip: VipSpec::Pool(net, len),
+                    real,
+                });
+            }
         }
-        self.sync_pool_counts()
+        Ok(())
     }
 
     fn pool_slot(&self, net: IpAddr, len: u8) -> Result<Option<u32>, VipError> {
