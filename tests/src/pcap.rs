@@ -28,6 +28,12 @@ impl Capture {
     /// tcpdump says it is listening.
     pub fn start(ns: &Netns, iface: &str, filter: &str) -> Self {
         let file = std::env::temp_dir().join(format!("rsdr-cap-{}.pcap", unique_id()));
+        // Marker frames always pass, so `stop_synced` can see its own.
+        let filter = if filter.is_empty() {
+            String::new()
+        } else {
+            format!("({filter}) or ether proto {MARKER_ETHERTYPE:#06x}")
+        };
         let mut cmd = ns.cmd("tcpdump");
         cmd.args([
             "-i",
@@ -40,7 +46,7 @@ impl Capture {
             "-w",
         ])
         .arg(&file)
-        .arg(filter);
+        .arg(&filter);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
