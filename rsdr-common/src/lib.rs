@@ -9,6 +9,7 @@
 
 pub mod counters;
 pub mod maps;
+pub mod sketch;
 
 pub use counters::{Stat, VipCounter};
 pub use maps::{

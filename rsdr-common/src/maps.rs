@@ -29,6 +29,8 @@ pub mod names {
     pub const STATS: &str = "RSDR_STATS";
     /// Global settings: index 0 -> [`super::Config`] (array).
     pub const CONFIG: &str = "RSDR_CONFIG";
+    /// The VIP sketch (see [`crate::sketch`]): `u32` word index -> `u64` (array).
+    pub const SKETCH: &str = "RSDR_SKETCH";
     /// aya-log ring buffer, pinned so a later `rsdr run` can read the datapath's logs.
     pub const LOGS: &str = "AYA_LOGS";
 }
@@ -45,6 +47,8 @@ pub mod programs {
     pub const BENCH_TC_FLOOR: &str = "rsdr_bench_tc_floor";
     /// Benchmark only: XDP_TX, the live-frame traffic generator.
     pub const BENCH_XDP_TX: &str = "rsdr_bench_xdp_tx";
+    /// Benchmark only: XDP_DROP, the flood sink (cheapest disposal).
+    pub const BENCH_XDP_DROP: &str = "rsdr_bench_xdp_drop";
 }
 
 /// Default capacity of each exact VIP table (IPv4 and IPv6) when first created.
@@ -126,6 +130,10 @@ pub struct Config {
     pub pools4: u32,
     /// Number of IPv6 pools; likewise.
     pub pools6: u32,
+    /// Shift for the sketch hashes ([`crate::sketch::shift_for`]); 0 while
+    /// the sketch is not in use, and then every address goes to the table.
+    pub sketch_shift: u32,
+    pub _pad: u32,
 }
 
 #[cfg(feature = "user")]
@@ -143,4 +151,4 @@ const _: () = assert!(core::mem::size_of::<VipEntry4>() == 8 + 8 * VIP_COUNTER_S
 const _: () = assert!(core::mem::size_of::<VipEntry6>() == 24 + 8 * VIP_COUNTER_SLOTS);
 const _: () = assert!(core::mem::size_of::<PoolEntry4>() == 16);
 const _: () = assert!(core::mem::size_of::<PoolEntry6>() == 24);
-const _: () = assert!(core::mem::size_of::<Config>() == 16);
+const _: () = assert!(core::mem::size_of::<Config>() == 24);

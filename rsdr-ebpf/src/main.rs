@@ -70,6 +70,12 @@ mod programs {
     pub fn rsdr_bench_xdp_tx(_ctx: XdpContext) -> u32 {
         aya_ebpf::bindings::xdp_action::XDP_TX
     }
+
+    /// The cheapest possible disposal of a flood: the flood benchmark's sink.
+    #[xdp]
+    pub fn rsdr_bench_xdp_drop(_ctx: XdpContext) -> u32 {
+        aya_ebpf::bindings::xdp_action::XDP_DROP
+    }
 }
 
 #[cfg(target_arch = "bpf")]

@@ -39,3 +39,7 @@ pub static RSDR_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STAT_SLO
 
 #[map]
 pub static RSDR_CONFIG: Array<Config> = Array::with_max_entries(1, 0);
+
+/// Sized at load from the VIP capacity (`rsdr_common::sketch::words_for`).
+#[map]
+pub static RSDR_SKETCH: Array<u64> = Array::with_max_entries(64, 0);

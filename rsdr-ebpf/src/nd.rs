@@ -75,7 +75,7 @@ pub enum Parsed {
 #[inline(always)]
 pub fn parse(frame: &Frame, off: usize) -> Parsed {
     let Some(ip) = frame.at::<Ipv6Hdr>(off) else {
-        return Parsed::NotNd;
+        return Parsed::Short { nd_typed: false };
     };
     // SAFETY: `at` checked that the header is inside the packet.
     let ip = unsafe { &*ip };
@@ -83,7 +83,7 @@ pub fn parse(frame: &Frame, off: usize) -> Parsed {
         return Parsed::NotNd;
     }
     let Some(ty) = frame.at::<u8>(off + IPV6_HLEN) else {
-        return Parsed::NotNd;
+        return Parsed::Short { nd_typed: false };
     };
     // SAFETY: as above, for the type byte.
     let ty = unsafe { *ty };
@@ -93,7 +93,7 @@ pub fn parse(frame: &Frame, off: usize) -> Parsed {
         _ => return Parsed::NotNd,
     };
     let Some(msg) = frame.at::<NdMsg>(off + IPV6_HLEN) else {
-        return Parsed::Malformed;
+        return Parsed::Short { nd_typed: true };
     };
     // SAFETY: as above, for the whole message head.
     let msg = unsafe { &*msg };

@@ -7,7 +7,11 @@ use rsdr_common::{
     maps::{CONFIG_F_MONITOR, VIP_F_MONITOR, VIP_F_SHOW_CONFLICTS},
 };
 
-use crate::maps::{RSDR_CONFIG, RSDR_POOL_CTRS, RSDR_POOLS4, RSDR_POOLS6, RSDR_VIPS4, RSDR_VIPS6};
+use rsdr_common::sketch;
+
+use crate::maps::{
+    RSDR_CONFIG, RSDR_POOL_CTRS, RSDR_POOLS4, RSDR_POOLS6, RSDR_SKETCH, RSDR_VIPS4, RSDR_VIPS6,
+};
 
 /// A matched VIP (or pool): its real address, flags and this CPU's counters.
 #[derive(Clone, Copy)]
@@ -31,6 +35,20 @@ impl<R> Hit<R> {
     }
 }
 
+/// False only if `h`'s sketch bit is clear: then the address is certainly not
+/// an exact VIP. True when the sketch is not in use (shift 0).
+#[inline(always)]
+fn may_be_exact(cfg: &Config, h: u32) -> bool {
+    if cfg.sketch_shift == 0 {
+        return true;
+    }
+    let (word, bit) = sketch::locate(h);
+    match RSDR_SKETCH.get(word) {
+        Some(w) => *w & bit != 0,
+        None => true,
+    }
+}
+
 /// The global settings (all zero if the config map was never written).
 #[inline(always)]
 pub fn config() -> Config {
@@ -41,6 +59,8 @@ pub fn config() -> Config {
             flags: 0,
             pools4: 0,
             pools6: 0,
+            sketch_shift: 0,
+            _pad: 0,
         },
     }
 }
@@ -51,14 +71,16 @@ pub fn lookup4(cfg: &Config, addr: Ipv4Raw) -> Option<Hit<Ipv4Raw>> {
     if addr == 0 {
         return None;
     }
-    if let Some(e) = RSDR_VIPS4.get_ptr_mut(addr) {
-        // SAFETY: this CPU's copy of a per-CPU hash value from a successful lookup.
-        let e = unsafe { &mut *e };
-        return Some(Hit {
-            real: e.real,
-            flags: e.flags,
-            counters: &mut e.counters,
-        });
+    if may_be_exact(cfg, sketch::hash4(addr, cfg.sketch_shift)) {
+        if let Some(e) = RSDR_VIPS4.get_ptr_mut(addr) {
+            // SAFETY: this CPU's copy of a per-CPU hash value from a successful lookup.
+            let e = unsafe { &mut *e };
+            return Some(Hit {
+                real: e.real,
+                flags: e.flags,
+                counters: &mut e.counters,
+            });
+        }
     }
     if cfg.pools4 == 0 {
         return None;
@@ -78,14 +100,16 @@ pub fn lookup6(cfg: &Config, addr: &Ipv6Raw) -> Option<Hit<Ipv6Raw>> {
     if *addr == [0; 16] {
         return None;
     }
-    if let Some(e) = RSDR_VIPS6.get_ptr_mut(addr) {
-        // SAFETY: as in lookup4.
-        let e = unsafe { &mut *e };
-        return Some(Hit {
-            real: e.real,
-            flags: e.flags,
-            counters: &mut e.counters,
-        });
+    if may_be_exact(cfg, sketch::hash6(addr, cfg.sketch_shift)) {
+        if let Some(e) = RSDR_VIPS6.get_ptr_mut(addr) {
+            // SAFETY: as in lookup4.
+            let e = unsafe { &mut *e };
+            return Some(Hit {
+                real: e.real,
+                flags: e.flags,
+                counters: &mut e.counters,
+            });
+        }
     }
     if cfg.pools6 == 0 {
         return None;

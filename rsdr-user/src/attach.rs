@@ -278,10 +278,10 @@ fn renamed_owner(pins: &PinDir, name: &str, ifindex: u32) -> Result<Option<Strin
         if other == name {
             continue;
         }
-        if let Some((path, _)) = pins.find_xdp_link(&other) {
-            if live_link(&path, ifindex) {
-                return Ok(Some(other));
-            }
+        if let Some((path, _)) = pins.find_xdp_link(&other)
+            && live_link(&path, ifindex)
+        {
+            return Ok(Some(other));
         }
     }
     Ok(None)

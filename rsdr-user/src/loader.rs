@@ -113,13 +113,15 @@ fn expected_layout(name: &str) -> Option<(MapType, u32, u32)> {
         names::POOLS4 => Some((MapType::LpmTrie, 4 + 4, size_of::<PoolEntry4>() as u32)),
         names::POOLS6 => Some((MapType::LpmTrie, 4 + 16, size_of::<PoolEntry6>() as u32)),
         names::POOL_COUNTERS => Some((MapType::PerCpuArray, u32s, size_of::<VipCounters>() as u32)),
+        names::SKETCH => Some((MapType::Array, u32s, size_of::<u64>() as u32)),
         names::STATS => Some((MapType::PerCpuArray, u32s, size_of::<u64>() as u32)),
         names::CONFIG => Some((MapType::Array, u32s, size_of::<Config>() as u32)),
         _ => None,
     }
 }
 
-const PINNED_MAPS: [&str; 8] = [
+const PINNED_MAPS: [&str; 9] = [
+    names::SKETCH,
     names::VIPS4,
     names::VIPS6,
     names::POOLS4,
@@ -203,6 +205,7 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
     loader.map_max_entries(names::POOLS4, opts.max_pools);
     loader.map_max_entries(names::POOLS6, opts.max_pools);
     loader.map_max_entries(names::POOL_COUNTERS, opts.max_pools);
+    loader.map_max_entries(names::SKETCH, rsdr_common::sketch::words_for(opts.max_vips));
     let paths: Vec<(&'static str, PathBuf)> = match pins {
         Some(p) => PINNED_MAPS.iter().map(|n| (*n, p.map(n))).collect(),
         None => Vec::new(),
@@ -228,6 +231,21 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
 }
 
 fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {
+    let words = {
+        let map = ebpf
+            .map(names::SKETCH)
+            .ok_or(LoadError::MissingMap(names::SKETCH))?;
+        match map {
+            aya::maps::Map::Array(d) => d
+                .info()
+                .map_err(|source| LoadError::Map {
+                    name: names::SKETCH,
+                    source,
+                })?
+                .max_entries(),
+            _ => return Err(LoadError::MissingMap(names::SKETCH)),
+        }
+    };
     let map = ebpf
         .map_mut(names::CONFIG)
         .ok_or(LoadError::MissingMap(names::CONFIG))?;
@@ -241,6 +259,8 @@ fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {
     })?;
     if cfg.layout_version == 0 {
         cfg.layout_version = LAYOUT_VERSION;
+        // The sketch starts empty, as do the VIP tables, so it may be used at once.
+        cfg.sketch_shift = rsdr_common::sketch::shift_for(words);
         array.set(0, cfg, 0).map_err(|source| LoadError::Map {
             name: names::CONFIG,
             source,

@@ -2,6 +2,8 @@
 //! the real programs, network-namespace labs, packet capture and a runner
 //! for the `rsdr` binary. The tests themselves live in `tests/`.
 
+#[cfg(feature = "datapath")]
+pub mod bench;
 pub mod cli;
 pub mod corpus;
 #[cfg(feature = "datapath")]

@@ -93,8 +93,8 @@ impl Capture {
         loop {
             sock.send(&marker);
             std::thread::sleep(Duration::from_millis(50));
-            let seen = std::fs::read(&self.file)
-                .map(|b| b.len() > 24 && parse(&b).iter().any(|f| *f == marker));
+            let seen =
+                std::fs::read(&self.file).map(|b| b.len() > 24 && parse(&b).contains(&marker));
             if seen.unwrap_or(false) || std::time::Instant::now() > deadline {
                 break;
             }

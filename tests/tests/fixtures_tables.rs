@@ -226,3 +226,60 @@ fn ipv6_pool_and_exact_coexist() {
         .bytes();
     assert_eq!(dp.xdp(&ns).verdict, XDP_PASS, "outside the pool");
 }
+
+#[test]
+fn the_sketch_never_hides_a_vip() {
+    // Many VIPs, so sketch bits are shared; then remove every other one.
+    let mut dp = Datapath::load_with(LoadOptions {
+        max_vips: 8192,
+        max_pools: 4,
+    });
+    let vips: Vec<std::net::Ipv4Addr> = (0..6000u32)
+        .map(|i| std::net::Ipv4Addr::from(0x6440_0000 + i * 7))
+        .collect();
+    let items: Vec<_> = vips
+        .iter()
+        .map(|v| {
+            (
+                rsdr_user::addr::VipSpec::Addr(IpAddr::V4(*v)),
+                IpAddr::V4(REAL),
+                0,
+            )
+        })
+        .collect();
+    dp.tables.add_many(&items).expect("add 6000 VIPs");
+    let half: Vec<_> = vips
+        .iter()
+        .step_by(2)
+        .map(|v| parse_vip(&v.to_string()).unwrap())
+        .collect();
+    dp.tables
+        .remove_many(&half[..1000])
+        .expect("remove a batch");
+    for v in &half[1000..1100] {
+        dp.tables
+            .remove(*v)
+            .unwrap_or_else(|e| panic!("remove {v}: {e}"));
+    }
+    dp.tables
+        .remove_many(&half[1100..])
+        .expect("remove the rest");
+    let mut wrong = Vec::new();
+    for (i, v) in vips.iter().enumerate() {
+        let want = if i % 2 == 0 { XDP_PASS } else { XDP_DROP };
+        if dp.xdp(&req_in(*v)).verdict != want {
+            wrong.push(*v);
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} VIPs judged wrongly, e.g. {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+    // Addresses never configured pass, whatever their sketch bit.
+    for i in 0..2000u32 {
+        let other = std::net::Ipv4Addr::from(0x0a63_0000 + i);
+        assert_eq!(dp.xdp(&req_in(other)).verdict, XDP_PASS, "{other}");
+    }
+}

@@ -1,5 +1,6 @@
 //! Project tasks: `cargo xtask <setup|build|test|lab>`.
 
+mod bench;
 mod build;
 mod lab;
 mod setup;
@@ -27,6 +28,8 @@ enum Command {
     Test(test::Args),
     /// Build, then show in namespaces what the wire carries before and after rsdr
     Lab(lab::Args),
+    /// Measure datapath cost, flood resilience, traffic tax and control plane
+    Bench(bench::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +40,7 @@ fn main() -> std::process::ExitCode {
         Command::Build(args) => build::run(&args).map(|_| ()),
         Command::Test(args) => test::run(args),
         Command::Lab(args) => lab::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

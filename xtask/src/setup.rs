@@ -16,8 +16,8 @@ use crate::util::{cargo, cargo_home, exec, have, is_root, output};
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
-/// Debian packages providing the tools the tests and the lab run, keyed by
-/// the command that proves each is present.
+/// Debian packages providing the tools the tests, the lab and the benchmarks
+/// use, keyed by the command (or absolute file) that proves each is present.
 const DEBIAN_TOOLS: &[(&str, &str)] = &[
     ("arping", "iputils-arping"),
     ("ping", "iputils-ping"),
@@ -31,7 +31,11 @@ const DEBIAN_TOOLS: &[(&str, &str)] = &[
     ("setpriv", "util-linux"),
     ("ip", "iproute2"),
     ("ethtool", "ethtool"),
-    ("fc-list", "fontconfig"),
+    // Chart text for `cargo xtask bench`.
+    (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "fonts-dejavu-core",
+    ),
 ];
 
 pub fn run() -> anyhow::Result<()> {

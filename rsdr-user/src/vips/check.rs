@@ -54,10 +54,10 @@ pub fn check(existing: &[Entry], new: &[(VipSpec, IpAddr)]) -> Result<(), VipErr
         .filter(|v| matches!(v, VipSpec::Pool(..)))
         .collect();
     for (vip, real) in new {
-        if let VipSpec::Addr(a) = vip {
-            if a == real {
-                return Err(VipError::SameAsReal(*vip));
-            }
+        if let VipSpec::Addr(a) = vip
+            && a == real
+        {
+            return Err(VipError::SameAsReal(*vip));
         }
         if exact.contains_key(real) {
             return Err(VipError::RealIsVip { real: *real });

@@ -18,6 +18,7 @@ use rsdr_common::{
     Config, Ipv4Raw, Ipv6Raw, PoolEntry4, PoolEntry6, VipCounters, VipEntry4, VipEntry6,
     counters::VIP_COUNTER_SLOTS,
     maps::{CONFIG_F_MONITOR, names},
+    sketch,
 };
 
 use super::{Change, Entry, VipError, check, check_flags};
@@ -55,6 +56,7 @@ pub struct VipTables {
     pools6: LpmTrie<MapData, [u8; 16], PoolEntry6>,
     pool_ctrs: PerCpuArray<MapData, VipCounters>,
     config: Array<MapData, Config>,
+    sketch: Array<MapData, u64>,
     cap_exact4: u32,
     cap_exact6: u32,
     cap_pools: u32,
@@ -110,6 +112,8 @@ impl VipTables {
                 .map_err(map_err(names::POOL_COUNTERS))?,
             config: Array::try_from(Map::Array(get(names::CONFIG)?))
                 .map_err(map_err(names::CONFIG))?,
+            sketch: Array::try_from(Map::Array(get(names::SKETCH)?))
+                .map_err(map_err(names::SKETCH))?,
             cap_exact4,
             cap_exact6,
             cap_pools,
@@ -258,6 +262,17 @@ impl VipTables {
                 flag: "--max-pools",
             });
         }
+        // Sketch bits first: the datapath must never skip a VIP it holds.
+        let added: Vec<IpAddr> = items
+            .iter()
+            .zip(&changes)
+            .filter(|(_, c)| **c == Change::Added)
+            .filter_map(|((v, _, _), _)| match v {
+                VipSpec::Addr(a) => Some(*a),
+                VipSpec::Pool(..) => None,
+            })
+            .collect();
+        self.sketch_set(&added)?;
         let mut pools_changed = false;
         for ((vip, real, flags), change) in items.iter().zip(&changes) {
             let update = match change {
@@ -316,10 +331,14 @@ impl VipTables {
                 ncpus()?
             ]
         };
-        let values = PerCpuValues::try_from(values).map_err(|e| VipError::Cpus(e.to_string()))?;
-        self.exact4
-            .insert(key, values, if update { BPF_EXIST } else { BPF_NOEXIST })
-            .map_err(|e| full_or(e, "IPv4 VIP", self.cap_exact4, "--max-vips", names::VIPS4))
+        let flag = if update { BPF_EXIST } else { BPF_NOEXIST };
+        retry_enomem(|| {
+            let values = PerCpuValues::try_from(values.clone())
+                .map_err(|e| VipError::Cpus(e.to_string()))?;
+            self.exact4
+                .insert(key, values, flag)
+                .map_err(|e| full_or(e, "IPv4 VIP", self.cap_exact4, "--max-vips", names::VIPS4))
+        })
     }
 
     fn put_exact6(
@@ -354,10 +373,14 @@ impl VipTables {
                 ncpus()?
             ]
         };
-        let values = PerCpuValues::try_from(values).map_err(|e| VipError::Cpus(e.to_string()))?;
-        self.exact6
-            .insert(key, values, if update { BPF_EXIST } else { BPF_NOEXIST })
-            .map_err(|e| full_or(e, "IPv6 VIP", self.cap_exact6, "--max-vips", names::VIPS6))
+        let flag = if update { BPF_EXIST } else { BPF_NOEXIST };
+        retry_enomem(|| {
+            let values = PerCpuValues::try_from(values.clone())
+                .map_err(|e| VipError::Cpus(e.to_string()))?;
+            self.exact6
+                .insert(key, values, flag)
+                .map_err(|e| full_or(e, "IPv6 VIP", self.cap_exact6, "--max-vips", names::VIPS6))
+        })
     }
 
     /// Insert or update a pool. A new pool gets the lowest free counter slot,
@@ -461,36 +484,189 @@ impl VipTables {
         Ok(())
     }
 
+    /// One entry, with counters summed, if configured.
+    pub fn get(&self, vip: &VipSpec) -> Result<Option<Entry>, VipError> {
+        let found = |r: Result<Entry, MapError>, map| match r {
+            Ok(e) => Ok(Some(e)),
+            Err(MapError::KeyNotFound) => Ok(None),
+            Err(source) => Err(VipError::Map { map, source }),
+        };
+        match *vip {
+            VipSpec::Addr(IpAddr::V4(a)) => found(
+                self.exact4.get(&to_raw(a), 0).map(|values| {
+                    let mut counters = [0; VIP_COUNTER_SLOTS];
+                    values.iter().for_each(|v| sum(&mut counters, &v.counters));
+                    let first = values.iter().next().copied().unwrap_or(VipEntry4 {
+                        real: 0,
+                        flags: 0,
+                        counters,
+                    });
+                    Entry {
+                        vip: *vip,
+                        real: IpAddr::V4(from_raw(first.real)),
+                        flags: first.flags,
+                        counters,
+                    }
+                }),
+                names::VIPS4,
+            ),
+            VipSpec::Addr(IpAddr::V6(a)) => found(
+                self.exact6.get(&a.octets(), 0).map(|values| {
+                    let mut counters = [0; VIP_COUNTER_SLOTS];
+                    values.iter().for_each(|v| sum(&mut counters, &v.counters));
+                    let first = values.iter().next().copied().unwrap_or(VipEntry6 {
+                        real: [0; 16],
+                        flags: 0,
+                        _pad: 0,
+                        counters,
+                    });
+                    Entry {
+                        vip: *vip,
+                        real: IpAddr::V6(Ipv6Addr::from(first.real)),
+                        flags: first.flags,
+                        counters,
+                    }
+                }),
+                names::VIPS6,
+            ),
+            VipSpec::Pool(IpAddr::V4(n), l) => {
+                match self.pools4.get(&Key::new(u32::from(l), n.octets()), 0) {
+                    Ok(v) => Ok(Some(Entry {
+                        vip: *vip,
+                        real: IpAddr::V4(from_raw(v.real)),
+                        flags: v.flags,
+                        counters: self.pool_counters(v.slot)?,
+                    })),
+                    Err(MapError::KeyNotFound) => Ok(None),
+                    Err(source) => Err(VipError::Map {
+                        map: names::POOLS4,
+                        source,
+                    }),
+                }
+            }
+            VipSpec::Pool(IpAddr::V6(n), l) => {
+                match self.pools6.get(&Key::new(u32::from(l), n.octets()), 0) {
+                    Ok(v) => Ok(Some(Entry {
+                        vip: *vip,
+                        real: IpAddr::V6(Ipv6Addr::from(v.real)),
+                        flags: v.flags,
+                        counters: self.pool_counters(v.slot)?,
+                    })),
+                    Err(MapError::KeyNotFound) => Ok(None),
+                    Err(source) => Err(VipError::Map {
+                        map: names::POOLS6,
+                        source,
+                    }),
+                }
+            }
+        }
+    }
+
     /// Remove `vip` (address or pool); fails if it is not configured.
     pub fn remove(&mut self, vip: VipSpec) -> Result<Entry, VipError> {
-        let existing = self
-            .entries()?
-            .into_iter()
-            .find(|e| e.vip == vip)
-            .ok_or(VipError::Absent(vip))?;
-        let res = match vip {
-            VipSpec::Addr(IpAddr::V4(a)) => self
-                .exact4
-                .remove(&to_raw(a))
-                .map_err(map_err(names::VIPS4)),
-            VipSpec::Addr(IpAddr::V6(a)) => self
-                .exact6
-                .remove(&a.octets())
-                .map_err(map_err(names::VIPS6)),
-            VipSpec::Pool(IpAddr::V4(n), l) => self
-                .pools4
-                .remove(&Key::new(u32::from(l), n.octets()))
-                .map_err(map_err(names::POOLS4)),
-            VipSpec::Pool(IpAddr::V6(n), l) => self
-                .pools6
-                .remove(&Key::new(u32::from(l), n.octets()))
-                .map_err(map_err(names::POOLS6)),
-        };
-        res?;
-        if let VipSpec::Pool(..) = vip {
+        Ok(self.remove_many(&[vip])?.remove(0))
+    }
+
+    /// Remove several entries; fails, removing nothing, if one is not
+    /// configured or given twice. Sketch bits are cleared after the
+    /// entries are gone, where no remaining VIP needs them (one scan of the
+    /// keys for the whole batch).
+    pub fn remove_many(&mut self, vips: &[VipSpec]) -> Result<Vec<Entry>, VipError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut found = Vec::with_capacity(vips.len());
+        for vip in vips {
+            if !seen.insert(*vip) {
+                return Err(VipError::Duplicate(*vip));
+            }
+            found.push(self.get(vip)?.ok_or(VipError::Absent(*vip))?);
+        }
+        let mut pools = false;
+        for vip in vips {
+            let res = match *vip {
+                VipSpec::Addr(IpAddr::V4(a)) => self
+                    .exact4
+                    .remove(&to_raw(a))
+                    .map_err(map_err(names::VIPS4)),
+                VipSpec::Addr(IpAddr::V6(a)) => self
+                    .exact6
+                    .remove(&a.octets())
+                    .map_err(map_err(names::VIPS6)),
+                VipSpec::Pool(IpAddr::V4(n), l) => {
+                    pools = true;
+                    self.pools4
+                        .remove(&Key::new(u32::from(l), n.octets()))
+                        .map_err(map_err(names::POOLS4))
+                }
+                VipSpec::Pool(IpAddr::V6(n), l) => {
+                    pools = true;
+                    self.pools6
+                        .remove(&Key::new(u32::from(l), n.octets()))
+                        .map_err(map_err(names::POOLS6))
+                }
+            };
+            res?;
+        }
+        if pools {
             self.sync_pool_counts()?;
         }
-        Ok(existing)
+        let shift = self.sketch_shift()?;
+        let mut gone: std::collections::HashSet<u32> = vips
+            .iter()
+            .filter_map(|v| match v {
+                VipSpec::Addr(a) if shift != 0 => Some(sketch_hash(*a, shift)),
+                _ => None,
+            })
+            .collect();
+        if !gone.is_empty() {
+            for key in self.exact4.keys() {
+                gone.remove(&sketch::hash4(key.map_err(map_err(names::VIPS4))?, shift));
+            }
+            for key in self.exact6.keys() {
+                gone.remove(&sketch::hash6(&key.map_err(map_err(names::VIPS6))?, shift));
+            }
+            let mut words: HashMap<u32, u64> = HashMap::new();
+            for h in gone {
+                let (word, bit) = sketch::locate(h);
+                *words.entry(word).or_insert(0) |= bit;
+            }
+            for (word, bits) in words {
+                let w = self.sketch.get(&word, 0).map_err(map_err(names::SKETCH))?;
+                self.sketch
+                    .set(word, w & !bits, 0)
+                    .map_err(map_err(names::SKETCH))?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn sketch_shift(&self) -> Result<u32, VipError> {
+        Ok(self
+            .config
+            .get(&0, 0)
+            .map_err(map_err(names::CONFIG))?
+            .sketch_shift)
+    }
+
+    /// Set the sketch bits of `addrs` (one read-modify-write per word).
+    fn sketch_set(&mut self, addrs: &[IpAddr]) -> Result<(), VipError> {
+        let shift = self.sketch_shift()?;
+        if shift == 0 || addrs.is_empty() {
+            return Ok(());
+        }
+        let mut words: HashMap<u32, u64> = HashMap::new();
+        for a in addrs {
+            let (word, bit) = sketch::locate(sketch_hash(*a, shift));
+            *words.entry(word).or_insert(0) |= bit;
+        }
+        for (word, bits) in words {
+            let w = self.sketch.get(&word, 0).map_err(map_err(names::SKETCH))?;
+            if w & bits != bits {
+                self.sketch
+                    .set(word, w | bits, 0)
+                    .map_err(map_err(names::SKETCH))?;
+            }
+        }
+        Ok(())
     }
 
     /// The global monitor switch.
@@ -512,6 +688,35 @@ impl VipTables {
             cfg.flags &= !CONFIG_F_MONITOR;
         }
         self.config.set(0, cfg, 0).map_err(map_err(names::CONFIG))
+    }
+}
+
+/// Run a map update, retrying while the kernel reports ENOMEM. Hash tables
+/// that are not preallocated take elements from per-CPU caches refilled
+/// asynchronously; a burst of updates (a large `apply`) can drain them for
+/// a moment. Gives up after about a second.
+fn retry_enomem(mut f: impl FnMut() -> Result<(), VipError>) -> Result<(), VipError> {
+    let mut wait = std::time::Duration::from_micros(200);
+    for _ in 0..12 {
+        match f() {
+            Err(VipError::Map {
+                source: MapError::SyscallError(SyscallError { io_error, .. }),
+                ..
+            }) if io_error.raw_os_error() == Some(libc::ENOMEM) => {
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+            other => return other,
+        }
+    }
+    f()
+}
+
+/// The sketch hash of an exact VIP (the datapath computes the same).
+fn sketch_hash(a: IpAddr, shift: u32) -> u32 {
+    match a {
+        IpAddr::V4(v) => sketch::hash4(to_raw(v), shift),
+        IpAddr::V6(v) => sketch::hash6(&v.octets(), shift),
     }
 }
 

@@ -1,0 +1,147 @@
+//! Section 3: what rsdr costs normal traffic through the real server's
+//! interface: TCP throughput and small-UDP packet rate with iperf3 from the
+//! peer, without rsdr and with it in each hook mode, as ratios.
+
+use std::{thread::sleep, time::Duration};
+
+use super::Record;
+use crate::{
+    cli::{RsdrRun, rsdr_cmd},
+    lab::{Lab, REAL_IP, VIP},
+    netns::{Guard, spawn},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    None,
+    XdpNative,
+    XdpSkb,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 3] = [Mode::None, Mode::XdpNative, Mode::XdpSkb];
+
+    fn key(self) -> &'static str {
+        match self {
+            Mode::None => "no_rsdr",
+            Mode::XdpNative => "rsdr_xdp_native",
+            Mode::XdpSkb => "rsdr_xdp_skb",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Mode::None => "no rsdr",
+            Mode::XdpNative => "rsdr, XDP native + TC egress",
+            Mode::XdpSkb => "rsdr, XDP skb mode + TC egress",
+        }
+    }
+}
+
+fn rsdr(lab: &Lab, args: &[&str]) -> RsdrRun {
+    let mut cmd = rsdr_cmd(Some(lab.server.cmd("env")));
+    cmd.arg("--pin-dir").arg(lab.pin_dir()).args(args);
+    RsdrRun::from_output(cmd.output().expect("run rsdr"))
+}
+
+fn lab(mode: Mode) -> (Lab, Guard) {
+    let lab = Lab::new();
+    match mode {
+        Mode::None => {}
+        Mode::XdpNative | Mode::XdpSkb => {
+            let m = if mode == Mode::XdpNative {
+                "native"
+            } else {
+                "skb"
+            };
+            rsdr(&lab, &["attach", "eth0", "--xdp-mode", m]).ok();
+            rsdr(
+                &lab,
+                &[
+                    "vip",
+                    "add",
+                    &VIP.to_string(),
+                    "--real",
+                    &REAL_IP.to_string(),
+                ],
+            )
+            .ok();
+        }
+    }
+    let server = spawn(
+        lab.server
+            .cmd("iperf3")
+            .args(["-s", "-B", &REAL_IP.to_string()]),
+    );
+    sleep(Duration::from_millis(300));
+    (lab, server)
+}
+
+fn iperf(lab: &Lab, args: &[&str]) -> serde_json::Value {
+    for _ in 0..3 {
+        let out = lab
+            .peer
+            .cmd("iperf3")
+            .args(["-c", &REAL_IP.to_string(), "-J"])
+            .args(args)
+            .output()
+            .expect("iperf3");
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            && v.get("error").is_none()
+        {
+            return v;
+        }
+        sleep(Duration::from_millis(300));
+    }
+    panic!("iperf3 {args:?} kept failing");
+}
+
+/// TCP Gbit/s and 64-byte UDP kpps per mode, `reps` rounds of `secs`-second
+/// runs. All labs exist at once and the modes take turns within each round,
+/// so drift in the machine's load hits every mode alike.
+pub fn run(secs: u32, reps: usize) -> Vec<Record> {
+    let t = secs.to_string();
+    let labs: Vec<(Mode, Lab, Guard)> = Mode::ALL
+        .iter()
+        .map(|m| {
+            let (lab, server) = lab(*m);
+            (*m, lab, server)
+        })
+        .collect();
+    let mut tcp = vec![Vec::new(); labs.len()];
+    let mut udp = vec![Vec::new(); labs.len()];
+    for _ in 0..reps {
+        for (i, (_, lab, _)) in labs.iter().enumerate() {
+            let v = iperf(lab, &["-t", &t]);
+            tcp[i].push(
+                v["end"]["sum_received"]["bits_per_second"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+                    / 1e9,
+            );
+        }
+        for (i, (_, lab, _)) in labs.iter().enumerate() {
+            let v = iperf(lab, &["-u", "-b", "0", "-l", "64", "-t", &t]);
+            let sum = &v["end"]["sum"];
+            let got = sum["packets"].as_f64().unwrap_or(0.0)
+                - sum["lost_packets"].as_f64().unwrap_or(0.0);
+            udp[i].push(got / sum["seconds"].as_f64().unwrap_or(1.0) / 1e3);
+        }
+    }
+    let mut out = Vec::new();
+    let mut base: Vec<Record> = Vec::new();
+    for (i, (mode, _, _)) in labs.iter().enumerate() {
+        let tcp = Record::new("tax", format!("tax/{}/tcp_gbps", mode.key()), "Gbit/s", format!("iperf3 TCP, one stream, {secs} s, peer -> server over veth, received rate; modes interleaved"), tcp[i].clone())
+            .detail("label", mode.label());
+        let udp = Record::new("tax", format!("tax/{}/udp64_kpps", mode.key()), "kpps", format!("iperf3 UDP, 64-byte payloads, unlimited rate, {secs} s, packets received per second; modes interleaved"), udp[i].clone())
+            .detail("label", mode.label());
+        let (tcp, udp) = if *mode == Mode::None {
+            base = vec![tcp.clone(), udp.clone()];
+            (tcp, udp)
+        } else {
+            (tcp.against(&base[0]), udp.against(&base[1]))
+        };
+        out.extend([tcp, udp]);
+    }
+    out
+}
