@@ -41,6 +41,8 @@ pub mod programs {
     pub const XDP_INGRESS: &str = "rsdr_xdp_ingress";
     /// TC egress filter and rewriter.
     pub const TC_EGRESS: &str = "rsdr_tc_egress";
+    /// TC ingress filter: the XDP ingress decisions on the TC hook.
+    pub const TC_INGRESS: &str = "rsdr_tc_ingress";
     /// Benchmark only: empty XDP program (the floor).
     pub const BENCH_XDP_FLOOR: &str = "rsdr_bench_xdp_floor";
     /// Benchmark only: empty TC program (the floor).

@@ -21,6 +21,7 @@ use crate::{
     frame::Frame,
     l2::{self, L3},
     nd::{self, CSUM_OFFSET, Kind, ND_END, Parsed, SRC_OFFSET},
+    skb::linear,
     vip::{self, Hit},
 };
 
@@ -45,18 +46,6 @@ pub fn tc(ctx: &TcContext) -> i32 {
         Some(L3::Ipv6(off)) => nd_frame(ctx, &frame, off),
         None => PASS,
     }
-}
-
-/// The frame, with at least `need` bytes linear if the packet has them.
-#[inline(always)]
-fn linear(ctx: &TcContext, need: usize) -> Frame {
-    let frame = Frame::new(ctx.data(), ctx.data_end());
-    if frame.at::<u8>(need - 1).is_some() || (ctx.len() as usize) < need {
-        return frame;
-    }
-    // The helper invalidates packet pointers whatever it returns.
-    let _ = ctx.pull_data(need as u32);
-    Frame::new(ctx.data(), ctx.data_end())
 }
 
 /// ARP leaving the real server (docs/semantics.md, rows E1-E7).

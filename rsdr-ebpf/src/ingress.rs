@@ -1,8 +1,12 @@
-//! Ingress decisions (XDP): one function per frame kind, each following its
-//! table in docs/semantics.md. Decisions about a VIP in monitor mode are
-//! counted and the frame passes.
+//! Ingress decisions: one function per frame kind, each following its table
+//! in docs/semantics.md, shared by the two ingress hooks (XDP, and TC for
+//! hosts where XDP is taken or unwanted). Decisions about a VIP in monitor
+//! mode are counted and the frame passes.
 
-use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
+use aya_ebpf::{
+    bindings::{TC_ACT_SHOT, TC_ACT_UNSPEC, xdp_action},
+    programs::{TcContext, XdpContext},
+};
 use rsdr_common::{Stat, VipCounter};
 
 use crate::{
@@ -10,26 +14,59 @@ use crate::{
     counters::{count, decide},
     frame::Frame,
     l2::{self, L3},
-    nd::{self, Kind, Parsed},
+    nd::{self, Kind, ND_END, Parsed},
+    skb::linear,
     vip,
 };
 
-const PASS: u32 = xdp_action::XDP_PASS;
-const DROP: u32 = xdp_action::XDP_DROP;
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Drop,
+}
+
+const PASS: Verdict = Verdict::Pass;
+const DROP: Verdict = Verdict::Drop;
 
 #[inline(always)]
-fn verdict(enforce: bool) -> u32 {
+fn verdict(enforce: bool) -> Verdict {
     if enforce { DROP } else { PASS }
 }
 
 #[inline(always)]
 pub fn xdp(ctx: &XdpContext) -> u32 {
     let frame = Frame::new(ctx.data(), ctx.data_end());
-    match l2::locate(&frame) {
+    let v = match l2::locate(&frame) {
         Some(L3::Arp(off)) => arp_frame(&frame, off),
-        Some(L3::Ipv6(off)) => nd_frame(&frame, off),
+        Some(L3::Ipv6(off)) => nd_frame(nd::parse(&frame, off)),
         // Neither ARP nor IPv6: the cheapest path, nothing looked up or counted.
-        None => PASS,
+        None => return xdp_action::XDP_PASS,
+    };
+    match v {
+        Verdict::Pass => xdp_action::XDP_PASS,
+        Verdict::Drop => xdp_action::XDP_DROP,
+    }
+}
+
+/// The same decisions on the TC ingress hook (TCX). The skb's ARP or ND
+/// head may lie outside the linear part; it is pulled in for those only.
+#[inline(always)]
+pub fn tc(ctx: &TcContext) -> i32 {
+    let frame = Frame::new(ctx.data(), ctx.data_end());
+    let v = match l2::locate(&frame) {
+        Some(L3::Arp(off)) => arp_frame(&linear(ctx, off + arp::ARP_LEN), off),
+        Some(L3::Ipv6(off)) => {
+            let mut parsed = nd::parse(&frame, off);
+            if let Parsed::Short { .. } = parsed {
+                parsed = nd::parse(&linear(ctx, off + ND_END), off);
+            }
+            nd_frame(parsed)
+        }
+        None => return TC_ACT_UNSPEC,
+    };
+    match v {
+        Verdict::Pass => TC_ACT_UNSPEC,
+        Verdict::Drop => TC_ACT_SHOT as i32,
     }
 }
 
@@ -44,7 +81,7 @@ pub fn xdp(ctx: &XdpContext) -> u32 {
 /// | request, target = VIP                   | drop    | in_arp_request_for_vip_dropped |
 /// | anything else                           | pass    | in_arp_passed                  |
 #[inline(always)]
-fn arp_frame(frame: &Frame, off: usize) -> u32 {
+fn arp_frame(frame: &Frame, off: usize) -> Verdict {
     let Some(arp) = arp::parse(frame, off) else {
         count(Stat::InArpMalformedPassed);
         return PASS;
@@ -101,8 +138,8 @@ fn arp_frame(frame: &Frame, off: usize) -> u32 {
 /// |   (unless the VIP shows conflicts)      |         |                           |
 /// | any other NS/NA                         | pass    | in_nd_passed              |
 #[inline(always)]
-fn nd_frame(frame: &Frame, off: usize) -> u32 {
-    let nd = match nd::parse(frame, off) {
+fn nd_frame(parsed: Parsed) -> Verdict {
+    let nd = match parsed {
         Parsed::NotNd | Parsed::Short { nd_typed: false } => return PASS,
         Parsed::Malformed | Parsed::Short { nd_typed: true } => {
             count(Stat::InNdMalformedPassed);

@@ -30,6 +30,8 @@ mod maps;
 #[cfg(target_arch = "bpf")]
 mod nd;
 #[cfg(target_arch = "bpf")]
+mod skb;
+#[cfg(target_arch = "bpf")]
 mod vip;
 
 #[cfg(target_arch = "bpf")]
@@ -49,6 +51,11 @@ mod programs {
     #[classifier]
     pub fn rsdr_tc_egress(ctx: TcContext) -> i32 {
         egress::tc(&ctx)
+    }
+
+    #[classifier]
+    pub fn rsdr_tc_ingress(ctx: TcContext) -> i32 {
+        ingress::tc(&ctx)
     }
 
     // Benchmark helpers, loaded only by `cargo xtask bench`, never attached

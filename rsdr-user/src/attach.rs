@@ -20,7 +20,7 @@ use crate::{
     iface::{self, IfaceError},
     loader::{self, LoadError, LoadOptions},
     lock::PinLock,
-    pins::{PinDir, PinError, XdpPinMode},
+    pins::{Ingress, PinDir, PinError},
     sys,
 };
 
@@ -34,23 +34,48 @@ pub enum XdpModeChoice {
     Skb,
 }
 
+/// The `--ingress` choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum IngressChoice {
+    /// XDP, in the mode `--xdp-mode` says.
+    #[default]
+    Xdp,
+    /// TC ingress (TCX): for hosts where another program owns XDP, or where
+    /// XDP's per-packet cost (e.g. on veth) is unwanted.
+    Tc,
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AttachOptions {
+    pub ingress: IngressChoice,
     pub mode: XdpModeChoice,
     pub load: LoadOptions,
+}
+
+impl AttachOptions {
+    /// Would an interface attached with `hook` satisfy these options?
+    pub fn wants(&self, hook: Ingress) -> bool {
+        match (self.ingress, self.mode, hook) {
+            (IngressChoice::Tc, _, Ingress::Tc) => true,
+            (IngressChoice::Xdp, XdpModeChoice::Auto, Ingress::XdpNative | Ingress::XdpSkb) => true,
+            (IngressChoice::Xdp, XdpModeChoice::Native, Ingress::XdpNative) => true,
+            (IngressChoice::Xdp, XdpModeChoice::Skb, Ingress::XdpSkb) => true,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Links created now. `fallback` explains why skb mode was used in `auto`.
     Attached {
-        mode: XdpPinMode,
+        ingress: Ingress,
         fallback: Option<String>,
     },
     /// Both links were already pinned and live; nothing was done.
-    AlreadyAttached { mode: XdpPinMode },
+    AlreadyAttached { ingress: Ingress },
     /// rsdr already filters this interface, pinned under its former name.
-    AlreadyAttachedAs { mode: XdpPinMode, pinned_as: String },
+    AlreadyAttachedAs { ingress: Ingress, pinned_as: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,8 +104,12 @@ pub enum AttachError {
         mode: &'static str,
         reason: String,
     },
-    #[error("{iface}: cannot attach TC egress: {reason}")]
-    Tc { iface: String, reason: String },
+    #[error("{iface}: cannot attach TC {direction}: {reason}")]
+    Tc {
+        iface: String,
+        direction: &'static str,
+        reason: String,
+    },
     #[error("{iface}: cannot pin link at {path}: {reason}")]
     PinLink {
         iface: String,
@@ -103,10 +132,10 @@ fn errno(e: &ProgramError) -> Option<i32> {
 fn explain(e: &ProgramError) -> String {
     match errno(e) {
         Some(libc::EBUSY) | Some(libc::EEXIST) => {
-            "another XDP program is already attached to this interface".to_string()
+            "another XDP program is already attached to this interface (rsdr attach --ingress tc avoids XDP)".to_string()
         }
         Some(libc::EOPNOTSUPP) => "the driver does not support this XDP mode".to_string(),
-        _ => format!("{e}"),
+        _ => crate::error_chain(e),
     }
 }
 
@@ -165,28 +194,20 @@ fn attach_locked(
     targets: &[(String, u32)],
     opts: AttachOptions,
 ) -> Result<Vec<IfaceOutcome>, AttachError> {
-    let xdp_pin = pins.prog(rsdr_common::maps::programs::XDP_INGRESS);
-    let tc_pin = pins.prog(rsdr_common::maps::programs::TC_EGRESS);
-    if !xdp_pin.exists() || !tc_pin.exists() {
-        let _ = fs::remove_file(&xdp_pin);
-        let _ = fs::remove_file(&tc_pin);
-        loader::load_and_pin(pins, opts.load)?;
-    }
-    let (mut xdp, mut tc) = loader::open_pinned(pins)?;
-
+    let mut progs = loader::pinned_programs(pins, opts.load)?;
     let mut pending = Vec::new();
     let mut stale = Vec::new();
     let mut outcomes = Vec::new();
     for (name, ifindex) in targets {
         if let Some(owner) = renamed_owner(pins, name, *ifindex)? {
-            let mode = pins
-                .find_xdp_link(&owner)
+            let ingress = pins
+                .find_ingress_link(&owner)
                 .map(|(_, m)| m)
-                .unwrap_or(XdpPinMode::Native);
+                .unwrap_or(Ingress::XdpNative);
             outcomes.push(IfaceOutcome {
                 iface: name.clone(),
                 outcome: Outcome::AlreadyAttachedAs {
-                    mode,
+                    ingress,
                     pinned_as: owner,
                 },
             });
@@ -194,38 +215,45 @@ fn attach_locked(
         }
         let tc_path = pins.tc_egress_link(name);
         let tc_live = live_link(&tc_path, *ifindex);
-        let xdp_existing = pins.find_xdp_link(name);
-        let xdp_live = xdp_existing
+        let existing = pins.find_ingress_link(name);
+        let ingress_live = existing
             .as_ref()
             .filter(|(p, _)| live_link(p, *ifindex))
             .map(|(_, m)| *m);
 
         if !tc_live {
             stale.push(tc_path.clone());
-            let link = attach_tc(&mut tc, name, *ifindex)?;
+            let link = attach_tc(&mut progs.tc_egress, name, *ifindex, TcAttachType::Egress)?;
             pending.push(Pending {
                 iface: name.clone(),
                 link,
                 path: tc_path,
             });
         }
-        let outcome = match xdp_live {
-            Some(mode) if tc_live => Outcome::AlreadyAttached { mode },
-            Some(mode) => Outcome::Attached {
-                mode,
+        let outcome = match ingress_live {
+            Some(ingress) if tc_live => Outcome::AlreadyAttached { ingress },
+            Some(ingress) => Outcome::Attached {
+                ingress,
                 fallback: None,
             },
             None => {
-                if let Some((p, _)) = xdp_existing {
+                if let Some((p, _)) = existing {
                     stale.push(p);
                 }
-                let (link, mode, fallback) = attach_xdp(&mut xdp, name, *ifindex, opts.mode)?;
+                let (link, ingress, fallback) = match opts.ingress {
+                    IngressChoice::Tc => (
+                        attach_tc(&mut progs.tc_ingress, name, *ifindex, TcAttachType::Ingress)?,
+                        Ingress::Tc,
+                        None,
+                    ),
+                    IngressChoice::Xdp => attach_xdp(&mut progs.xdp, name, *ifindex, opts.mode)?,
+                };
                 pending.push(Pending {
                     iface: name.clone(),
                     link,
-                    path: pins.xdp_link(name, mode),
+                    path: pins.ingress_link(name, ingress),
                 });
-                Outcome::Attached { mode, fallback }
+                Outcome::Attached { ingress, fallback }
             }
         };
         outcomes.push(IfaceOutcome {
@@ -278,7 +306,7 @@ fn renamed_owner(pins: &PinDir, name: &str, ifindex: u32) -> Result<Option<Strin
         if other == name {
             continue;
         }
-        if let Some((path, _)) = pins.find_xdp_link(&other)
+        if let Some((path, _)) = pins.find_ingress_link(&other)
             && live_link(&path, ifindex)
         {
             return Ok(Some(other));
@@ -287,19 +315,26 @@ fn renamed_owner(pins: &PinDir, name: &str, ifindex: u32) -> Result<Option<Strin
     Ok(None)
 }
 
-fn attach_tc(tc: &mut SchedClassifier, iface: &str, ifindex: u32) -> Result<FdLink, AttachError> {
+fn attach_tc(
+    tc: &mut SchedClassifier,
+    iface: &str,
+    ifindex: u32,
+    kind: TcAttachType,
+) -> Result<FdLink, AttachError> {
+    let direction = if matches!(kind, TcAttachType::Ingress) {
+        "ingress"
+    } else {
+        "egress"
+    };
     let fail = |reason: String| AttachError::Tc {
         iface: iface.to_string(),
+        direction,
         reason,
     };
     // aya 0.14 attaches TC by name only: make sure the name still means the
     // interface whose index was checked, before and after.
     let id = tc
-        .attach_with_options(
-            iface,
-            TcAttachType::Egress,
-            TcAttachOptions::TcxOrder(LinkOrder::default()),
-        )
+        .attach_with_options(iface, kind, TcAttachOptions::TcxOrder(LinkOrder::default()))
         .map_err(|e| {
             let hint = match errno(&e) {
                 Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => {
@@ -324,52 +359,51 @@ fn attach_xdp(
     iface: &str,
     ifindex: u32,
     choice: XdpModeChoice,
-) -> Result<(FdLink, XdpPinMode, Option<String>), AttachError> {
-    let mut try_mode = |mode: XdpPinMode| -> Result<FdLink, ProgramError> {
-        let flags = match mode {
-            XdpPinMode::Native => XdpMode::Driver,
-            XdpPinMode::Skb => XdpMode::Skb,
+) -> Result<(FdLink, Ingress, Option<String>), AttachError> {
+    let mut try_mode = |mode: Ingress| -> Result<FdLink, ProgramError> {
+        let flags = if mode == Ingress::XdpNative {
+            XdpMode::Driver
+        } else {
+            XdpMode::Skb
         };
         let id = xdp.attach_to_if_index(ifindex, flags)?;
         let link = xdp.take_link(id)?;
         FdLink::try_from(link)
             .map_err(|e| ProgramError::IOError(io::Error::other(format!("not a bpf_link: {e}"))))
     };
-    let fail = |mode: XdpPinMode, e: &ProgramError| AttachError::Xdp {
+    let fail = |mode: Ingress, e: &ProgramError| AttachError::Xdp {
         iface: iface.to_string(),
-        mode: mode.as_str(),
+        mode: mode.xdp_mode().unwrap_or("?"),
         reason: explain(e),
     };
     match choice {
-        XdpModeChoice::Native => try_mode(XdpPinMode::Native)
-            .map(|l| (l, XdpPinMode::Native, None))
-            .map_err(|e| fail(XdpPinMode::Native, &e)),
-        XdpModeChoice::Skb => try_mode(XdpPinMode::Skb)
-            .map(|l| (l, XdpPinMode::Skb, None))
-            .map_err(|e| fail(XdpPinMode::Skb, &e)),
-        XdpModeChoice::Auto => match try_mode(XdpPinMode::Native) {
-            Ok(l) => Ok((l, XdpPinMode::Native, None)),
+        XdpModeChoice::Native => try_mode(Ingress::XdpNative)
+            .map(|l| (l, Ingress::XdpNative, None))
+            .map_err(|e| fail(Ingress::XdpNative, &e)),
+        XdpModeChoice::Skb => try_mode(Ingress::XdpSkb)
+            .map(|l| (l, Ingress::XdpSkb, None))
+            .map_err(|e| fail(Ingress::XdpSkb, &e)),
+        XdpModeChoice::Auto => match try_mode(Ingress::XdpNative) {
+            Ok(l) => Ok((l, Ingress::XdpNative, None)),
             Err(e) if matches!(errno(&e), Some(libc::EBUSY) | Some(libc::EEXIST)) => {
-                Err(fail(XdpPinMode::Native, &e))
+                Err(fail(Ingress::XdpNative, &e))
             }
             Err(native) => {
                 let why = explain(&native);
-                try_mode(XdpPinMode::Skb)
+                try_mode(Ingress::XdpSkb)
                     .map(|l| {
                         (
                             l,
-                            XdpPinMode::Skb,
+                            Ingress::XdpSkb,
                             Some(format!("native XDP unavailable ({why}), using skb mode")),
                         )
                     })
-                    .map_err(|e| fail(XdpPinMode::Skb, &e))
+                    .map_err(|e| fail(Ingress::XdpSkb, &e))
             }
         },
     }
 }
 
-/// Detach `ifaces`, or everything (and remove all pins) if empty. Returns the
-/// interfaces detached.
 pub fn detach(pins: &PinDir, ifaces: &[String]) -> Result<Vec<String>, AttachError> {
     pins.require_loaded()?;
     let _guard = lock(pins)?;

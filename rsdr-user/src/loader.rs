@@ -221,6 +221,12 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
             name: programs::XDP_INGRESS,
             source,
         })?;
+    tc_ingress(&mut ebpf)?
+        .load()
+        .map_err(|source| LoadError::Program {
+            name: programs::TC_INGRESS,
+            source,
+        })?;
     tc_egress(&mut ebpf)?
         .load()
         .map_err(|source| LoadError::Program {
@@ -278,6 +284,15 @@ pub fn xdp(ebpf: &mut Ebpf) -> Result<&mut Xdp, LoadError> {
         .map_err(|source| LoadError::Program { name, source })
 }
 
+/// The TC ingress program of a loaded object.
+pub fn tc_ingress(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier, LoadError> {
+    let name = programs::TC_INGRESS;
+    ebpf.program_mut(name)
+        .ok_or(LoadError::MissingProgram(name))?
+        .try_into()
+        .map_err(|source| LoadError::Program { name, source })
+}
+
 /// The TC egress program of a loaded object.
 pub fn tc_egress(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier, LoadError> {
     let name = programs::TC_EGRESS;
@@ -287,45 +302,64 @@ pub fn tc_egress(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier, LoadError> {
         .map_err(|source| LoadError::Program { name, source })
 }
 
-/// Load the object against `pins` and pin both programs (replacing nothing:
-/// callers only do this when no programs are pinned yet).
-pub fn load_and_pin(pins: &PinDir, opts: LoadOptions) -> Result<(), LoadError> {
-    let mut ebpf = load(Some(pins), opts)?;
-    let xdp_path = pins.prog(programs::XDP_INGRESS);
-    xdp(&mut ebpf)?
-        .pin(&xdp_path)
-        .map_err(|source| LoadError::Pin {
-            name: programs::XDP_INGRESS,
-            source,
-        })?;
-    let tc_path = pins.prog(programs::TC_EGRESS);
-    if let Err(source) = tc_egress(&mut ebpf)?.pin(&tc_path) {
-        let _ = std::fs::remove_file(&xdp_path);
-        return Err(LoadError::Pin {
-            name: programs::TC_EGRESS,
-            source,
-        });
-    }
-    Ok(())
+/// The three attachable programs, opened from their pins.
+pub struct Programs {
+    pub xdp: Xdp,
+    pub tc_ingress: SchedClassifier,
+    pub tc_egress: SchedClassifier,
 }
 
-/// Open the pinned programs.
-pub fn open_pinned(pins: &PinDir) -> Result<(Xdp, SchedClassifier), LoadError> {
-    let xdp = Xdp::from_pin(
-        pins.prog(programs::XDP_INGRESS),
-        aya_obj::programs::XdpAttachType::Interface,
-    )
-    .map_err(|source| LoadError::Program {
-        name: programs::XDP_INGRESS,
-        source,
-    })?;
-    let tc = SchedClassifier::from_pin(pins.prog(programs::TC_EGRESS)).map_err(|source| {
-        LoadError::Program {
-            name: programs::TC_EGRESS,
-            source,
+const PINNED_PROGRAMS: [&str; 3] = [
+    programs::XDP_INGRESS,
+    programs::TC_INGRESS,
+    programs::TC_EGRESS,
+];
+
+/// The pinned programs; if any is missing, load the object against `pins`
+/// (reusing or pinning its maps) and pin all three first.
+pub fn pinned_programs(pins: &PinDir, opts: LoadOptions) -> Result<Programs, LoadError> {
+    if PINNED_PROGRAMS.iter().any(|p| !pins.prog(p).exists()) {
+        for p in PINNED_PROGRAMS {
+            let _ = std::fs::remove_file(pins.prog(p));
         }
-    })?;
-    Ok((xdp, tc))
+        let mut ebpf = load(Some(pins), opts)?;
+        let pin = |res: Result<(), aya::pin::PinError>, name: &'static str| {
+            res.map_err(|source| {
+                for p in PINNED_PROGRAMS {
+                    let _ = std::fs::remove_file(pins.prog(p));
+                }
+                LoadError::Pin { name, source }
+            })
+        };
+        pin(
+            xdp(&mut ebpf)?.pin(pins.prog(programs::XDP_INGRESS)),
+            programs::XDP_INGRESS,
+        )?;
+        pin(
+            tc_ingress(&mut ebpf)?.pin(pins.prog(programs::TC_INGRESS)),
+            programs::TC_INGRESS,
+        )?;
+        pin(
+            tc_egress(&mut ebpf)?.pin(pins.prog(programs::TC_EGRESS)),
+            programs::TC_EGRESS,
+        )?;
+    }
+    let tc = |name: &'static str| {
+        SchedClassifier::from_pin(pins.prog(name))
+            .map_err(|source| LoadError::Program { name, source })
+    };
+    Ok(Programs {
+        xdp: Xdp::from_pin(
+            pins.prog(programs::XDP_INGRESS),
+            aya_obj::programs::XdpAttachType::Interface,
+        )
+        .map_err(|source| LoadError::Program {
+            name: programs::XDP_INGRESS,
+            source,
+        })?,
+        tc_ingress: tc(programs::TC_INGRESS)?,
+        tc_egress: tc(programs::TC_EGRESS)?,
+    })
 }
 
 /// Any XDP program of a loaded object, loaded into the kernel if it is not

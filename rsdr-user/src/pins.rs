@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! <pin-dir>/maps/RSDR_VIPS4 RSDR_STATS RSDR_CONFIG AYA_LOGS
-//! <pin-dir>/progs/rsdr_xdp_ingress rsdr_tc_egress
-//! <pin-dir>/links/<iface>/xdp_native | xdp_skb     (XDP bpf_link)
+//! <pin-dir>/progs/rsdr_xdp_ingress rsdr_tc_ingress rsdr_tc_egress
+//! <pin-dir>/links/<iface>/xdp_native | xdp_skb | tc_ingress   (ingress bpf_link)
 //! <pin-dir>/links/<iface>/tc_egress                (TCX bpf_link)
 //! ```
 //!
@@ -46,27 +46,51 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PinError + '_ {
     }
 }
 
-/// XDP attach mode, as recorded in the link pin's name.
+/// The ingress hook of an interface, as recorded in its link pin's name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum XdpPinMode {
-    Native,
-    Skb,
+pub enum Ingress {
+    /// XDP in native (driver) mode.
+    XdpNative,
+    /// XDP in skb (generic) mode.
+    XdpSkb,
+    /// TC ingress through TCX.
+    Tc,
 }
 
-impl XdpPinMode {
-    pub const ALL: [XdpPinMode; 2] = [XdpPinMode::Native, XdpPinMode::Skb];
+impl Ingress {
+    pub const ALL: [Ingress; 3] = [Ingress::XdpNative, Ingress::XdpSkb, Ingress::Tc];
 
+    /// "xdp native", "xdp skb" or "tcx".
     pub const fn as_str(self) -> &'static str {
         match self {
-            XdpPinMode::Native => "native",
-            XdpPinMode::Skb => "skb",
+            Ingress::XdpNative => "xdp native",
+            Ingress::XdpSkb => "xdp skb",
+            Ingress::Tc => "tcx",
+        }
+    }
+
+    /// Hook kind: "xdp" or "tcx".
+    pub const fn kind(self) -> &'static str {
+        match self {
+            Ingress::XdpNative | Ingress::XdpSkb => "xdp",
+            Ingress::Tc => "tcx",
+        }
+    }
+
+    /// XDP mode ("native", "skb"); none for TC.
+    pub const fn xdp_mode(self) -> Option<&'static str> {
+        match self {
+            Ingress::XdpNative => Some("native"),
+            Ingress::XdpSkb => Some("skb"),
+            Ingress::Tc => None,
         }
     }
 
     fn file_name(self) -> &'static str {
         match self {
-            XdpPinMode::Native => "xdp_native",
-            XdpPinMode::Skb => "xdp_skb",
+            Ingress::XdpNative => "xdp_native",
+            Ingress::XdpSkb => "xdp_skb",
+            Ingress::Tc => "tc_ingress",
         }
     }
 }
@@ -111,19 +135,19 @@ impl PinDir {
         self.links_dir().join(escape(iface))
     }
 
-    pub fn xdp_link(&self, iface: &str, mode: XdpPinMode) -> PathBuf {
-        self.iface_dir(iface).join(mode.file_name())
+    pub fn ingress_link(&self, iface: &str, hook: Ingress) -> PathBuf {
+        self.iface_dir(iface).join(hook.file_name())
     }
 
     pub fn tc_egress_link(&self, iface: &str) -> PathBuf {
         self.iface_dir(iface).join(TC_EGRESS_LINK)
     }
 
-    /// The pinned XDP link of `iface` and its mode, if any.
-    pub fn find_xdp_link(&self, iface: &str) -> Option<(PathBuf, XdpPinMode)> {
-        XdpPinMode::ALL
+    /// The pinned ingress link of `iface` and its hook, if any.
+    pub fn find_ingress_link(&self, iface: &str) -> Option<(PathBuf, Ingress)> {
+        Ingress::ALL
             .into_iter()
-            .map(|m| (self.xdp_link(iface, m), m))
+            .map(|m| (self.ingress_link(iface, m), m))
             .find(|(p, _)| p.exists())
     }
 

@@ -79,7 +79,7 @@ pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
         // Where the XDP link really is: the device it is attached to, even
         // if its name changed since.
         let linked = pins
-            .find_xdp_link(&name)
+            .find_ingress_link(&name)
             .and_then(|(p, _)| sys::pinned_link_info(&p).ok())
             .and_then(|i| i.ifindex.filter(|x| *x != 0));
         let renamed_to = match (linked, by_name) {
@@ -105,8 +105,8 @@ pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
                 });
             }
         };
-        if let Some((path, mode)) = pins.find_xdp_link(&name) {
-            push(path, "xdp", "ingress", Some(mode.as_str()));
+        if let Some((path, hook)) = pins.find_ingress_link(&name) {
+            push(path, hook.kind(), "ingress", hook.xdp_mode());
         }
         push(pins.tc_egress_link(&name), "tcx", "egress", None);
         let healthy = hooks.len() == 2 && hooks.iter().all(|h| h.live);

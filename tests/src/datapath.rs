@@ -22,6 +22,8 @@ pub const XDP_DROP: u32 = 1;
 pub const XDP_PASS: u32 = 2;
 /// TC_ACT_UNSPEC (-1): "no opinion", what rsdr returns to let a frame go on.
 pub const TC_PASS: u32 = u32::MAX;
+/// Not a verdict: BPF_PROG_TEST_RUN would not build an skb from the frame.
+pub const REFUSED: u32 = 0xdead;
 /// TC_ACT_SHOT: dropped.
 pub const TC_SHOT: u32 = 2;
 
@@ -30,6 +32,13 @@ pub const TC_SHOT: u32 = 2;
 pub struct Run {
     pub verdict: u32,
     pub output: Vec<u8>,
+}
+
+#[derive(Clone, Copy)]
+enum Prog {
+    Xdp,
+    TcIngress,
+    TcEgress,
 }
 
 pub struct Datapath {
@@ -71,6 +80,15 @@ impl Datapath {
         frame: &[u8],
         repeat: u32,
     ) -> Result<(Run, std::time::Duration), String> {
+        self.try_run_prog(if tc { Prog::TcEgress } else { Prog::Xdp }, frame, repeat)
+    }
+
+    fn try_run_prog(
+        &mut self,
+        prog: Prog,
+        frame: &[u8],
+        repeat: u32,
+    ) -> Result<(Run, std::time::Duration), String> {
         let mut out = vec![0u8; frame.len() + 256];
         let opts = TestRunOptions {
             data_in: Some(frame),
@@ -78,14 +96,16 @@ impl Datapath {
             repeat,
             ..TestRunOptions::default()
         };
-        let result = if tc {
-            loader::tc_egress(&mut self.ebpf)
-                .expect("tc program")
-                .test_run(opts)
-        } else {
-            loader::xdp(&mut self.ebpf)
+        let result = match prog {
+            Prog::Xdp => loader::xdp(&mut self.ebpf)
                 .expect("xdp program")
-                .test_run(opts)
+                .test_run(opts),
+            Prog::TcIngress => loader::tc_ingress(&mut self.ebpf)
+                .expect("tc ingress program")
+                .test_run(opts),
+            Prog::TcEgress => loader::tc_egress(&mut self.ebpf)
+                .expect("tc egress program")
+                .test_run(opts),
         };
         let result = result.map_err(|e| rsdr_user::error_chain(&e))?;
         out.truncate(result.data_size_out as usize);
@@ -96,6 +116,38 @@ impl Datapath {
             },
             result.duration,
         ))
+    }
+
+    /// Run the TC ingress program on `frame`, its verdict given in XDP terms
+    /// (TC_ACT_UNSPEC as XDP_PASS, TC_ACT_SHOT as XDP_DROP) so the ingress
+    /// fixture tables apply to both ingress hooks unchanged. `None` if the
+    /// kernel refuses to build an skb from the frame.
+    pub fn try_tc_ingress_as_xdp(&mut self, frame: &[u8]) -> Option<Run> {
+        match self.try_run_prog(Prog::TcIngress, frame, 1) {
+            Ok((mut r, _)) => {
+                r.verdict = match r.verdict {
+                    TC_PASS => XDP_PASS,
+                    TC_SHOT => XDP_DROP,
+                    other => 0x1000 + other,
+                };
+                Some(r)
+            }
+            Err(e) if e.contains("os error 22") => None,
+            Err(e) => panic!(
+                "BPF_PROG_TEST_RUN (tc ingress) failed: {e} on frame:\n{}",
+                crate::hex::dump(frame)
+            ),
+        }
+    }
+
+    /// [`Self::try_tc_ingress_as_xdp`], with verdict [`REFUSED`] when the
+    /// kernel refuses the frame (only tiny raw frames; the fixture runner
+    /// allows it for those alone).
+    pub fn tc_ingress_as_xdp(&mut self, frame: &[u8]) -> Run {
+        self.try_tc_ingress_as_xdp(frame).unwrap_or(Run {
+            verdict: REFUSED,
+            output: Vec::new(),
+        })
     }
 
     fn run(&mut self, tc: bool, frame: &[u8], repeat: u32) -> (Run, std::time::Duration) {

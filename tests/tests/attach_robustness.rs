@@ -158,3 +158,28 @@ fn a_failing_attach_does_not_undo_a_concurrent_one() {
         "eth0 stays attached: {st}"
     );
 }
+
+#[test]
+fn tc_ingress_coexists_with_someone_elses_xdp_program() {
+    let lab = Lab::new();
+    let other = lab.bpffs.path().join("other").display().to_string();
+    let mut cmd = rsdr_cmd(Some(lab.server.cmd("env")));
+    cmd.args(["--pin-dir", &other, "attach", "eth0"]);
+    RsdrRun::from_output(cmd.output().expect("rsdr")).ok();
+    lab.rsdr(&["attach", "eth0"])
+        .fails_with("another XDP program is already attached");
+    lab.rsdr(&["attach", "eth0", "--ingress", "tc"]).ok();
+    lab.rsdr(&[
+        "vip",
+        "add",
+        &VIP.to_string(),
+        "--real",
+        &REAL_IP.to_string(),
+    ])
+    .ok();
+    assert_eq!(
+        lab.arping_from_peer(VIP, 2),
+        0,
+        "filtered by rsdr's TC ingress hook"
+    );
+}

@@ -300,6 +300,9 @@ fn xdp_ingress_arp() {
         ),
     ];
     let covered = check(&mut dp, Datapath::xdp, &rows);
+    // The TC ingress hook takes the same decisions.
+    let mut tc = datapath();
+    check(&mut tc, Datapath::tc_ingress_as_xdp, &rows);
     assert_covers(&covered, &['I']);
 }
 

@@ -204,3 +204,34 @@ fn skb_mode_filters_too() {
         serde_json::from_str(lab.rsdr(&["status", "--json"]).ok()).expect("JSON");
     assert_eq!(st["interfaces"][0]["hooks"][0]["mode"], "skb");
 }
+
+#[test]
+fn tc_ingress_hook_filters_too() {
+    let lab = Lab::new();
+    let out = lab.rsdr(&["attach", "eth0", "--ingress", "tc"]);
+    assert!(out.ok().contains("tcx ingress"), "got: {}", out.stdout);
+    lab.rsdr(&[
+        "vip",
+        "add",
+        &VIP.to_string(),
+        "--real",
+        &REAL_IP.to_string(),
+    ])
+    .ok();
+    assert_eq!(lab.arping_from_peer(VIP, 2), 0, "filtered on TC ingress");
+    assert_eq!(lab.arping_from_peer(REAL_IP, 1), 1);
+    let st: serde_json::Value =
+        serde_json::from_str(lab.rsdr(&["status", "--json"]).ok()).expect("JSON");
+    assert_eq!(st["interfaces"][0]["hooks"][0]["kind"], "tcx", "{st}");
+    assert_eq!(
+        st["interfaces"][0]["hooks"][0]["direction"], "ingress",
+        "{st}"
+    );
+    let link = lab.server.ip(&["link", "show", "eth0"]);
+    assert!(
+        !String::from_utf8_lossy(&link.stdout).contains("xdp"),
+        "no XDP program used"
+    );
+    lab.rsdr(&["detach"]).ok();
+    assert_eq!(lab.arping_from_peer(VIP, 1), 1, "detached");
+}

@@ -1,0 +1,17 @@
+//! Helpers for skb-based (TC) programs.
+
+use aya_ebpf::programs::TcContext;
+
+use crate::frame::Frame;
+
+/// The frame, with at least `need` bytes linear if the packet has them.
+#[inline(always)]
+pub fn linear(ctx: &TcContext, need: usize) -> Frame {
+    let frame = Frame::new(ctx.data(), ctx.data_end());
+    if frame.at::<u8>(need - 1).is_some() || (ctx.len() as usize) < need {
+        return frame;
+    }
+    // The helper invalidates packet pointers whatever it returns.
+    let _ = ctx.pull_data(need as u32);
+    Frame::new(ctx.data(), ctx.data_end())
+}
