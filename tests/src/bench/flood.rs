@@ -32,6 +32,7 @@ pub enum Filter {
     /// An empty XDP_DROP program: generator and veth cost alone.
     Sink,
     RsdrXdp,
+    RsdrTc,
     Arptables,
     Nft,
     None,
@@ -39,9 +40,10 @@ pub enum Filter {
 }
 
 impl Filter {
-    pub const ALL: [Filter; 6] = [
+    pub const ALL: [Filter; 7] = [
         Filter::Sink,
         Filter::RsdrXdp,
+        Filter::RsdrTc,
         Filter::Arptables,
         Filter::Nft,
         Filter::None,
@@ -52,6 +54,7 @@ impl Filter {
         match self {
             Filter::Sink => "sink_xdp_drop",
             Filter::RsdrXdp => "rsdr_xdp",
+            Filter::RsdrTc => "rsdr_tc_ingress",
             Filter::Arptables => "arptables_drop",
             Filter::Nft => "nft_arp_drop",
             Filter::None => "no_filter",
@@ -63,6 +66,7 @@ impl Filter {
         match self {
             Filter::Sink => "empty XDP_DROP program (sink)",
             Filter::RsdrXdp => "rsdr (XDP, native)",
+            Filter::RsdrTc => "rsdr (TC ingress)",
             Filter::Arptables => "arptables -j DROP",
             Filter::Nft => "nft arp drop",
             Filter::None => "no filter (kernel answers)",
@@ -114,8 +118,13 @@ impl FloodLab {
         };
         match filter {
             Filter::Sink => lab.attach_sink(),
-            Filter::RsdrXdp => {
-                lab.rsdr(&["attach", "eth0", "--xdp-mode", "native"]).ok();
+            Filter::RsdrXdp | Filter::RsdrTc => {
+                let hook: &[&str] = if filter == Filter::RsdrXdp {
+                    &["--xdp-mode", "native"]
+                } else {
+                    &["--ingress", "tc"]
+                };
+                lab.rsdr(&[&["attach", "eth0"][..], hook].concat()).ok();
                 lab.rsdr(&["vip", "add", &VIP.to_string(), "--real", &REAL.to_string()])
                     .ok();
             }
@@ -191,7 +200,7 @@ impl FloodLab {
     fn disposed(&self) -> u64 {
         match self.filter {
             Filter::Sink => self.xdp_drops(),
-            Filter::RsdrXdp => {
+            Filter::RsdrXdp | Filter::RsdrTc => {
                 let v: serde_json::Value =
                     serde_json::from_str(self.rsdr(&["stats", "--json"]).ok()).expect("stats JSON");
                 v["global"]["decisions"]["in_arp_request_for_vip_dropped"]
@@ -432,7 +441,10 @@ pub fn run(frames: u32, reps: usize) -> Vec<Record> {
         .find(|(f, _)| *f == Filter::RsdrXdp)
         .map(|(_, r)| r.clone());
     if let (Some(rsdr_rate), Some(rsdr_own)) = (rate(Filter::RsdrXdp.key()), own) {
-        for (f, rec) in server.iter().filter(|(f, _)| *f != Filter::RsdrXdp) {
+        for (f, rec) in server
+            .iter()
+            .filter(|(f, _)| !matches!(f, Filter::RsdrXdp | Filter::RsdrTc))
+        {
             let Some(other_rate) = rate(f.key()) else {
                 continue;
             };

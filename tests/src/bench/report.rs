@@ -268,7 +268,7 @@ pub fn markdown(results: &Results, charts: &[String]) -> String {
     }
     let _ = writeln!(
         s,
-        "\nrsdr's TC-ingress hook mode does not exist yet; it will be added here when it does.\n"
+        "\nThe TC ingress hook (`rsdr attach --ingress tc`) sees the frames only as skbs, after the stack allocated them: under a flood it costs about what arptables and nft cost; XDP is the mode for flood resilience.\n"
     );
 
     let _ = writeln!(s, "## 3. Tax on normal traffic\n");
@@ -301,7 +301,7 @@ pub fn markdown(results: &Results, charts: &[String]) -> String {
     }
     let _ = writeln!(
         s,
-        "\nWhy XDP native mode costs on veth: an skb arriving at a veth with a native XDP program must be turned into an xdp_buff first (often a copy, since the skb's data is not laid out for XDP), and the veth then runs its NAPI path instead of handing the skb straight to the stack, which also costs GRO aggregation for TCP. On a physical NIC, native XDP runs on the driver's own buffers before any skb exists and this conversion does not happen. XDP skb (generic) mode runs after the skb exists and avoids the copy. A TC-ingress hook mode, which adds no conversion at all, is the next step for hosts where this matters.\n"
+        "\nWhy XDP native mode costs on veth: an skb arriving at a veth with a native XDP program must be turned into an xdp_buff first (often a copy, since the skb's data is not laid out for XDP), and the veth then runs its NAPI path instead of handing the skb straight to the stack, which also costs GRO aggregation for TCP. On a physical NIC, native XDP runs on the driver's own buffers before any skb exists and this conversion does not happen. XDP skb (generic) mode runs after the skb exists and avoids the copy. The TC ingress hook (`rsdr attach --ingress tc`) adds no conversion at all: it is the mode for hosts where this tax matters, or where another program owns XDP.\n"
     );
 
     let _ = writeln!(s, "## 4. Control plane\n");

@@ -16,16 +16,18 @@ pub enum Mode {
     None,
     XdpNative,
     XdpSkb,
+    TcIngress,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 3] = [Mode::None, Mode::XdpNative, Mode::XdpSkb];
+    pub const ALL: [Mode; 4] = [Mode::None, Mode::XdpNative, Mode::XdpSkb, Mode::TcIngress];
 
     fn key(self) -> &'static str {
         match self {
             Mode::None => "no_rsdr",
             Mode::XdpNative => "rsdr_xdp_native",
             Mode::XdpSkb => "rsdr_xdp_skb",
+            Mode::TcIngress => "rsdr_tc_ingress",
         }
     }
 
@@ -34,6 +36,7 @@ impl Mode {
             Mode::None => "no rsdr",
             Mode::XdpNative => "rsdr, XDP native + TC egress",
             Mode::XdpSkb => "rsdr, XDP skb mode + TC egress",
+            Mode::TcIngress => "rsdr, TC ingress + TC egress",
         }
     }
 }
@@ -48,13 +51,13 @@ fn lab(mode: Mode) -> (Lab, Guard) {
     let lab = Lab::new();
     match mode {
         Mode::None => {}
-        Mode::XdpNative | Mode::XdpSkb => {
-            let m = if mode == Mode::XdpNative {
-                "native"
-            } else {
-                "skb"
+        Mode::XdpNative | Mode::XdpSkb | Mode::TcIngress => {
+            let hook: &[&str] = match mode {
+                Mode::XdpNative => &["--xdp-mode", "native"],
+                Mode::XdpSkb => &["--xdp-mode", "skb"],
+                _ => &["--ingress", "tc"],
             };
-            rsdr(&lab, &["attach", "eth0", "--xdp-mode", m]).ok();
+            rsdr(&lab, &[&["attach", "eth0"][..], hook].concat()).ok();
             rsdr(
                 &lab,
                 &[
