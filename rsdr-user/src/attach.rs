@@ -139,7 +139,7 @@ fn explain(e: &ProgramError) -> String {
     }
 }
 
-fn lock(pins: &PinDir) -> Result<PinLock, AttachError> {
+pub(crate) fn lock(pins: &PinDir) -> Result<PinLock, AttachError> {
     PinLock::acquire(pins.root()).map_err(|source| AttachError::Lock {
         path: pins.root().to_path_buf(),
         source,
@@ -178,11 +178,17 @@ pub fn attach(
     opts.load.validate()?;
     pins.check_bpffs()?;
     let _guard = lock(pins)?;
+    attach_unlocked(pins, &targets, opts)
+}
+
+/// [`attach`] for a caller that already holds the pin-directory lock and
+/// has checked the targets ((name, ifindex) pairs).
+pub fn attach_unlocked(pins: &PinDir, targets: &[(String, u32)], opts: AttachOptions) -> Result<Vec<IfaceOutcome>, AttachError> {
     // Decided under the lock: only the run that creates the pin directory
     // may remove it again, and only before anything else used it.
     let fresh = !pins.is_loaded();
     pins.create_dirs()?;
-    let result = attach_locked(pins, &targets, opts);
+    let result = attach_locked(pins, targets, opts);
     if result.is_err() && fresh {
         let _ = pins.remove_all();
     }
@@ -407,6 +413,11 @@ fn attach_xdp(
 pub fn detach(pins: &PinDir, ifaces: &[String]) -> Result<Vec<String>, AttachError> {
     pins.require_loaded()?;
     let _guard = lock(pins)?;
+    detach_unlocked(pins, ifaces)
+}
+
+/// [`detach`] for a caller that already holds the pin-directory lock.
+pub fn detach_unlocked(pins: &PinDir, ifaces: &[String]) -> Result<Vec<String>, AttachError> {
     let attached = pins.interfaces()?;
     if ifaces.is_empty() {
         for name in &attached {
@@ -447,4 +458,43 @@ fn detach_iface(pins: &PinDir, iface: &str) -> Result<(), AttachError> {
         fs::remove_file(&path).map_err(io_err(&path))?;
     }
     fs::remove_dir(&dir).map_err(io_err(&dir))
+}
+
+/// Force-detach the link pinned at `path` and remove the pin.
+fn remove_link(path: &std::path::Path) -> Result<(), AttachError> {
+    if let Ok(fd) = sys::obj_get(path) {
+        let _ = sys::link_detach(std::os::fd::AsFd::as_fd(&fd));
+    }
+    fs::remove_file(path).map_err(|source| AttachError::Io { path: path.to_path_buf(), source })
+}
+
+/// Move attached interface `name` to the ingress hook `opts` asks for,
+/// without a moment unfiltered: the new hook is attached before the old one
+/// is removed, and an XDP mode change is bridged by the TC ingress hook
+/// (two XDP modes cannot be active at once). The caller holds the lock.
+/// Returns the hook now in place.
+pub fn change_ingress_unlocked(pins: &PinDir, name: &str, opts: AttachOptions) -> Result<Ingress, AttachError> {
+    let ifindex = iface::index(name)?;
+    let (old_path, old) = pins.find_ingress_link(name).ok_or_else(|| AttachError::NotAttached(name.to_string()))?;
+    if opts.wants(old) {
+        return Ok(old);
+    }
+    let mut progs = loader::pinned_programs(pins, opts.load)?;
+    let pin = |link: FdLink, hook: Ingress| -> Result<(), AttachError> {
+        let path = pins.ingress_link(name, hook);
+        link.pin(&path).map(|_| ()).map_err(|e| AttachError::PinLink { iface: name.to_string(), path, reason: crate::error_chain(&e) })
+    };
+    let tc_path = pins.ingress_link(name, Ingress::Tc);
+    if old != Ingress::Tc {
+        // TC ingress first: the target, or the bridge to another XDP mode.
+        pin(attach_tc(&mut progs.tc_ingress, name, ifindex, TcAttachType::Ingress)?, Ingress::Tc)?;
+        remove_link(&old_path)?;
+        if opts.ingress == IngressChoice::Tc {
+            return Ok(Ingress::Tc);
+        }
+    }
+    let (link, hook, _) = attach_xdp(&mut progs.xdp, name, ifindex, opts.mode)?;
+    pin(link, hook)?;
+    remove_link(&tc_path)?;
+    Ok(hook)
 }

@@ -4,7 +4,10 @@
 //! same object for BPF_PROG_TEST_RUN.
 
 pub mod addr;
+pub mod addrs;
+pub mod apply;
 pub mod attach;
+pub mod config;
 pub mod iface;
 pub mod loader;
 pub mod lock;

@@ -66,7 +66,7 @@ pub const MAX_VIPS_LIMIT: u32 = 4 * 1024 * 1024;
 /// Upper bound for `--max-pools`: the pool counters are preallocated per CPU.
 pub const MAX_POOLS_LIMIT: u32 = 65_536;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LoadOptions {
     /// Capacity of each exact VIP table when created (ignored when reused).
     pub max_vips: u32,

@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand.
 
+mod apply;
 mod attach;
 mod detach;
 mod monitor;
@@ -39,8 +40,9 @@ Examples:
 #[command(name = "rsdr", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
 pub struct Cli {
     /// Directory on bpffs holding rsdr's pinned maps, programs and links
-    #[arg(long, global = true, env = "RSDR_PIN_DIR", default_value = DEFAULT_PIN_DIR, value_name = "DIR")]
-    pin_dir: PathBuf,
+    /// [default: the config file's pin_dir, else /sys/fs/bpf/rsdr]
+    #[arg(long, global = true, env = "RSDR_PIN_DIR", value_name = "DIR")]
+    pin_dir: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -48,6 +50,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Apply(apply::Args),
     Attach(attach::Args),
     Detach(detach::Args),
     #[command(subcommand)]
@@ -59,8 +62,9 @@ enum Command {
 
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
-        let pins = PinDir::new(self.pin_dir);
+        let pins = PinDir::new(self.pin_dir.clone().unwrap_or_else(|| DEFAULT_PIN_DIR.into()));
         match self.command {
+            Command::Apply(args) => apply::run(self.pin_dir.as_deref(), args),
             Command::Attach(args) => attach::run(&pins, args),
             Command::Detach(args) => detach::run(&pins, args),
             Command::Vip(cmd) => vip::run(&pins, cmd),
