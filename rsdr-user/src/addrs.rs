@@ -9,7 +9,9 @@
 use std::net::IpAddr;
 
 use futures::TryStreamExt as _;
-use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressProtocol};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressProtocol,
+};
 use thiserror::Error;
 
 use crate::iface;
@@ -22,7 +24,12 @@ pub enum AddrsError {
     #[error("netlink: {0}")]
     Connect(std::io::Error),
     #[error("{op} {addr} on {dev}: {source}")]
-    Netlink { op: &'static str, addr: IpAddr, dev: String, source: rtnetlink::Error },
+    Netlink {
+        op: &'static str,
+        addr: IpAddr,
+        dev: String,
+        source: rtnetlink::Error,
+    },
     #[error("listing addresses: {0}")]
     List(rtnetlink::Error),
     #[error(transparent)]
@@ -69,12 +76,23 @@ fn parse(msg: &AddressMessage) -> Option<DevAddr> {
             _ => {}
         }
     }
-    Some(DevAddr { addr: addr?, prefix: msg.header.prefix_len, ifindex: msg.header.index, managed })
+    Some(DevAddr {
+        addr: addr?,
+        prefix: msg.header.prefix_len,
+        ifindex: msg.header.index,
+        managed,
+    })
 }
 
 /// Every address on every device of this network namespace.
 pub async fn list(handle: &rtnetlink::Handle) -> Result<Vec<DevAddr>, AddrsError> {
-    let msgs: Vec<AddressMessage> = handle.address().get().execute().try_collect().await.map_err(AddrsError::List)?;
+    let msgs: Vec<AddressMessage> = handle
+        .address()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(AddrsError::List)?;
     Ok(msgs.iter().filter_map(parse).collect())
 }
 
@@ -82,12 +100,23 @@ pub async fn list(handle: &rtnetlink::Handle) -> Result<Vec<DevAddr>, AddrsError
 pub async fn add(handle: &rtnetlink::Handle, addr: IpAddr, dev: &str) -> Result<(), AddrsError> {
     let ifindex = iface::index(dev)?;
     let mut req = handle.address().add(ifindex, addr, host_len(addr));
-    req.message_mut().attributes.push(AddressAttribute::Protocol(AddressProtocol::Other(RSDR_ADDR_PROTO)));
+    req.message_mut()
+        .attributes
+        .push(AddressAttribute::Protocol(AddressProtocol::Other(
+            RSDR_ADDR_PROTO,
+        )));
     if addr.is_ipv6() {
         req.message_mut().header.flags = AddressHeaderFlags::Nodad;
-        req.message_mut().attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        req.message_mut()
+            .attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
     }
-    req.execute().await.map_err(|source| AddrsError::Netlink { op: "adding", addr, dev: dev.to_string(), source })
+    req.execute().await.map_err(|source| AddrsError::Netlink {
+        op: "adding",
+        addr,
+        dev: dev.to_string(),
+        source,
+    })
 }
 
 /// Remove host address `addr` from device `ifindex`.
@@ -102,12 +131,54 @@ pub async fn del(handle: &rtnetlink::Handle, addr: IpAddr, ifindex: u32) -> Resu
         .await
         .map_err(AddrsError::List)?;
     for m in msgs {
-        handle.address().del(m).execute().await.map_err(|source| AddrsError::Netlink {
-            op: "removing",
-            addr,
-            dev: iface::name(ifindex).unwrap_or_default(),
-            source,
-        })?;
+        handle
+            .address()
+            .del(m)
+            .execute()
+            .await
+            .map_err(|source| AddrsError::Netlink {
+                op: "removing",
+                addr,
+                dev: iface::name(ifindex).unwrap_or_default(),
+                source,
+            })?;
     }
     Ok(())
+}
+
+/// A network interface of this namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub name: String,
+    pub ifindex: u32,
+    pub up: bool,
+    pub loopback: bool,
+}
+
+/// Every interface of this network namespace.
+pub async fn links(handle: &rtnetlink::Handle) -> Result<Vec<Link>, AddrsError> {
+    use netlink_packet_route::link::{LinkAttribute, LinkFlags};
+    let msgs: Vec<netlink_packet_route::link::LinkMessage> = handle
+        .link()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(AddrsError::List)?;
+    Ok(msgs
+        .iter()
+        .map(|m| Link {
+            name: m
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    LinkAttribute::IfName(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default(),
+            ifindex: m.header.index,
+            up: m.header.flags.contains(LinkFlags::Up),
+            loopback: m.header.flags.contains(LinkFlags::Loopback),
+        })
+        .collect())
 }

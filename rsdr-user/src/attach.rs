@@ -183,7 +183,11 @@ pub fn attach(
 
 /// [`attach`] for a caller that already holds the pin-directory lock and
 /// has checked the targets ((name, ifindex) pairs).
-pub fn attach_unlocked(pins: &PinDir, targets: &[(String, u32)], opts: AttachOptions) -> Result<Vec<IfaceOutcome>, AttachError> {
+pub fn attach_unlocked(
+    pins: &PinDir,
+    targets: &[(String, u32)],
+    opts: AttachOptions,
+) -> Result<Vec<IfaceOutcome>, AttachError> {
     // Decided under the lock: only the run that creates the pin directory
     // may remove it again, and only before anything else used it.
     let fresh = !pins.is_loaded();
@@ -465,7 +469,10 @@ fn remove_link(path: &std::path::Path) -> Result<(), AttachError> {
     if let Ok(fd) = sys::obj_get(path) {
         let _ = sys::link_detach(std::os::fd::AsFd::as_fd(&fd));
     }
-    fs::remove_file(path).map_err(|source| AttachError::Io { path: path.to_path_buf(), source })
+    fs::remove_file(path).map_err(|source| AttachError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Move attached interface `name` to the ingress hook `opts` asks for,
@@ -473,21 +480,36 @@ fn remove_link(path: &std::path::Path) -> Result<(), AttachError> {
 /// is removed, and an XDP mode change is bridged by the TC ingress hook
 /// (two XDP modes cannot be active at once). The caller holds the lock.
 /// Returns the hook now in place.
-pub fn change_ingress_unlocked(pins: &PinDir, name: &str, opts: AttachOptions) -> Result<Ingress, AttachError> {
+pub fn change_ingress_unlocked(
+    pins: &PinDir,
+    name: &str,
+    opts: AttachOptions,
+) -> Result<Ingress, AttachError> {
     let ifindex = iface::index(name)?;
-    let (old_path, old) = pins.find_ingress_link(name).ok_or_else(|| AttachError::NotAttached(name.to_string()))?;
+    let (old_path, old) = pins
+        .find_ingress_link(name)
+        .ok_or_else(|| AttachError::NotAttached(name.to_string()))?;
     if opts.wants(old) {
         return Ok(old);
     }
     let mut progs = loader::pinned_programs(pins, opts.load)?;
     let pin = |link: FdLink, hook: Ingress| -> Result<(), AttachError> {
         let path = pins.ingress_link(name, hook);
-        link.pin(&path).map(|_| ()).map_err(|e| AttachError::PinLink { iface: name.to_string(), path, reason: crate::error_chain(&e) })
+        link.pin(&path)
+            .map(|_| ())
+            .map_err(|e| AttachError::PinLink {
+                iface: name.to_string(),
+                path,
+                reason: crate::error_chain(&e),
+            })
     };
     let tc_path = pins.ingress_link(name, Ingress::Tc);
     if old != Ingress::Tc {
         // TC ingress first: the target, or the bridge to another XDP mode.
-        pin(attach_tc(&mut progs.tc_ingress, name, ifindex, TcAttachType::Ingress)?, Ingress::Tc)?;
+        pin(
+            attach_tc(&mut progs.tc_ingress, name, ifindex, TcAttachType::Ingress)?,
+            Ingress::Tc,
+        )?;
         remove_link(&old_path)?;
         if opts.ingress == IngressChoice::Tc {
             return Ok(Ingress::Tc);

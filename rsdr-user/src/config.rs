@@ -31,11 +31,23 @@ pub const DEFAULT_PATH: &str = "/etc/rsdr/rsdr.toml";
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}:{col}: {message}")]
-    Syntax { path: PathBuf, line: usize, col: usize, message: String },
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        col: usize,
+        message: String,
+    },
     #[error("{path}: {what}: {source}")]
-    Address { path: PathBuf, what: String, source: AddrError },
+    Address {
+        path: PathBuf,
+        what: String,
+        source: AddrError,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error("{path}: {source}")]
@@ -45,7 +57,10 @@ pub enum ConfigError {
 impl ConfigError {
     fn invalid(path: &Path, message: impl Into<String>) -> Self {
         let message = message.into();
-        ConfigError::Invalid { path: path.to_path_buf(), message }
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        }
     }
 }
 
@@ -72,7 +87,12 @@ struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { pin_dir: None, monitor: false, max_vips: None, max_pools: None }
+        Self {
+            pin_dir: None,
+            monitor: false,
+            max_vips: None,
+            max_pools: None,
+        }
     }
 }
 
@@ -139,7 +159,10 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 impl Config {
     /// Read and check `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse(path, &text)
     }
 
@@ -147,49 +170,100 @@ impl Config {
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         let file: File = toml::from_str(text).map_err(|e| {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-            ConfigError::Syntax { path: path.to_path_buf(), line, col, message: e.message().trim().replace('\n', " ") }
+            ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                col,
+                message: e.message().trim().replace('\n', " "),
+            }
         })?;
         let defaults = LoadOptions::default();
         let load = LoadOptions {
             max_vips: file.settings.max_vips.unwrap_or(defaults.max_vips),
             max_pools: file.settings.max_pools.unwrap_or(defaults.max_pools),
         };
-        load.validate().map_err(|e| ConfigError::invalid(path, format!("settings: {e}").replace("--max-", "max_").replace("-", "_")))?;
+        load.validate().map_err(|e| {
+            ConfigError::invalid(
+                path,
+                format!("settings: {e}")
+                    .replace("--max-", "max_")
+                    .replace("-", "_"),
+            )
+        })?;
 
         let mut names = HashSet::new();
         let mut interfaces = Vec::new();
         for i in file.interfaces {
-            iface::validate_name(&i.name).map_err(|e| ConfigError::invalid(path, format!("interface: {e}")))?;
+            iface::validate_name(&i.name)
+                .map_err(|e| ConfigError::invalid(path, format!("interface: {e}")))?;
             if !names.insert(i.name.clone()) {
-                return Err(ConfigError::invalid(path, format!("interface {} is listed twice", i.name)));
+                return Err(ConfigError::invalid(
+                    path,
+                    format!("interface {} is listed twice", i.name),
+                ));
             }
             if iface::index(&i.name).is_err() {
-                return Err(ConfigError::invalid(path, format!("interface {}: no such interface", i.name)));
+                return Err(ConfigError::invalid(
+                    path,
+                    format!("interface {}: no such interface", i.name),
+                ));
             }
             let ingress = match i.ingress.as_deref() {
                 None | Some("xdp") => IngressChoice::Xdp,
                 Some("tc") => IngressChoice::Tc,
-                Some(o) => return Err(ConfigError::invalid(path, format!("interface {}: ingress must be \"xdp\" or \"tc\", not {o:?}", i.name))),
+                Some(o) => {
+                    return Err(ConfigError::invalid(
+                        path,
+                        format!(
+                            "interface {}: ingress must be \"xdp\" or \"tc\", not {o:?}",
+                            i.name
+                        ),
+                    ));
+                }
             };
             let mode = match i.xdp_mode.as_deref() {
                 None | Some("auto") => XdpModeChoice::Auto,
                 Some("native") => XdpModeChoice::Native,
                 Some("skb") => XdpModeChoice::Skb,
                 Some(o) => {
-                    return Err(ConfigError::invalid(path, format!("interface {}: xdp_mode must be \"auto\", \"native\" or \"skb\", not {o:?}", i.name)));
+                    return Err(ConfigError::invalid(
+                        path,
+                        format!(
+                            "interface {}: xdp_mode must be \"auto\", \"native\" or \"skb\", not {o:?}",
+                            i.name
+                        ),
+                    ));
                 }
             };
             if ingress == IngressChoice::Tc && i.xdp_mode.is_some() {
-                return Err(ConfigError::invalid(path, format!("interface {}: xdp_mode has no meaning with ingress = \"tc\"", i.name)));
+                return Err(ConfigError::invalid(
+                    path,
+                    format!(
+                        "interface {}: xdp_mode has no meaning with ingress = \"tc\"",
+                        i.name
+                    ),
+                ));
             }
-            interfaces.push(IfaceSpec { name: i.name, ingress, mode });
+            interfaces.push(IfaceSpec {
+                name: i.name,
+                ingress,
+                mode,
+            });
         }
 
         let mut vips = Vec::new();
         for v in file.vips {
             let what = format!("vip {:?}", v.address);
-            let spec = addr::parse_vip(&v.address).map_err(|source| ConfigError::Address { path: path.to_path_buf(), what: what.clone(), source })?;
-            let real = addr::parse_real(&v.real, &spec).map_err(|source| ConfigError::Address { path: path.to_path_buf(), what: what.clone(), source })?;
+            let spec = addr::parse_vip(&v.address).map_err(|source| ConfigError::Address {
+                path: path.to_path_buf(),
+                what: what.clone(),
+                source,
+            })?;
+            let real = addr::parse_real(&v.real, &spec).map_err(|source| ConfigError::Address {
+                path: path.to_path_buf(),
+                what: what.clone(),
+                source,
+            })?;
             let mut flags = 0;
             if v.monitor {
                 flags |= rsdr_common::maps::VIP_F_MONITOR;
@@ -199,23 +273,56 @@ impl Config {
             }
             if let Some(dev) = &v.manage_address {
                 if let VipSpec::Pool(..) = spec {
-                    return Err(ConfigError::invalid(path, format!("vip {spec}: manage_address applies to single VIPs, not to pools")));
+                    return Err(ConfigError::invalid(
+                        path,
+                        format!("vip {spec}: manage_address applies to single VIPs, not to pools"),
+                    ));
                 }
-                iface::validate_name(dev).map_err(|e| ConfigError::invalid(path, format!("vip {spec}: manage_address: {e}")))?;
+                iface::validate_name(dev).map_err(|e| {
+                    ConfigError::invalid(path, format!("vip {spec}: manage_address: {e}"))
+                })?;
                 if iface::index(dev).is_err() {
-                    return Err(ConfigError::invalid(path, format!("vip {spec}: manage_address: no such device {dev}")));
+                    return Err(ConfigError::invalid(
+                        path,
+                        format!("vip {spec}: manage_address: no such device {dev}"),
+                    ));
                 }
             }
-            vips.push(VipConfig { vip: spec, real, flags, manage_address: v.manage_address });
+            vips.push(VipConfig {
+                vip: spec,
+                real,
+                flags,
+                manage_address: v.manage_address,
+            });
         }
         let pairs: Vec<(VipSpec, IpAddr)> = vips.iter().map(|v| (v.vip, v.real)).collect();
-        vips::check(&[], &pairs).map_err(|source| ConfigError::Vips { path: path.to_path_buf(), source })?;
+        vips::check(&[], &pairs).map_err(|source| ConfigError::Vips {
+            path: path.to_path_buf(),
+            source,
+        })?;
         if !vips.is_empty() && interfaces.is_empty() {
-            return Err(ConfigError::invalid(path, "VIPs are configured but no [[interface]] to filter them on"));
+            return Err(ConfigError::invalid(
+                path,
+                "VIPs are configured but no [[interface]] to filter them on",
+            ));
         }
         if (vips.len() as u64) > u64::from(load.max_vips) * 2 {
-            return Err(ConfigError::invalid(path, format!("{} VIPs do not fit max_vips = {}", vips.len(), load.max_vips)));
+            return Err(ConfigError::invalid(
+                path,
+                format!(
+                    "{} VIPs do not fit max_vips = {}",
+                    vips.len(),
+                    load.max_vips
+                ),
+            ));
         }
-        Ok(Config { path: path.to_path_buf(), pin_dir: file.settings.pin_dir, monitor: file.settings.monitor, load, interfaces, vips })
+        Ok(Config {
+            path: path.to_path_buf(),
+            pin_dir: file.settings.pin_dir,
+            monitor: file.settings.monitor,
+            load,
+            interfaces,
+            vips,
+        })
     }
 }

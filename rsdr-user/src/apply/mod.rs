@@ -47,17 +47,39 @@ pub enum ApplyError {
     Addrs(#[from] AddrsError),
     #[error("injected failure at step {0} ({FAIL_AT_STEP_ENV})")]
     Injected(usize),
-    #[error("step {step} ({what}) failed: {cause}; the {undone} step(s) done before it were rolled back")]
-    RolledBack { step: usize, what: String, undone: usize, cause: Box<ApplyError> },
+    #[error(
+        "step {step} ({what}) failed: {cause}; the {undone} step(s) done before it were rolled back"
+    )]
+    RolledBack {
+        step: usize,
+        what: String,
+        undone: usize,
+        cause: Box<ApplyError>,
+    },
     #[error("step {step} ({what}) failed: {cause}; rolling back also failed: {rollback}")]
-    RollbackFailed { step: usize, what: String, cause: Box<ApplyError>, rollback: Box<ApplyError> },
+    RollbackFailed {
+        step: usize,
+        what: String,
+        cause: Box<ApplyError>,
+        rollback: Box<ApplyError>,
+    },
 }
 
 /// Read what is running now.
 pub async fn current(pins: &PinDir, handle: &rtnetlink::Handle) -> Result<Current, ApplyError> {
-    let managed = addrs::list(handle).await?.into_iter().filter(|a| a.managed).collect();
+    let managed = addrs::list(handle)
+        .await?
+        .into_iter()
+        .filter(|a| a.managed)
+        .collect();
     if !pins.is_loaded() {
-        return Ok(Current { loaded: false, interfaces: Vec::new(), vips: Vec::new(), monitor: false, managed });
+        return Ok(Current {
+            loaded: false,
+            interfaces: Vec::new(),
+            vips: Vec::new(),
+            monitor: false,
+            managed,
+        });
     }
     let tables = VipTables::open(pins)?;
     let interfaces = pins
@@ -68,7 +90,13 @@ pub async fn current(pins: &PinDir, handle: &rtnetlink::Handle) -> Result<Curren
             (name, hook)
         })
         .collect();
-    Ok(Current { loaded: true, interfaces, vips: tables.entries()?, monitor: tables.monitor()?, managed })
+    Ok(Current {
+        loaded: true,
+        interfaces,
+        vips: tables.entries()?,
+        monitor: tables.monitor()?,
+        managed,
+    })
 }
 
 /// Carry out `steps` (holding the pin-directory lock), undoing the done
@@ -81,12 +109,18 @@ pub async fn execute(
     was_loaded: bool,
     mut say: impl FnMut(String),
 ) -> Result<usize, ApplyError> {
-    let fail_at: Option<usize> = std::env::var(FAIL_AT_STEP_ENV).ok().and_then(|v| v.parse().ok());
+    let fail_at: Option<usize> = std::env::var(FAIL_AT_STEP_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok());
     let mut undo: Vec<Step> = Vec::new();
     let n = steps.len();
     for (i, step) in steps.into_iter().enumerate() {
         let what = step.to_string();
-        let result = if fail_at == Some(i + 1) { Err(ApplyError::Injected(i + 1)) } else { run(pins, cfg, handle, &step).await };
+        let result = if fail_at == Some(i + 1) {
+            Err(ApplyError::Injected(i + 1))
+        } else {
+            run(pins, cfg, handle, &step).await
+        };
         match result {
             Ok(inverse) => {
                 say(what);
@@ -107,8 +141,18 @@ pub async fn execute(
                     let _ = pins.remove_all();
                 }
                 return Err(match rollback {
-                    Ok(()) => ApplyError::RolledBack { step: i + 1, what: what.replace('\n', "; "), undone, cause: Box::new(source) },
-                    Err(e) => ApplyError::RollbackFailed { step: i + 1, what: what.replace('\n', "; "), cause: Box::new(source), rollback: Box::new(e) },
+                    Ok(()) => ApplyError::RolledBack {
+                        step: i + 1,
+                        what: what.replace('\n', "; "),
+                        undone,
+                        cause: Box::new(source),
+                    },
+                    Err(e) => ApplyError::RollbackFailed {
+                        step: i + 1,
+                        what: what.replace('\n', "; "),
+                        cause: Box::new(source),
+                        rollback: Box::new(e),
+                    },
                 });
             }
         }
@@ -124,35 +168,64 @@ fn opts_for(cfg: &Config, ingress: Option<Ingress>) -> AttachOptions {
         Some(Ingress::XdpNative) => (IngressChoice::Xdp, XdpModeChoice::Native),
         None => (IngressChoice::Xdp, XdpModeChoice::Auto),
     };
-    AttachOptions { ingress: i, mode: m, load: cfg.load }
+    AttachOptions {
+        ingress: i,
+        mode: m,
+        load: cfg.load,
+    }
 }
 
 /// Carry out one step; its inverse steps on success.
-async fn run(pins: &PinDir, cfg: &Config, handle: &rtnetlink::Handle, step: &Step) -> Result<Vec<Step>, ApplyError> {
+async fn run(
+    pins: &PinDir,
+    cfg: &Config,
+    handle: &rtnetlink::Handle,
+    step: &Step,
+) -> Result<Vec<Step>, ApplyError> {
     Ok(match step {
         Step::Attach { spec } => {
             let ifindex = crate::iface::index(&spec.name).map_err(AttachError::from)?;
-            let opts = AttachOptions { ingress: spec.ingress, mode: spec.mode, load: cfg.load };
+            let opts = AttachOptions {
+                ingress: spec.ingress,
+                mode: spec.mode,
+                load: cfg.load,
+            };
             let out = attach::attach_unlocked(pins, &[(spec.name.clone(), ifindex)], opts)?;
             let hook = match out.first().map(|o| &o.outcome) {
                 Some(attach::Outcome::Attached { ingress, .. }) => Some(*ingress),
                 _ => None,
             };
-            vec![Step::Detach { name: spec.name.clone(), hook }]
+            vec![Step::Detach {
+                name: spec.name.clone(),
+                hook,
+            }]
         }
         Step::ChangeIngress { spec, from } => {
-            let opts = AttachOptions { ingress: spec.ingress, mode: spec.mode, load: cfg.load };
+            let opts = AttachOptions {
+                ingress: spec.ingress,
+                mode: spec.mode,
+                load: cfg.load,
+            };
             attach::change_ingress_unlocked(pins, &spec.name, opts)?;
             let mut back = spec.clone();
             let o = opts_for(cfg, Some(*from));
             back.ingress = o.ingress;
             back.mode = o.mode;
-            vec![Step::ChangeIngress { spec: back, from: *from }]
+            vec![Step::ChangeIngress {
+                spec: back,
+                from: *from,
+            }]
         }
         Step::Detach { name, hook } => {
             attach::detach_unlocked(pins, std::slice::from_ref(name))?;
             let o = opts_for(cfg, *hook);
-            vec![Step::Attach { spec: crate::config::IfaceSpec { name: name.clone(), ingress: o.ingress, mode: o.mode } }]
+            vec![Step::Attach {
+                spec: crate::config::IfaceSpec {
+                    name: name.clone(),
+                    ingress: o.ingress,
+                    mode: o.mode,
+                },
+            }]
         }
         Step::PutVips { items, previous } => {
             let mut tables = VipTables::open(pins)?;
@@ -161,7 +234,12 @@ async fn run(pins: &PinDir, cfg: &Config, handle: &rtnetlink::Handle, step: &Ste
             let added: Vec<Entry> = items
                 .iter()
                 .filter(|(v, _, _)| !prev.contains_key(v))
-                .map(|(v, r, f)| Entry { vip: *v, real: *r, flags: *f, counters: [0; rsdr_common::counters::VIP_COUNTER_SLOTS] })
+                .map(|(v, r, f)| Entry {
+                    vip: *v,
+                    real: *r,
+                    flags: *f,
+                    counters: [0; rsdr_common::counters::VIP_COUNTER_SLOTS],
+                })
                 .collect();
             let mut inv = Vec::new();
             if !added.is_empty() {
@@ -178,7 +256,10 @@ async fn run(pins: &PinDir, cfg: &Config, handle: &rtnetlink::Handle, step: &Ste
         Step::RemoveVips { entries } => {
             let mut tables = VipTables::open(pins)?;
             tables.remove_many(&entries.iter().map(|e| e.vip).collect::<Vec<_>>())?;
-            vec![Step::PutVips { items: entries.iter().map(|e| (e.vip, e.real, e.flags)).collect(), previous: Vec::new() }]
+            vec![Step::PutVips {
+                items: entries.iter().map(|e| (e.vip, e.real, e.flags)).collect(),
+                previous: Vec::new(),
+            }]
         }
         Step::Monitor { on, was } => {
             VipTables::open(pins)?.set_monitor(*on)?;
@@ -186,12 +267,18 @@ async fn run(pins: &PinDir, cfg: &Config, handle: &rtnetlink::Handle, step: &Ste
         }
         Step::AddAddr { addr, dev } => {
             addrs::add(handle, *addr, dev).await?;
-            vec![Step::DelAddr { addr: *addr, dev: dev.clone() }]
+            vec![Step::DelAddr {
+                addr: *addr,
+                dev: dev.clone(),
+            }]
         }
         Step::DelAddr { addr, dev } => {
             let ifindex = crate::iface::index(dev).map_err(AttachError::from)?;
             addrs::del(handle, *addr, ifindex).await?;
-            vec![Step::AddAddr { addr: *addr, dev: dev.clone() }]
+            vec![Step::AddAddr {
+                addr: *addr,
+                dev: dev.clone(),
+            }]
         }
     })
 }

@@ -26,15 +26,37 @@ pub struct Current {
 
 #[derive(Clone, Debug)]
 pub enum Step {
-    Attach { spec: IfaceSpec },
-    ChangeIngress { spec: IfaceSpec, from: Ingress },
+    Attach {
+        spec: IfaceSpec,
+    },
+    ChangeIngress {
+        spec: IfaceSpec,
+        from: Ingress,
+    },
     /// Add or update these VIPs; `previous` holds the old state of those updated.
-    PutVips { items: Vec<(VipSpec, IpAddr, u32)>, previous: Vec<Entry> },
-    Monitor { on: bool, was: bool },
-    AddAddr { addr: IpAddr, dev: String },
-    DelAddr { addr: IpAddr, dev: String },
-    RemoveVips { entries: Vec<Entry> },
-    Detach { name: String, hook: Option<Ingress> },
+    PutVips {
+        items: Vec<(VipSpec, IpAddr, u32)>,
+        previous: Vec<Entry>,
+    },
+    Monitor {
+        on: bool,
+        was: bool,
+    },
+    AddAddr {
+        addr: IpAddr,
+        dev: String,
+    },
+    DelAddr {
+        addr: IpAddr,
+        dev: String,
+    },
+    RemoveVips {
+        entries: Vec<Entry>,
+    },
+    Detach {
+        name: String,
+        hook: Option<Ingress>,
+    },
 }
 
 fn flags_str(flags: u32) -> String {
@@ -46,7 +68,11 @@ fn flags_str(flags: u32) -> String {
     if flags & VIP_F_SHOW_CONFLICTS != 0 {
         f.push("show-conflicts");
     }
-    if f.is_empty() { String::new() } else { format!(" [{}]", f.join(",")) }
+    if f.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", f.join(","))
+    }
 }
 
 fn hook_str(spec: &IfaceSpec) -> String {
@@ -61,25 +87,46 @@ fn hook_str(spec: &IfaceSpec) -> String {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Step::Attach { spec } => write!(f, "+ attach {} ({}, tcx egress)", spec.name, hook_str(spec)),
-            Step::ChangeIngress { spec, from } => write!(f, "~ {}: ingress {} -> {}", spec.name, from.as_str(), hook_str(spec)),
+            Step::Attach { spec } => {
+                write!(f, "+ attach {} ({}, tcx egress)", spec.name, hook_str(spec))
+            }
+            Step::ChangeIngress { spec, from } => write!(
+                f,
+                "~ {}: ingress {} -> {}",
+                spec.name,
+                from.as_str(),
+                hook_str(spec)
+            ),
             Step::PutVips { items, previous } => {
                 let prev: HashMap<_, &Entry> = previous.iter().map(|e| (e.vip, e)).collect();
                 let lines: Vec<String> = items
                     .iter()
                     .map(|(v, r, fl)| match prev.get(v) {
-                        Some(e) if e.real != *r => format!("~ vip {v}: real {} -> {r}{}", e.real, flags_str(*fl)),
-                        Some(e) => format!("~ vip {v}: flags{} -> {}", flags_str(e.flags).trim_end(), flags_str(*fl).trim()),
+                        Some(e) if e.real != *r => {
+                            format!("~ vip {v}: real {} -> {r}{}", e.real, flags_str(*fl))
+                        }
+                        Some(e) => format!(
+                            "~ vip {v}: flags{} -> {}",
+                            flags_str(e.flags).trim_end(),
+                            flags_str(*fl).trim()
+                        ),
                         None => format!("+ vip {v} -> {r}{}", flags_str(*fl)),
                     })
                     .collect();
                 write!(f, "{}", lines.join("\n"))
             }
-            Step::Monitor { on, .. } => write!(f, "~ monitor {}", if *on { "off -> on" } else { "on -> off" }),
+            Step::Monitor { on, .. } => write!(
+                f,
+                "~ monitor {}",
+                if *on { "off -> on" } else { "on -> off" }
+            ),
             Step::AddAddr { addr, dev } => write!(f, "+ address {addr} on {dev}"),
             Step::DelAddr { addr, dev } => write!(f, "- address {addr} on {dev}"),
             Step::RemoveVips { entries } => {
-                let lines: Vec<String> = entries.iter().map(|e| format!("- vip {} -> {}", e.vip, e.real)).collect();
+                let lines: Vec<String> = entries
+                    .iter()
+                    .map(|e| format!("- vip {} -> {}", e.vip, e.real))
+                    .collect();
                 write!(f, "{}", lines.join("\n"))
             }
             Step::Detach { name, .. } => write!(f, "- detach {name}"),
@@ -88,7 +135,12 @@ impl fmt::Display for Step {
 }
 
 fn wants(spec: &IfaceSpec, cfg: &Config, hook: Ingress) -> bool {
-    AttachOptions { ingress: spec.ingress, mode: spec.mode, load: cfg.load }.wants(hook)
+    AttachOptions {
+        ingress: spec.ingress,
+        mode: spec.mode,
+        load: cfg.load,
+    }
+    .wants(hook)
 }
 
 /// The steps from `cur` to `cfg`, in the safe order (see the module docs of
@@ -96,11 +148,18 @@ fn wants(spec: &IfaceSpec, cfg: &Config, hook: Ingress) -> bool {
 /// is already there but not rsdr's).
 pub fn plan(cfg: &Config, cur: &Current, addrs: &[DevAddr]) -> Vec<Step> {
     let mut steps = Vec::new();
-    let attached: HashMap<&str, Option<Ingress>> = cur.interfaces.iter().map(|(n, h)| (n.as_str(), *h)).collect();
+    let attached: HashMap<&str, Option<Ingress>> = cur
+        .interfaces
+        .iter()
+        .map(|(n, h)| (n.as_str(), *h))
+        .collect();
     for spec in &cfg.interfaces {
         match attached.get(spec.name.as_str()) {
             None => steps.push(Step::Attach { spec: spec.clone() }),
-            Some(Some(hook)) if !wants(spec, cfg, *hook) => steps.push(Step::ChangeIngress { spec: spec.clone(), from: *hook }),
+            Some(Some(hook)) if !wants(spec, cfg, *hook) => steps.push(Step::ChangeIngress {
+                spec: spec.clone(),
+                from: *hook,
+            }),
             Some(None) => steps.push(Step::Attach { spec: spec.clone() }),
             Some(Some(_)) => {}
         }
@@ -119,16 +178,28 @@ pub fn plan(cfg: &Config, cur: &Current, addrs: &[DevAddr]) -> Vec<Step> {
         }
     }
     if !put.is_empty() {
-        steps.push(Step::PutVips { items: put, previous });
+        steps.push(Step::PutVips {
+            items: put,
+            previous,
+        });
     }
     if cfg.monitor != cur.monitor {
-        steps.push(Step::Monitor { on: cfg.monitor, was: cur.monitor });
+        steps.push(Step::Monitor {
+            on: cfg.monitor,
+            was: cur.monitor,
+        });
     }
     let wanted = super::managed_wanted(cfg);
     for (addr, dev) in &wanted {
         let idx = crate::iface::index(dev).ok();
-        if !addrs.iter().any(|a| a.addr == *addr && Some(a.ifindex) == idx) {
-            steps.push(Step::AddAddr { addr: *addr, dev: dev.clone() });
+        if !addrs
+            .iter()
+            .any(|a| a.addr == *addr && Some(a.ifindex) == idx)
+        {
+            steps.push(Step::AddAddr {
+                addr: *addr,
+                dev: dev.clone(),
+            });
         }
     }
     for m in &cur.managed {
@@ -138,14 +209,23 @@ pub fn plan(cfg: &Config, cur: &Current, addrs: &[DevAddr]) -> Vec<Step> {
         }
     }
     let keep: std::collections::HashSet<VipSpec> = cfg.vips.iter().map(|v| v.vip).collect();
-    let gone: Vec<Entry> = cur.vips.iter().filter(|e| !keep.contains(&e.vip)).cloned().collect();
+    let gone: Vec<Entry> = cur
+        .vips
+        .iter()
+        .filter(|e| !keep.contains(&e.vip))
+        .cloned()
+        .collect();
     if !gone.is_empty() {
         steps.push(Step::RemoveVips { entries: gone });
     }
-    let names: std::collections::HashSet<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
+    let names: std::collections::HashSet<&str> =
+        cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
     for (name, hook) in &cur.interfaces {
         if !names.contains(name.as_str()) {
-            steps.push(Step::Detach { name: name.clone(), hook: *hook });
+            steps.push(Step::Detach {
+                name: name.clone(),
+                hook: *hook,
+            });
         }
     }
     steps

@@ -34,7 +34,11 @@ pub struct Args {
 
 /// The pin directory: the flag (or RSDR_PIN_DIR), else the file's, else the default.
 pub fn pins_for(flag: Option<&Path>, cfg: &Config) -> PinDir {
-    PinDir::new(flag.map(Path::to_path_buf).or_else(|| cfg.pin_dir.clone()).unwrap_or_else(|| DEFAULT_PIN_DIR.into()))
+    PinDir::new(
+        flag.map(Path::to_path_buf)
+            .or_else(|| cfg.pin_dir.clone())
+            .unwrap_or_else(|| DEFAULT_PIN_DIR.into()),
+    )
 }
 
 pub fn run(pin_flag: Option<&Path>, args: Args) -> anyhow::Result<()> {
@@ -42,7 +46,10 @@ pub fn run(pin_flag: Option<&Path>, args: Args) -> anyhow::Result<()> {
     privilege::require(Need::BpfAndNetAdmin)?;
     let pins = pins_for(pin_flag, &cfg);
     pins.check_bpffs()?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     rt.block_on(async {
         let handle = addrs::connect()?;
         let guard = pins.lock()?;

@@ -2,7 +2,11 @@
 
 mod apply;
 mod attach;
+mod check;
+mod completions;
 mod detach;
+mod import;
+mod man;
 mod monitor;
 mod output;
 mod stats;
@@ -52,6 +56,11 @@ pub struct Cli {
 enum Command {
     Apply(apply::Args),
     Attach(attach::Args),
+    Check(check::Args),
+    Completions(completions::Args),
+    #[command(subcommand)]
+    Import(import::Command),
+    Man(man::Args),
     Detach(detach::Args),
     #[command(subcommand)]
     Vip(vip::Command),
@@ -62,9 +71,17 @@ enum Command {
 
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
-        let pins = PinDir::new(self.pin_dir.clone().unwrap_or_else(|| DEFAULT_PIN_DIR.into()));
+        let pins = PinDir::new(
+            self.pin_dir
+                .clone()
+                .unwrap_or_else(|| DEFAULT_PIN_DIR.into()),
+        );
         match self.command {
             Command::Apply(args) => apply::run(self.pin_dir.as_deref(), args),
+            Command::Check(args) => check::run(&pins, args),
+            Command::Completions(args) => completions::run(args),
+            Command::Import(cmd) => import::run(cmd),
+            Command::Man(args) => man::run(args),
             Command::Attach(args) => attach::run(&pins, args),
             Command::Detach(args) => detach::run(&pins, args),
             Command::Vip(cmd) => vip::run(&pins, cmd),

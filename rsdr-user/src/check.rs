@@ -1,0 +1,343 @@
+//! `rsdr check`: a doctor. Looks at the kernel, bpffs, what rsdr has
+//! attached, sysctls and other ARP filters that interact, and whether the
+//! VIPs are where they should be and filtered where they are.
+
+use std::{collections::HashSet, process::Command};
+
+use serde::Serialize;
+
+use crate::{
+    addr::VipSpec,
+    addrs::{self, DevAddr, Link},
+    config::Config,
+    pins::PinDir,
+    status,
+    vips::VipTables,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Info,
+    Warn,
+    Fail,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Ok => "ok",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Fail => "FAIL",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub check: String,
+    pub level: Level,
+    pub detail: String,
+}
+
+fn f(check: impl Into<String>, level: Level, detail: impl Into<String>) -> Finding {
+    Finding {
+        check: check.into(),
+        level,
+        detail: detail.into(),
+    }
+}
+
+fn kernel_version() -> Option<(u32, u32)> {
+    let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let mut it = r.trim().split(['.', '-']);
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+fn sysctl(path: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{path}"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn command_lines(cmd: &str, args: &[&str]) -> Option<Vec<String>> {
+    let out = Command::new(cmd).args(args).output().ok()?;
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    })
+}
+
+/// Run every check. `config` adds the checks against a configuration file.
+pub async fn run(pins: &PinDir, config: Option<&Config>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    match kernel_version() {
+        Some((maj, min)) if (maj, min) >= (6, 6) => out.push(f(
+            "kernel",
+            Level::Ok,
+            format!("Linux {maj}.{min}: XDP, TCX, BPF links"),
+        )),
+        Some((maj, min)) => out.push(f(
+            "kernel",
+            Level::Fail,
+            format!("Linux {maj}.{min}: rsdr needs 6.6 or newer (TCX)"),
+        )),
+        None => out.push(f("kernel", Level::Warn, "cannot read the kernel version")),
+    }
+    if std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+        out.push(f("btf", Level::Ok, "/sys/kernel/btf/vmlinux present"));
+    } else {
+        out.push(f(
+            "btf",
+            Level::Info,
+            "no kernel BTF (rsdr does not need it)",
+        ));
+    }
+    match pins.check_bpffs() {
+        Ok(()) => out.push(f(
+            "bpffs",
+            Level::Ok,
+            format!("{} is on bpffs", pins.root().display()),
+        )),
+        Err(e) => out.push(f("bpffs", Level::Fail, e.to_string())),
+    }
+
+    let mut attached: Vec<String> = Vec::new();
+    let mut vips: Vec<VipSpec> = Vec::new();
+    if pins.is_loaded() {
+        match status::status(pins) {
+            Ok(st) => {
+                if st.interfaces.is_empty() {
+                    out.push(f(
+                        "attached",
+                        Level::Warn,
+                        "rsdr is loaded but attached to no interface",
+                    ));
+                }
+                for i in &st.interfaces {
+                    let hooks: Vec<String> = i
+                        .hooks
+                        .iter()
+                        .map(|h| {
+                            format!(
+                                "{} {}{}",
+                                h.kind,
+                                h.direction,
+                                h.mode.map(|m| format!(" ({m})")).unwrap_or_default()
+                            )
+                        })
+                        .collect();
+                    let (level, state) = if i.healthy {
+                        (Level::Ok, "filtering".to_string())
+                    } else if i.ifindex.is_none() {
+                        (Level::Fail, "interface gone".to_string())
+                    } else {
+                        (Level::Fail, "degraded: run `rsdr attach` again".to_string())
+                    };
+                    out.push(f(
+                        format!("interface {}", i.name),
+                        level,
+                        format!("{state}: {}", hooks.join(", ")),
+                    ));
+                    attached.push(i.renamed_to.clone().unwrap_or_else(|| i.name.clone()));
+                }
+                if st.monitor {
+                    out.push(f(
+                        "monitor",
+                        Level::Warn,
+                        "global monitor mode is on: nothing is enforced",
+                    ));
+                }
+            }
+            Err(e) => out.push(f("attached", Level::Fail, e.to_string())),
+        }
+        match VipTables::open(pins).and_then(|t| t.entries()) {
+            Ok(e) => {
+                out.push(f(
+                    "vips",
+                    Level::Ok,
+                    format!("{} VIP(s) and pool(s) configured", e.len()),
+                ));
+                vips = e.iter().map(|e| e.vip).collect();
+            }
+            Err(e) => out.push(f("vips", Level::Fail, e.to_string())),
+        }
+    } else {
+        out.push(f(
+            "attached",
+            Level::Warn,
+            format!("nothing attached under {}", pins.root().display()),
+        ));
+    }
+
+    for conf in ["all", "default"]
+        .into_iter()
+        .map(String::from)
+        .chain(attached.iter().cloned())
+    {
+        let vals: Vec<String> = ["arp_ignore", "arp_announce", "arp_notify"]
+            .iter()
+            .filter_map(|k| sysctl(&format!("{conf}/{k}")).map(|v| format!("{k}={v}")))
+            .collect();
+        if !vals.is_empty() {
+            out.push(f(
+                format!("sysctl {conf}"),
+                Level::Info,
+                format!("{} (rsdr does not rely on them)", vals.join(" ")),
+            ));
+        }
+    }
+    if let Some(lines) = command_lines("arptables-save", &[]) {
+        let rules = lines.iter().filter(|l| l.starts_with("-A")).count();
+        if rules > 0 {
+            out.push(f("arptables", Level::Warn, format!("{rules} arptables rule(s) also act on ARP; `rsdr import arptables` converts them, then remove them")));
+        } else {
+            out.push(f("arptables", Level::Ok, "no arptables rules"));
+        }
+    }
+    if let Some(lines) = command_lines("nft", &["list", "tables", "arp"]) {
+        let tables: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.starts_with("table arp"))
+            .collect();
+        if tables.is_empty() {
+            out.push(f("nft arp", Level::Ok, "no nftables arp tables"));
+        } else {
+            out.push(f(
+                "nft arp",
+                Level::Warn,
+                format!(
+                    "nftables arp table(s) also act on ARP: {}",
+                    tables
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+
+    let handle = match addrs::connect() {
+        Ok(h) => h,
+        Err(e) => {
+            out.push(f("addresses", Level::Fail, e.to_string()));
+            return out;
+        }
+    };
+    let (Ok(all), Ok(links)) = (addrs::list(&handle).await, addrs::links(&handle).await) else {
+        out.push(f(
+            "addresses",
+            Level::Fail,
+            "cannot list addresses and links over netlink",
+        ));
+        return out;
+    };
+    vip_placement(&mut out, &vips, &all, &links, &attached, config);
+    out
+}
+
+fn vip_placement(
+    out: &mut Vec<Finding>,
+    vips: &[VipSpec],
+    all: &[DevAddr],
+    links: &[Link],
+    attached: &[String],
+    config: Option<&Config>,
+) {
+    let dev = |ifindex: u32| {
+        links
+            .iter()
+            .find(|l| l.ifindex == ifindex)
+            .map(|l| l.name.clone())
+            .unwrap_or_default()
+    };
+    let held: Vec<&DevAddr> = all
+        .iter()
+        .filter(|a| vips.iter().any(|v| v.covers(a.addr)))
+        .collect();
+    for v in vips {
+        if let VipSpec::Addr(a) = v {
+            match all.iter().find(|d| d.addr == *a) {
+                Some(d) => out.push(f(
+                    format!("vip {a}"),
+                    Level::Ok,
+                    format!("on {}, filtered", dev(d.ifindex)),
+                )),
+                None => out.push(f(
+                    format!("vip {a}"),
+                    Level::Warn,
+                    "configured, but on no device: this server will not accept its traffic",
+                )),
+            }
+        }
+    }
+    if let Some(cfg) = config {
+        let table: HashSet<VipSpec> = vips.iter().copied().collect();
+        for v in &cfg.vips {
+            if table.contains(&v.vip) {
+                continue;
+            }
+            let present: Vec<String> = all
+                .iter()
+                .filter(|d| v.vip.covers(d.addr))
+                .map(|d| format!("{} on {}", d.addr, dev(d.ifindex)))
+                .collect();
+            if present.is_empty() {
+                out.push(f(
+                    format!("vip {}", v.vip),
+                    Level::Warn,
+                    format!(
+                        "in {} but not in rsdr's tables (run rsdr apply)",
+                        cfg.path.display()
+                    ),
+                ));
+            } else {
+                out.push(f(
+                    format!("vip {}", v.vip),
+                    Level::Fail,
+                    format!(
+                        "UNFILTERED: {} held but not in rsdr's tables (run rsdr apply)",
+                        present.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    if !held.is_empty() {
+        let open: Vec<&str> = links
+            .iter()
+            .filter(|l| l.up && !l.loopback && !attached.contains(&l.name))
+            .map(|l| l.name.as_str())
+            .collect();
+        if attached.is_empty() {
+            out.push(f(
+                "coverage",
+                Level::Fail,
+                "VIPs are held on this host but rsdr is attached to no interface",
+            ));
+        } else if !open.is_empty() {
+            out.push(f(
+                "coverage",
+                Level::Warn,
+                format!(
+                    "VIPs are held here; up interfaces without rsdr may answer ARP for them: {}",
+                    open.join(", ")
+                ),
+            ));
+        } else {
+            out.push(f("coverage", Level::Ok, "every up interface is attached"));
+        }
+    }
+}
+
+/// True when nothing calls for action (only ok and info).
+pub fn all_well(findings: &[Finding]) -> bool {
+    findings
+        .iter()
+        .all(|x| matches!(x.level, Level::Ok | Level::Info))
+}
