@@ -9,6 +9,7 @@ mod import;
 mod man;
 mod monitor;
 mod output;
+mod run;
 mod stats;
 mod status;
 mod vip;
@@ -61,6 +62,7 @@ enum Command {
     #[command(subcommand)]
     Import(import::Command),
     Man(man::Args),
+    Run(run::Args),
     Detach(detach::Args),
     #[command(subcommand)]
     Vip(vip::Command),
@@ -82,6 +84,7 @@ impl Cli {
             Command::Completions(args) => completions::run(args),
             Command::Import(cmd) => import::run(cmd),
             Command::Man(args) => man::run(args),
+            Command::Run(args) => run::run(self.pin_dir.as_deref(), args),
             Command::Attach(args) => attach::run(&pins, args),
             Command::Detach(args) => detach::run(&pins, args),
             Command::Vip(cmd) => vip::run(&pins, cmd),
