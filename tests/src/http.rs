@@ -96,7 +96,13 @@ impl Drop for HttpServer {
 
 /// `GET /` to `addr:port` from inside `ns`; the response body.
 pub fn get(ns: &Netns, addr: IpAddr, port: u16) -> Result<String, String> {
+    get_path(ns, addr, port, "/")
+}
+
+/// `GET <url_path>` to `addr:port` from inside `ns`; the response body.
+pub fn get_path(ns: &Netns, addr: IpAddr, port: u16, url_path: &str) -> Result<String, String> {
     let path = ns.path();
+    let request = format!("GET {url_path} HTTP/1.0\r\n\r\n");
     std::thread::spawn(move || -> Result<String, String> {
         enter(&path).map_err(|e| e.to_string())?;
         let mut s =
@@ -104,7 +110,7 @@ pub fn get(ns: &Netns, addr: IpAddr, port: u16) -> Result<String, String> {
                 .map_err(|e| format!("connect {addr}:{port}: {e}"))?;
         s.set_read_timeout(Some(Duration::from_secs(3)))
             .map_err(|e| e.to_string())?;
-        s.write_all(b"GET / HTTP/1.0\r\n\r\n")
+        s.write_all(request.as_bytes())
             .map_err(|e| e.to_string())?;
         let mut resp = String::new();
         s.read_to_string(&mut resp)

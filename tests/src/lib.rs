@@ -5,6 +5,7 @@
 #[cfg(feature = "datapath")]
 pub mod bench;
 pub mod cli;
+pub mod conf;
 pub mod corpus;
 #[cfg(feature = "datapath")]
 pub mod datapath;
@@ -20,4 +21,5 @@ pub mod lab;
 pub mod model;
 pub mod netns;
 pub mod pcap;
+pub mod prober;
 pub mod root;
