@@ -77,23 +77,13 @@ struct File {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(Default)]
 struct Settings {
     pin_dir: Option<PathBuf>,
     #[serde(default)]
     monitor: bool,
     max_vips: Option<u32>,
     max_pools: Option<u32>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            pin_dir: None,
-            monitor: false,
-            max_vips: None,
-            max_pools: None,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -73,12 +73,12 @@ fn parse_rule(tokens: &[&str]) -> Rule {
 
 /// `a.b.c.d/255.255.0.0` -> `a.b.c.d/16`; anything else unchanged.
 fn normalise_prefix(s: &str) -> String {
-    if let Some((a, m)) = s.split_once('/') {
-        if let Ok(std::net::IpAddr::V4(mask)) = m.parse::<IpAddr>() {
-            let bits = u32::from(mask);
-            if bits.leading_ones() + bits.trailing_zeros() == 32 {
-                return format!("{a}/{}", bits.leading_ones());
-            }
+    if let Some((a, m)) = s.split_once('/')
+        && let Ok(std::net::IpAddr::V4(mask)) = m.parse::<IpAddr>()
+    {
+        let bits = u32::from(mask);
+        if bits.leading_ones() + bits.trailing_zeros() == 32 {
+            return format!("{a}/{}", bits.leading_ones());
         }
     }
     s.to_string()

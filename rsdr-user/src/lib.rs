@@ -3,6 +3,10 @@
 //! thin CLI over this library; the integration tests use it to load the very
 //! same object for BPF_PROG_TEST_RUN.
 
+// Errors carry the offending input for one-line messages; they are built on
+// cold paths only, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod addr;
 pub mod addrs;
 pub mod apply;

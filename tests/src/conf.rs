@@ -21,7 +21,8 @@ impl ConfFile {
     pub fn write(&self, text: &str) {
         let tmp = self.path.with_extension("tmp");
         std::fs::write(&tmp, text).unwrap_or_else(|e| panic!("writing {}: {e}", tmp.display()));
-        std::fs::rename(&tmp, &self.path).unwrap_or_else(|e| panic!("renaming to {}: {e}", self.path.display()));
+        std::fs::rename(&tmp, &self.path)
+            .unwrap_or_else(|e| panic!("renaming to {}: {e}", self.path.display()));
     }
 
     pub fn path(&self) -> &Path {

@@ -110,8 +110,7 @@ pub fn get_path(ns: &Netns, addr: IpAddr, port: u16, url_path: &str) -> Result<S
                 .map_err(|e| format!("connect {addr}:{port}: {e}"))?;
         s.set_read_timeout(Some(Duration::from_secs(3)))
             .map_err(|e| e.to_string())?;
-        s.write_all(request.as_bytes())
-            .map_err(|e| e.to_string())?;
+        s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
         let mut resp = String::new();
         s.read_to_string(&mut resp)
             .map_err(|e| format!("read: {e}"))?;

@@ -105,22 +105,34 @@ impl Lab {
     /// The same, but the server does not hold the VIP (a test adds it).
     pub fn without_vip() -> Self {
         let lab = Self::new();
-        lab.server.ip(&["addr", "del", &format!("{VIP}/32"), "dev", "eth0"]);
+        lab.server
+            .ip(&["addr", "del", &format!("{VIP}/32"), "dev", "eth0"]);
         lab
     }
 
     /// Like [`Lab::rsdr`], with extra environment variables.
     pub fn rsdr_env(&self, env: &[(&str, &str)], args: &[&str]) -> RsdrRun {
         let mut cmd = rsdr_cmd(Some(self.server.cmd("env")));
-        cmd.envs(env.iter().copied()).arg("--pin-dir").arg(self.pin_dir()).args(args);
-        RsdrRun::from_output(cmd.output().unwrap_or_else(|e| panic!("cannot run rsdr: {e}")))
+        cmd.envs(env.iter().copied())
+            .arg("--pin-dir")
+            .arg(self.pin_dir())
+            .args(args);
+        RsdrRun::from_output(
+            cmd.output()
+                .unwrap_or_else(|e| panic!("cannot run rsdr: {e}")),
+        )
     }
 
     /// The server's addresses on `dev` (as `ip -j addr` "local" strings).
     pub fn server_addrs(&self, dev: &str) -> Vec<String> {
         let out = self.server.ip(&["-j", "addr", "show", "dev", dev]);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ip -j addr JSON");
-        v[0]["addr_info"].as_array().into_iter().flatten().filter_map(|a| a["local"].as_str().map(str::to_string)).collect()
+        v[0]["addr_info"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["local"].as_str().map(str::to_string))
+            .collect()
     }
 
     /// `rsdr attach eth0` + `rsdr vip add VIP --real REAL_IP`.

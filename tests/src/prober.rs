@@ -44,7 +44,13 @@ impl Prober {
                 std::thread::sleep(Duration::from_millis(2));
             }
         });
-        Self { stop, sent, thread: Some(thread), capture: Some(capture), target }
+        Self {
+            stop,
+            sent,
+            thread: Some(thread),
+            capture: Some(capture),
+            target,
+        }
     }
 
     /// Stop; (requests sent, replies for the target seen).
@@ -53,7 +59,11 @@ impl Prober {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let frames = self.capture.take().expect("capture").stop_synced(marker_from);
+        let frames = self
+            .capture
+            .take()
+            .expect("capture")
+            .stop_synced(marker_from);
         let replies = frames
             .iter()
             .filter_map(|f| arp_fields(f))

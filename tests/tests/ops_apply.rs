@@ -23,11 +23,18 @@ fn state(lab: &Lab) -> (String, String, Vec<String>) {
 #[test]
 fn apply_prints_a_diff_and_a_second_run_changes_nothing() {
     let lab = Lab::new();
-    let conf = ConfFile::new(&(base() + &vip("203.0.113.0/24", &REAL_IP.to_string(), "monitor = true")));
+    let conf =
+        ConfFile::new(&(base() + &vip("203.0.113.0/24", &REAL_IP.to_string(), "monitor = true")));
     let dry = lab.rsdr(&["apply", "-c", &conf.arg(), "--dry-run"]);
     let text = dry.ok();
-    assert!(text.contains("+ attach eth0") && text.contains(&format!("+ vip {VIP} -> {REAL_IP}")), "{text}");
-    assert!(text.contains("+ vip 203.0.113.0/24 -> 10.0.0.2 [monitor]"), "{text}");
+    assert!(
+        text.contains("+ attach eth0") && text.contains(&format!("+ vip {VIP} -> {REAL_IP}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("+ vip 203.0.113.0/24 -> 10.0.0.2 [monitor]"),
+        "{text}"
+    );
     assert!(text.contains("dry run: nothing changed"), "{text}");
     lab.rsdr(&["status"]).fails_with("nothing attached");
 
@@ -40,7 +47,12 @@ fn apply_prints_a_diff_and_a_second_run_changes_nothing() {
     conf.write(&(iface("eth0", "") + &vip(&VIP.to_string(), "10.0.0.3", "show_conflicts = true")));
     let third = lab.rsdr(&["apply", "-c", &conf.arg()]);
     let t = third.ok();
-    assert!(t.contains(&format!("~ vip {VIP}: real 10.0.0.2 -> 10.0.0.3 [show-conflicts]")), "{t}");
+    assert!(
+        t.contains(&format!(
+            "~ vip {VIP}: real 10.0.0.2 -> 10.0.0.3 [show-conflicts]"
+        )),
+        "{t}"
+    );
     assert!(t.contains("- vip 203.0.113.0/24 -> 10.0.0.2"), "{t}");
 }
 
@@ -52,29 +64,65 @@ fn bad_configurations_change_nothing() {
     let before = state(&lab);
     let cases: Vec<(String, &str)> = vec![
         ("[[interface]\nname = \"eth0\"\n".into(), ":1:"),
-        (base() + "[settings]\nmonitr = true\n", "unknown field `monitr`"),
-        (iface("eth0", "") + &vip("10.0.0.300", "10.0.0.2", ""), "vip \"10.0.0.300\": invalid VIP"),
-        (base() + &vip(&VIP.to_string(), "10.0.0.9", ""), "is given more than once"),
-        (iface("eth0", "") + &vip("203.0.113.0/24", "10.0.0.2", "") + &vip("203.0.113.128/25", "10.0.0.2", ""), "overlaps pool"),
-        (iface("eth0", "") + &vip("10.0.0.50", "10.0.0.50", ""), "same address as its real IP"),
-        (iface("nosuch0", "") + &vip(&VIP.to_string(), "10.0.0.2", ""), "interface nosuch0: no such interface"),
-        (iface("eth0", "ingress = \"xpd\"") , "ingress must be \"xdp\" or \"tc\""),
-        (iface("eth0", "") + &vip("203.0.113.0/24", "10.0.0.2", "manage_address = \"lo\""), "manage_address applies to single VIPs"),
-        (iface("eth0", "") + &vip("10.0.0.60", "10.0.0.2", "manage_address = \"dummy9\""), "no such device dummy9"),
+        (
+            base() + "[settings]\nmonitr = true\n",
+            "unknown field `monitr`",
+        ),
+        (
+            iface("eth0", "") + &vip("10.0.0.300", "10.0.0.2", ""),
+            "vip \"10.0.0.300\": invalid VIP",
+        ),
+        (
+            base() + &vip(&VIP.to_string(), "10.0.0.9", ""),
+            "is given more than once",
+        ),
+        (
+            iface("eth0", "")
+                + &vip("203.0.113.0/24", "10.0.0.2", "")
+                + &vip("203.0.113.128/25", "10.0.0.2", ""),
+            "overlaps pool",
+        ),
+        (
+            iface("eth0", "") + &vip("10.0.0.50", "10.0.0.50", ""),
+            "same address as its real IP",
+        ),
+        (
+            iface("nosuch0", "") + &vip(&VIP.to_string(), "10.0.0.2", ""),
+            "interface nosuch0: no such interface",
+        ),
+        (
+            iface("eth0", "ingress = \"xpd\""),
+            "ingress must be \"xdp\" or \"tc\"",
+        ),
+        (
+            iface("eth0", "") + &vip("203.0.113.0/24", "10.0.0.2", "manage_address = \"lo\""),
+            "manage_address applies to single VIPs",
+        ),
+        (
+            iface("eth0", "") + &vip("10.0.0.60", "10.0.0.2", "manage_address = \"dummy9\""),
+            "no such device dummy9",
+        ),
         (vip("10.0.0.60", "10.0.0.2", ""), "no [[interface]]"),
     ];
     for (text, needle) in cases {
         let bad = ConfFile::new(&text);
         lab.rsdr(&["apply", "-c", &bad.arg()]).fails_with(needle);
-        assert_eq!(state(&lab), before, "state changed after a bad config ({needle})");
+        assert_eq!(
+            state(&lab),
+            before,
+            "state changed after a bad config ({needle})"
+        );
     }
-    lab.rsdr(&["apply", "-c", "/nonexistent/rsdr.toml"]).fails_with("cannot read /nonexistent/rsdr.toml");
+    lab.rsdr(&["apply", "-c", "/nonexistent/rsdr.toml"])
+        .fails_with("cannot read /nonexistent/rsdr.toml");
 }
 
 #[test]
 fn a_failure_midway_is_rolled_back() {
     let lab = Lab::without_vip();
-    let first = ConfFile::new(&(iface("eth0", "") + &vip("10.0.0.150", "10.0.0.2", "manage_address = \"lo\"")));
+    let first = ConfFile::new(
+        &(iface("eth0", "") + &vip("10.0.0.150", "10.0.0.2", "manage_address = \"lo\"")),
+    );
     lab.rsdr(&["apply", "-c", &first.arg()]).ok();
     let before = state(&lab);
     // The next config changes all kinds of things; step 3 of 4 fails.
@@ -86,12 +134,20 @@ fn a_failure_midway_is_rolled_back() {
     );
     let dry = lab.rsdr(&["apply", "-c", &next.arg(), "--dry-run"]);
     assert!(dry.ok().lines().count() >= 5, "{}", dry.stdout);
-    lab.rsdr_env(&[("RSDR_TEST_FAIL_AT_STEP", "3")], &["apply", "-c", &next.arg()])
-        .fails_with("were rolled back");
+    lab.rsdr_env(
+        &[("RSDR_TEST_FAIL_AT_STEP", "3")],
+        &["apply", "-c", &next.arg()],
+    )
+    .fails_with("were rolled back");
     assert_eq!(state(&lab), before, "everything as before the failed apply");
     // A first apply that fails leaves no pins at all.
     let fresh = Lab::new();
-    fresh.rsdr_env(&[("RSDR_TEST_FAIL_AT_STEP", "2")], &["apply", "-c", &next.arg()]).fails_with("rolled back");
+    fresh
+        .rsdr_env(
+            &[("RSDR_TEST_FAIL_AT_STEP", "2")],
+            &["apply", "-c", &next.arg()],
+        )
+        .fails_with("rolled back");
     fresh.rsdr(&["status"]).fails_with("nothing attached");
     assert_eq!(fresh.arping_from_peer(VIP, 1), 1, "nothing filters");
 }
@@ -102,22 +158,32 @@ fn managed_addresses_never_answer_arp_while_added_and_removed() {
     let sock = RawSocket::open(&lab.server, "eth0");
     // Control: the prober does see replies when the VIP is up unfiltered.
     let p = Prober::start(&lab.peer, "eth0", PEER_IP, VIP);
-    lab.server.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "eth0"]);
+    lab.server
+        .ip(&["addr", "add", &format!("{VIP}/32"), "dev", "eth0"]);
     std::thread::sleep(std::time::Duration::from_millis(100));
     let (_, replies) = p.finish(&sock);
     assert!(replies > 0, "control: an unfiltered VIP is answered");
-    lab.server.ip(&["addr", "del", &format!("{VIP}/32"), "dev", "eth0"]);
+    lab.server
+        .ip(&["addr", "del", &format!("{VIP}/32"), "dev", "eth0"]);
 
-    let with = ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), "10.0.0.2", "manage_address = \"eth0\"")));
+    let with = ConfFile::new(
+        &(iface("eth0", "") + &vip(&VIP.to_string(), "10.0.0.2", "manage_address = \"eth0\"")),
+    );
     let without = ConfFile::new(&iface("eth0", ""));
     lab.rsdr(&["apply", "-c", &without.arg()]).ok();
     let p = Prober::start(&lab.peer, "eth0", PEER_IP, VIP);
     for _ in 0..3 {
         lab.rsdr(&["apply", "-c", &with.arg()]).ok();
-        assert!(lab.server_addrs("eth0").contains(&VIP.to_string()), "VIP added");
+        assert!(
+            lab.server_addrs("eth0").contains(&VIP.to_string()),
+            "VIP added"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
         lab.rsdr(&["apply", "-c", &without.arg()]).ok();
-        assert!(!lab.server_addrs("eth0").contains(&VIP.to_string()), "VIP removed");
+        assert!(
+            !lab.server_addrs("eth0").contains(&VIP.to_string()),
+            "VIP removed"
+        );
     }
     let (sent, replies) = p.finish(&sock);
     assert!(sent > 50, "the prober ran ({sent} requests)");
@@ -131,17 +197,34 @@ fn changing_the_ingress_hook_leaves_no_window() {
     let conf = ConfFile::new(&base());
     lab.rsdr(&["apply", "-c", &conf.arg()]).ok();
     let p = Prober::start(&lab.peer, "eth0", PEER_IP, VIP);
-    let hooks = ["ingress = \"tc\"", "xdp_mode = \"skb\"", "xdp_mode = \"native\"", "ingress = \"tc\""];
+    let hooks = [
+        "ingress = \"tc\"",
+        "xdp_mode = \"skb\"",
+        "xdp_mode = \"native\"",
+        "ingress = \"tc\"",
+    ];
     let mut seen = Vec::new();
     for h in hooks {
         conf.write(&(iface("eth0", h) + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
         let out = lab.rsdr(&["apply", "-c", &conf.arg()]);
         assert!(out.ok().contains("~ eth0: ingress"), "{}", out.stdout);
-        let st: serde_json::Value = serde_json::from_str(lab.rsdr(&["status", "--json"]).ok()).expect("JSON");
-        seen.push(format!("{} {}", st["interfaces"][0]["hooks"][0]["kind"], st["interfaces"][0]["hooks"][0]["mode"]));
+        let st: serde_json::Value =
+            serde_json::from_str(lab.rsdr(&["status", "--json"]).ok()).expect("JSON");
+        seen.push(format!(
+            "{} {}",
+            st["interfaces"][0]["hooks"][0]["kind"], st["interfaces"][0]["hooks"][0]["mode"]
+        ));
         assert_eq!(st["interfaces"][0]["healthy"], true, "{st}");
     }
     let (_, replies) = p.finish(&sock);
     assert_eq!(replies, 0, "no reply for the VIP during any hook change");
-    assert_eq!(seen, vec!["\"tcx\" null", "\"xdp\" \"skb\"", "\"xdp\" \"native\"", "\"tcx\" null"]);
+    assert_eq!(
+        seen,
+        vec![
+            "\"tcx\" null",
+            "\"xdp\" \"skb\"",
+            "\"xdp\" \"native\"",
+            "\"tcx\" null"
+        ]
+    );
 }

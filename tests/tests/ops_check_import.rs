@@ -15,7 +15,8 @@ fn check_is_happy_with_a_clean_setup() {
     let out = lab.rsdr(&["check"]);
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("all well"), "{}", out.stdout);
-    let j: serde_json::Value = serde_json::from_str(lab.rsdr(&["check", "--json"]).ok()).expect("JSON");
+    let j: serde_json::Value =
+        serde_json::from_str(lab.rsdr(&["check", "--json"]).ok()).expect("JSON");
     assert_eq!(j["all_well"], true, "{j}");
 }
 
@@ -25,39 +26,99 @@ fn check_reports_conflicts_and_unfiltered_vips() {
     lab.rsdr(&["attach", "eth0"]).ok();
     // The VIP is on eth0 but not in rsdr's tables, arptables rules act too,
     // and a second interface is up without rsdr.
-    run_ok(lab.server.cmd("arptables").args(["-A", "INPUT", "-d", &VIP.to_string(), "-j", "DROP"]));
+    run_ok(
+        lab.server
+            .cmd("arptables")
+            .args(["-A", "INPUT", "-d", &VIP.to_string(), "-j", "DROP"]),
+    );
     rsdr_tests::netns::veth(&lab.peer, &lab.server, "eth1");
-    let conf = ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
+    let conf =
+        ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
     let out = lab.rsdr(&["check", "-c", &conf.arg()]);
     assert_eq!(out.code, Some(1), "{}", out.stdout);
-    for needle in ["arptables rule(s) also act on ARP", &format!("UNFILTERED: {VIP} on eth0"), "FAIL"] {
-        assert!(out.stdout.contains(needle), "missing {needle:?} in:\n{}", out.stdout);
+    for needle in [
+        "arptables rule(s) also act on ARP",
+        &format!("UNFILTERED: {VIP} on eth0"),
+        "FAIL",
+    ] {
+        assert!(
+            out.stdout.contains(needle),
+            "missing {needle:?} in:\n{}",
+            out.stdout
+        );
     }
-    lab.rsdr(&["vip", "add", &VIP.to_string(), "--real", &REAL_IP.to_string()]).ok();
+    lab.rsdr(&[
+        "vip",
+        "add",
+        &VIP.to_string(),
+        "--real",
+        &REAL_IP.to_string(),
+    ])
+    .ok();
     let out = lab.rsdr(&["check"]);
-    assert!(out.stdout.contains("up interfaces without rsdr may answer ARP for them: eth1"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("up interfaces without rsdr may answer ARP for them: eth1"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
 fn import_a_real_arptables_dump_and_apply_it() {
     let lab = Lab::new();
     let (v, r) = (VIP.to_string(), REAL_IP.to_string());
-    run_ok(lab.server.cmd("arptables").args(["-A", "INPUT", "-d", &v, "-j", "DROP"]));
-    run_ok(lab.server.cmd("arptables").args(["-A", "OUTPUT", "-s", &v, "-j", "mangle", "--mangle-ip-s", &r]));
-    run_ok(lab.server.cmd("arptables").args(["-A", "INPUT", "--opcode", "2", "-j", "ACCEPT"]));
+    run_ok(
+        lab.server
+            .cmd("arptables")
+            .args(["-A", "INPUT", "-d", &v, "-j", "DROP"]),
+    );
+    run_ok(lab.server.cmd("arptables").args([
+        "-A",
+        "OUTPUT",
+        "-s",
+        &v,
+        "-j",
+        "mangle",
+        "--mangle-ip-s",
+        &r,
+    ]));
+    run_ok(
+        lab.server
+            .cmd("arptables")
+            .args(["-A", "INPUT", "--opcode", "2", "-j", "ACCEPT"]),
+    );
     let dump = run_ok(&mut lab.server.cmd("arptables-save")).stdout;
     let mut cmd = rsdr_cmd(None);
-    cmd.args(["import", "arptables", "-"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.args(["import", "arptables", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("rsdr import");
     std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), &dump).expect("feed dump");
     let out = RsdrRun::from_output(child.wait_with_output().expect("import output"));
     let toml = out.ok().to_string();
-    assert!(toml.contains(&format!("address = \"{v}\"\nreal = \"{r}\"")), "{toml}");
-    assert!(out.stderr.contains("cannot express"), "a warning for the rule rsdr cannot express: {}", out.stderr);
+    assert!(
+        toml.contains(&format!("address = \"{v}\"\nreal = \"{r}\"")),
+        "{toml}"
+    );
+    assert!(
+        out.stderr.contains("cannot express"),
+        "a warning for the rule rsdr cannot express: {}",
+        out.stderr
+    );
     // The operator names the interface and replaces arptables with rsdr.
     let conf = ConfFile::new(&(toml + &iface("eth0", "")));
     run_ok(lab.server.cmd("arptables").arg("-F"));
-    assert_eq!(lab.arping_from_peer(VIP, 1), 1, "arptables gone: unfiltered");
+    assert_eq!(
+        lab.arping_from_peer(VIP, 1),
+        1,
+        "arptables gone: unfiltered"
+    );
     lab.rsdr(&["apply", "-c", &conf.arg()]).ok();
-    assert_eq!(lab.arping_from_peer(VIP, 2), 0, "rsdr filters what arptables did");
+    assert_eq!(
+        lab.arping_from_peer(VIP, 2),
+        0,
+        "rsdr filters what arptables did"
+    );
 }

@@ -36,7 +36,13 @@ impl Daemon {
 
     fn signal(&self, sig: &str) {
         let pid = self.child.as_ref().expect("running").id().to_string();
-        assert!(Command::new("kill").args([sig, &pid]).status().expect("kill").success());
+        assert!(
+            Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .expect("kill")
+                .success()
+        );
     }
 
     /// SIGTERM and the exit status.
@@ -48,7 +54,10 @@ impl Daemon {
             if let Some(st) = child.try_wait().expect("wait") {
                 return st.code();
             }
-            assert!(Instant::now() < deadline, "rsdr run did not stop on SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "rsdr run did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -74,49 +83,83 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 
 fn vips(lab: &Lab) -> String {
     let r = lab.rsdr(&["vip", "list", "--json"]);
-    if r.code == Some(0) { r.stdout } else { String::new() }
+    if r.code == Some(0) {
+        r.stdout
+    } else {
+        String::new()
+    }
 }
 
 #[test]
 fn reloads_on_sighup() {
     let lab = Lab::new();
-    let conf = ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
+    let conf =
+        ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
     let d = Daemon::start(&lab, &conf, &["--poll-ms", "3600000"]);
     eventually("first apply", || vips(&lab).contains(&VIP.to_string()));
     assert_eq!(lab.arping_from_peer(VIP, 2), 0);
-    conf.write(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "") + &vip("10.0.0.101", "10.0.0.2", "")));
+    conf.write(
+        &(iface("eth0", "")
+            + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")
+            + &vip("10.0.0.101", "10.0.0.2", "")),
+    );
     std::thread::sleep(Duration::from_millis(500));
-    assert!(!vips(&lab).contains("10.0.0.101"), "not before SIGHUP (file polling is off)");
+    assert!(
+        !vips(&lab).contains("10.0.0.101"),
+        "not before SIGHUP (file polling is off)"
+    );
     d.signal("-HUP");
     eventually("reload on SIGHUP", || vips(&lab).contains("10.0.0.101"));
     // An invalid file is refused; the running state stays.
     conf.write("[[vip]\n");
     d.signal("-HUP");
     std::thread::sleep(Duration::from_millis(500));
-    assert!(vips(&lab).contains("10.0.0.101"), "running state kept after a bad reload");
+    assert!(
+        vips(&lab).contains("10.0.0.101"),
+        "running state kept after a bad reload"
+    );
     assert_eq!(d.stop(), Some(0), "clean exit");
-    assert_eq!(lab.arping_from_peer(VIP, 2), 0, "the filter stays in place after rsdr run exits");
+    assert_eq!(
+        lab.arping_from_peer(VIP, 2),
+        0,
+        "the filter stays in place after rsdr run exits"
+    );
 }
 
 #[test]
 fn reloads_when_the_file_changes() {
     let lab = Lab::new();
-    let conf = ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
+    let conf =
+        ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
     let _d = Daemon::start(&lab, &conf, &["--poll-ms", "100"]);
     eventually("first apply", || vips(&lab).contains(&VIP.to_string()));
     conf.write(&iface("eth0", ""));
-    eventually("reload on file change", || !vips(&lab).contains(&VIP.to_string()));
-    assert_eq!(lab.arping_from_peer(VIP, 1), 1, "VIP removed from the filter");
+    eventually("reload on file change", || {
+        !vips(&lab).contains(&VIP.to_string())
+    });
+    assert_eq!(
+        lab.arping_from_peer(VIP, 1),
+        1,
+        "VIP removed from the filter"
+    );
 }
 
 #[test]
 fn puts_back_a_managed_address_removed_behind_its_back() {
     let lab = Lab::without_vip();
-    let conf = ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "manage_address = \"lo\"")));
+    let conf = ConfFile::new(
+        &(iface("eth0", "")
+            + &vip(
+                &VIP.to_string(),
+                &REAL_IP.to_string(),
+                "manage_address = \"lo\"",
+            )),
+    );
     let _d = Daemon::start(&lab, &conf, &[]);
     let on_lo = || lab.server_addrs("lo").contains(&VIP.to_string());
     eventually("managed address added", on_lo);
-    lab.server.ip(&["addr", "del", &format!("{VIP}/32"), "dev", "lo"]);
+    lab.server
+        .ip(&["addr", "del", &format!("{VIP}/32"), "dev", "lo"]);
     eventually("managed address put back", on_lo);
     assert_eq!(lab.arping_from_peer(VIP, 2), 0, "and filtered");
 }
@@ -124,23 +167,33 @@ fn puts_back_a_managed_address_removed_behind_its_back() {
 #[test]
 fn metrics_count_the_frames_sent() {
     let lab = Lab::new();
-    let conf = ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
+    let conf =
+        ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
     let _d = Daemon::start(&lab, &conf, &["--metrics", "127.0.0.1:19809"]);
     let scrape = || http::get_path(&lab.server, IpAddr::from([127, 0, 0, 1]), 19809, "/metrics");
-    eventually("metrics served", || scrape().is_ok_and(|m| m.contains("rsdr_vips 1")));
+    eventually("metrics served", || {
+        scrape().is_ok_and(|m| m.contains("rsdr_vips 1"))
+    });
     let sock = RawSocket::open(&lab.peer, "eth0");
     let mac = lab.peer.mac("eth0");
     let frame = Frame::arp(mac, &Arp::request(mac, PEER_IP, VIP)).bytes();
     for _ in 0..25 {
         sock.send(&frame);
     }
-    let want_global = "rsdr_decisions_total{decision=\"in_arp_request_for_vip_dropped\",mode=\"enforced\"} 25";
+    let want_global =
+        "rsdr_decisions_total{decision=\"in_arp_request_for_vip_dropped\",mode=\"enforced\"} 25";
     let want_vip = format!(
         "rsdr_vip_decisions_total{{vip=\"{VIP}\",real=\"{REAL_IP}\",decision=\"requests_dropped\",mode=\"enforced\"}} 25"
     );
-    eventually("counters match the 25 requests sent", || scrape().is_ok_and(|m| m.contains(want_global) && m.contains(&want_vip)));
+    eventually("counters match the 25 requests sent", || {
+        scrape().is_ok_and(|m| m.contains(want_global) && m.contains(&want_vip))
+    });
     let m = scrape().expect("scrape");
-    assert!(m.contains("rsdr_interface_filtering{interface=\"eth0\",ingress=\"xdp native\"} 1"), "{m}");
-    let other = http::get_path(&lab.server, IpAddr::from([127, 0, 0, 1]), 19809, "/").expect("GET /");
+    assert!(
+        m.contains("rsdr_interface_filtering{interface=\"eth0\",ingress=\"xdp native\"} 1"),
+        "{m}"
+    );
+    let other =
+        http::get_path(&lab.server, IpAddr::from([127, 0, 0, 1]), 19809, "/").expect("GET /");
     assert!(other.contains("try /metrics"));
 }

@@ -84,5 +84,5 @@ pub async fn apply_locked(
         }
         return Ok(0);
     }
-    Ok(apply::execute(pins, cfg, handle, steps, cur.loaded, |l| say(l)).await?)
+    Ok(apply::execute(pins, cfg, handle, steps, cur.loaded, say).await?)
 }

@@ -190,13 +190,13 @@ pub fn markdown(results: &Results, charts: &[String]) -> String {
         let d = |k: &str| r.details.get(k).cloned().unwrap_or_default();
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | <= {} | {} |",
             d("tables").as_str().unwrap_or(""),
             label(r),
             fmt(r.value),
             fmt(d("floor_ns").as_f64().unwrap_or(0.0)),
             d("delta_ns"),
-            format!("<= {}", d("target_delta_ns")),
+            d("target_delta_ns"),
             if d("met").as_bool() == Some(true) {
                 "yes"
             } else {
