@@ -55,13 +55,21 @@ pub struct AttachOptions {
 impl AttachOptions {
     /// Would an interface attached with `hook` satisfy these options?
     pub fn wants(&self, hook: Ingress) -> bool {
-        match (self.ingress, self.mode, hook) {
-            (IngressChoice::Tc, _, Ingress::Tc) => true,
-            (IngressChoice::Xdp, XdpModeChoice::Auto, Ingress::XdpNative | Ingress::XdpSkb) => true,
-            (IngressChoice::Xdp, XdpModeChoice::Native, Ingress::XdpNative) => true,
-            (IngressChoice::Xdp, XdpModeChoice::Skb, Ingress::XdpSkb) => true,
-            _ => false,
-        }
+        matches!(
+            (self.ingress, self.mode, hook),
+            (IngressChoice::Tc, _, Ingress::Tc)
+                | (
+                    IngressChoice::Xdp,
+                    XdpModeChoice::Auto,
+                    Ingress::XdpNative | Ingress::XdpSkb
+                )
+                | (
+                    IngressChoice::Xdp,
+                    XdpModeChoice::Native,
+                    Ingress::XdpNative
+                )
+                | (IngressChoice::Xdp, XdpModeChoice::Skb, Ingress::XdpSkb)
+        )
     }
 }
 

@@ -104,9 +104,9 @@ fn with_rsdr_the_client_only_ever_sees_the_director() {
         Some(lab.director_mac),
         "after the real servers' own ARP"
     );
-    for i in 0..2 {
+    for (i, ip) in RS_IPS.iter().enumerate() {
         assert_eq!(
-            DrLab::neigh(&lab.client, RS_IPS[i]),
+            DrLab::neigh(&lab.client, *ip),
             Some(lab.rs_macs[i]),
             "client learned rs{}'s real IP instead",
             i + 1

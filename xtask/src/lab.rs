@@ -154,11 +154,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("        (client's neighbour cache flushed to start clean)");
 
     step(&mut n, "rsdr on both real servers")?;
-    for i in 0..2 {
+    for (i, real) in RS_IPS.iter().enumerate() {
         println!(
-            "rs{}$ rsdr attach eth0 && rsdr vip add {VIP} --real {}",
-            i + 1,
-            RS_IPS[i]
+            "rs{}$ rsdr attach eth0 && rsdr vip add {VIP} --real {real}",
+            i + 1
         );
         for l in lab.protect(i).lines() {
             println!("        {l}");
