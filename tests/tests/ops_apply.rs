@@ -228,3 +228,23 @@ fn changing_the_ingress_hook_leaves_no_window() {
         ]
     );
 }
+
+#[test]
+fn a_full_table_fails_in_one_short_line_and_changes_nothing() {
+    let lab = Lab::without_vip();
+    let small = "[settings]\nmax_vips = 16\n";
+    let first = ConfFile::new(&(small.to_owned() + &base()));
+    lab.rsdr(&["apply", "-c", &first.arg()]).ok();
+    let before = state(&lab);
+    // 24 VIPs pass the file check (16 IPv4 + 16 IPv6 slots) but not the
+    // running IPv4 table.
+    let mut text = small.to_owned() + &base();
+    for i in 0..23 {
+        text += &vip(&format!("198.51.100.{}", i + 1), &REAL_IP.to_string(), "");
+    }
+    let next = ConfFile::new(&text);
+    let run = lab.rsdr(&["apply", "-c", &next.arg()]);
+    run.fails_with("put 23 VIP(s): 23 new, 0 changed) failed: IPv4 VIP table is full (16 entries)");
+    assert!(run.stderr.len() < 400, "short error: {}", run.stderr);
+    assert_eq!(state(&lab), before, "rolled back to the first file");
+}

@@ -127,6 +127,7 @@ pub async fn execute(
                 undo.extend(inverse);
             }
             Err(source) => {
+                let summary = step.summary();
                 let undone = i;
                 let mut rollback = Ok(());
                 for inv in undo.into_iter().rev() {
@@ -143,13 +144,13 @@ pub async fn execute(
                 return Err(match rollback {
                     Ok(()) => ApplyError::RolledBack {
                         step: i + 1,
-                        what: what.replace('\n', "; "),
+                        what: summary,
                         undone,
                         cause: Box::new(source),
                     },
                     Err(e) => ApplyError::RollbackFailed {
                         step: i + 1,
-                        what: what.replace('\n', "; "),
+                        what: summary,
                         cause: Box::new(source),
                         rollback: Box::new(e),
                     },

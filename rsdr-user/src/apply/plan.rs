@@ -84,6 +84,25 @@ fn hook_str(spec: &IfaceSpec) -> String {
     }
 }
 
+impl Step {
+    /// One line for an error message: the diff itself for a single change,
+    /// a count for a batch (a 10,000-VIP step must not become the error).
+    pub fn summary(&self) -> String {
+        match self {
+            Step::PutVips { items, previous } if items.len() > 3 => format!(
+                "put {} VIP(s): {} new, {} changed",
+                items.len(),
+                items.len().saturating_sub(previous.len()),
+                previous.len()
+            ),
+            Step::RemoveVips { entries } if entries.len() > 3 => {
+                format!("remove {} VIP(s)", entries.len())
+            }
+            _ => self.to_string().replace('\n', "; "),
+        }
+    }
+}
+
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

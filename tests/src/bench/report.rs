@@ -52,6 +52,7 @@ fn bars(path: &Path, title: &str, unit: &str, rows: &[(String, f64, usize)]) -> 
     chart
         .configure_mesh()
         .disable_y_mesh()
+        .y_labels(rows.len() + 1)
         .x_desc(unit)
         .y_label_formatter(&|y| match y {
             SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),
@@ -127,14 +128,20 @@ pub fn charts(results: &Results, docs: &Path) -> Result<Vec<String>, String> {
             (
                 label(r),
                 r.value,
-                if r.name.contains("rsdr") { 0 } else { 2 },
+                if r.name.contains("rsdr") {
+                    0
+                } else if r.name.contains("sink") {
+                    1
+                } else {
+                    2
+                },
             )
         })
         .collect();
     if !flood.is_empty() {
         bars(
             &docs.join("bench-flood.png"),
-            "ARP flood for the VIP: requests disposed of per second",
+            "ARP flood for the VIP, per second (blue: rsdr, red: other ways, grey: empty sink)",
             "million requests per second (live XDP frames over veth)",
             &flood,
         )?;

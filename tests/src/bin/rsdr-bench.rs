@@ -15,6 +15,8 @@ struct Args {
     out: PathBuf,
     docs: PathBuf,
     only: Option<String>,
+    /// Regenerate docs from the last results.json, measure nothing.
+    report_only: bool,
 }
 
 fn args() -> Args {
@@ -23,6 +25,7 @@ fn args() -> Args {
         out: "target/bench".into(),
         docs: "docs".into(),
         only: None,
+        report_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -32,6 +35,7 @@ fn args() -> Args {
             "--docs" => a.docs = it.next().expect("--docs DIR").into(),
             "--rsdr-bin" => set_rsdr_bin(it.next().expect("--rsdr-bin PATH").into()),
             "--only" => a.only = Some(it.next().expect("--only SECTION")),
+            "--report-only" => a.report_only = true,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -39,8 +43,20 @@ fn args() -> Args {
 }
 
 fn main() {
-    require_root();
     let a = args();
+    if a.report_only {
+        let bytes =
+            std::fs::read(a.out.join("results.json")).expect("results.json from an earlier run");
+        let results: Results = serde_json::from_slice(&bytes).expect("results.json");
+        let charts = report::charts(&results, &a.docs).unwrap_or_else(|e| panic!("charts: {e}"));
+        std::fs::write(
+            a.docs.join("benchmarks.md"),
+            report::markdown(&results, &charts),
+        )
+        .expect("write benchmarks.md");
+        return;
+    }
+    require_root();
     let want = |s: &str| a.only.as_deref().is_none_or(|o| o == s);
     let mut records = Vec::new();
     let (repeat, reps) = if a.quick {
