@@ -221,21 +221,7 @@ impl DrLab {
 
     /// Packets the director's nftables rule has forwarded so far.
     pub fn director_forwarded(&self) -> u64 {
-        let out = self
-            .director
-            .cmd("nft")
-            .args(["-j", "list", "table", "netdev", "lvs_dr"])
-            .output()
-            .expect("nft");
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        v["nftables"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|o| o.get("rule")?.get("expr")?.as_array().cloned())
-            .flatten()
-            .find_map(|e| e.get("counter")?.get("packets")?.as_u64())
-            .unwrap_or(0)
+        self.director.nft_counter("netdev", "lvs_dr")
     }
 
     /// Real server `i` sends ARP of its own with the VIP as source IP: it

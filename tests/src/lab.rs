@@ -156,6 +156,11 @@ impl Lab {
     /// Make the server's kernel send ARP requests with the VIP as source IP:
     /// a ping from the VIP to an address nobody holds.
     pub fn server_arps_from_vip(&self) {
+        self.server_arps_from(VIP);
+    }
+
+    /// Same with `source` (VIP or real IP) as the ARP request's sender.
+    pub fn server_arps_from(&self, source: std::net::Ipv4Addr) {
         self.server.ip(&["neigh", "flush", "dev", "eth0"]);
         let _ = self
             .server
@@ -166,7 +171,7 @@ impl Lab {
                 "-W",
                 "2",
                 "-I",
-                &VIP.to_string(),
+                &source.to_string(),
                 &NOBODY.to_string(),
             ])
             .output();

@@ -76,6 +76,25 @@ impl Netns {
         c
     }
 
+    /// Packets counted by the first `counter` of nftables table `family
+    /// name` in this namespace (0 if it has none yet).
+    pub fn nft_counter(&self, family: &str, table: &str) -> u64 {
+        let out = self
+            .cmd("nft")
+            .args(["-j", "list", "table", family, table])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run nft: {e}"));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v["nftables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.get("rule")?.get("expr")?.as_array().cloned())
+            .flatten()
+            .find_map(|e| e.get("counter")?.get("packets")?.as_u64())
+            .unwrap_or(0)
+    }
+
     /// `ip -n <ns> args...`, which must succeed.
     pub fn ip(&self, args: &[&str]) -> Output {
         run_ok(Command::new("ip").arg("-n").arg(&self.name).args(args))

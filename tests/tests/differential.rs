@@ -161,20 +161,7 @@ fn outbound() -> Vec<OutItem> {
             lab.server_arps_from_vip()
         }),
         ("kernel ARP request from the real IP", None, |lab| {
-            lab.server.ip(&["neigh", "flush", "dev", "eth0"]);
-            let _ = lab
-                .server
-                .cmd("ping")
-                .args([
-                    "-c",
-                    "1",
-                    "-W",
-                    "2",
-                    "-I",
-                    &REAL_IP.to_string(),
-                    &NOBODY.to_string(),
-                ])
-                .output();
+            lab.server_arps_from(REAL_IP)
         }),
         ("kernel reply to a request for the real IP", None, |lab| {
             let _ = lab

@@ -229,23 +229,7 @@ impl FloodLab {
                 };
                 num.parse::<u64>().unwrap_or(0) * mult
             }
-            Filter::Nft => {
-                let out = self
-                    .server
-                    .cmd("nft")
-                    .args(["-j", "list", "table", "arp", "rsdr_bench"])
-                    .output()
-                    .expect("nft");
-                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-                v["nftables"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|o| o.get("rule")?.get("expr")?.as_array().cloned())
-                    .flatten()
-                    .find_map(|e| e.get("counter")?.get("packets")?.as_u64())
-                    .unwrap_or(0)
-            }
+            Filter::Nft => self.server.nft_counter("arp", "rsdr_bench"),
             Filter::None | Filter::ArpIgnore => self.rx_packets(),
         }
     }
