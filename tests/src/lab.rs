@@ -135,17 +135,18 @@ impl Lab {
             .collect()
     }
 
+    /// `rsdr vip add VIP --real REAL_IP [extra...]`, which must succeed.
+    pub fn add_vip(&self, extra: &[&str]) {
+        let (vip, real) = (VIP.to_string(), REAL_IP.to_string());
+        let mut args = vec!["vip", "add", &vip, "--real", &real];
+        args.extend_from_slice(extra);
+        self.rsdr(&args).ok();
+    }
+
     /// `rsdr attach eth0` + `rsdr vip add VIP --real REAL_IP`.
     pub fn protect(&self) {
         self.rsdr(&["attach", "eth0"]).ok();
-        self.rsdr(&[
-            "vip",
-            "add",
-            &VIP.to_string(),
-            "--real",
-            &REAL_IP.to_string(),
-        ])
-        .ok();
+        self.add_vip(&[]);
     }
 
     /// Number of ARP replies the peer gets for `target` with `count` probes.

@@ -20,14 +20,7 @@ fn interface_names_with_dots_can_be_attached() {
         .ip(&["addr", "add", "10.1.0.2/24", "dev", "lan.1"]);
     let out = lab.rsdr(&["attach", "eth0", "lan.1"]);
     assert!(out.ok().contains("lan.1: attached"), "{}", out.stdout);
-    lab.rsdr(&[
-        "vip",
-        "add",
-        &VIP.to_string(),
-        "--real",
-        &REAL_IP.to_string(),
-    ])
-    .ok();
+    lab.add_vip(&[]);
     assert_eq!(arping(&lab.peer, "lan.1", VIP, 2), 0, "filtered on lan.1");
     let st: serde_json::Value =
         serde_json::from_str(lab.rsdr(&["status", "--json"]).ok()).expect("JSON");
@@ -169,14 +162,7 @@ fn tc_ingress_coexists_with_someone_elses_xdp_program() {
     lab.rsdr(&["attach", "eth0"])
         .fails_with("another XDP program is already attached");
     lab.rsdr(&["attach", "eth0", "--ingress", "tc"]).ok();
-    lab.rsdr(&[
-        "vip",
-        "add",
-        &VIP.to_string(),
-        "--real",
-        &REAL_IP.to_string(),
-    ])
-    .ok();
+    lab.add_vip(&[]);
     assert_eq!(
         lab.arping_from_peer(VIP, 2),
         0,

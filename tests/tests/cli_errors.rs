@@ -149,14 +149,7 @@ fn deleting_an_absent_vip_is_refused() {
 fn full_vip_table_is_refused() {
     let lab = Lab::new();
     lab.rsdr(&["attach", "eth0", "--max-vips", "1"]).ok();
-    lab.rsdr(&[
-        "vip",
-        "add",
-        &VIP.to_string(),
-        "--real",
-        &REAL_IP.to_string(),
-    ])
-    .ok();
+    lab.add_vip(&[]);
     let before = state(&lab);
     lab.rsdr(&["vip", "add", "10.0.0.101", "--real", &REAL_IP.to_string()])
         .fails_with("VIP table is full (1 entries)");

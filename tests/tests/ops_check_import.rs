@@ -47,14 +47,7 @@ fn check_reports_conflicts_and_unfiltered_vips() {
             out.stdout
         );
     }
-    lab.rsdr(&[
-        "vip",
-        "add",
-        &VIP.to_string(),
-        "--real",
-        &REAL_IP.to_string(),
-    ])
-    .ok();
+    lab.add_vip(&[]);
     let out = lab.rsdr(&["check"]);
     assert!(
         out.stdout

@@ -204,15 +204,7 @@ fn directors_announcements_are_hidden_from_the_host_unless_asked() {
             .count()
     };
     assert_eq!(host_sees(), 0, "hidden by default");
-    lab.rsdr(&[
-        "vip",
-        "add",
-        &VIP.to_string(),
-        "--real",
-        &REAL_IP.to_string(),
-        "--show-conflicts",
-    ])
-    .ok();
+    lab.add_vip(&["--show-conflicts"]);
     assert_eq!(
         host_sees(),
         2,
@@ -224,15 +216,7 @@ fn directors_announcements_are_hidden_from_the_host_unless_asked() {
 fn monitor_mode_counts_but_changes_nothing() {
     let lab = Lab::new();
     lab.rsdr(&["attach", "eth0"]).ok();
-    lab.rsdr(&[
-        "vip",
-        "add",
-        &VIP.to_string(),
-        "--real",
-        &REAL_IP.to_string(),
-        "--monitor",
-    ])
-    .ok();
+    lab.add_vip(&["--monitor"]);
     assert_eq!(
         lab.arping_from_peer(VIP, 2),
         2,
@@ -242,14 +226,7 @@ fn monitor_mode_counts_but_changes_nothing() {
         serde_json::from_str(lab.rsdr(&["stats", "--json"]).ok()).expect("JSON");
     assert_eq!(st["vips"][0]["monitored"]["requests_dropped"], 2, "{st}");
     assert_eq!(st["vips"][0]["counters"]["requests_dropped"], 0, "{st}");
-    lab.rsdr(&[
-        "vip",
-        "add",
-        &VIP.to_string(),
-        "--real",
-        &REAL_IP.to_string(),
-    ])
-    .ok();
+    lab.add_vip(&[]);
     lab.rsdr(&["monitor", "on"]).ok();
     assert_eq!(
         lab.arping_from_peer(VIP, 1),

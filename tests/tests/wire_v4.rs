@@ -79,14 +79,7 @@ fn vip_add_and_del_take_effect_live() {
         1,
         "attached but no VIP configured: kernel answers"
     );
-    lab.rsdr(&[
-        "vip",
-        "add",
-        &VIP.to_string(),
-        "--real",
-        &REAL_IP.to_string(),
-    ])
-    .ok();
+    lab.add_vip(&[]);
     assert_eq!(lab.arping_from_peer(VIP, 2), 0, "after vip add: filtered");
     let stats = lab.rsdr(&["stats", "--json"]);
     let v: serde_json::Value = serde_json::from_str(stats.ok()).expect("stats JSON");
@@ -191,14 +184,7 @@ fn skb_mode_filters_too() {
     let lab = Lab::new();
     let out = lab.rsdr(&["attach", "eth0", "--xdp-mode", "skb"]);
     assert!(out.ok().contains("xdp skb"), "got: {}", out.stdout);
-    lab.rsdr(&[
-        "vip",
-        "add",
-        &VIP.to_string(),
-        "--real",
-        &REAL_IP.to_string(),
-    ])
-    .ok();
+    lab.add_vip(&[]);
     assert_eq!(lab.arping_from_peer(VIP, 2), 0);
     let st: serde_json::Value =
         serde_json::from_str(lab.rsdr(&["status", "--json"]).ok()).expect("JSON");
@@ -210,14 +196,7 @@ fn tc_ingress_hook_filters_too() {
     let lab = Lab::new();
     let out = lab.rsdr(&["attach", "eth0", "--ingress", "tc"]);
     assert!(out.ok().contains("tcx ingress"), "got: {}", out.stdout);
-    lab.rsdr(&[
-        "vip",
-        "add",
-        &VIP.to_string(),
-        "--real",
-        &REAL_IP.to_string(),
-    ])
-    .ok();
+    lab.add_vip(&[]);
     assert_eq!(lab.arping_from_peer(VIP, 2), 0, "filtered on TC ingress");
     assert_eq!(lab.arping_from_peer(REAL_IP, 1), 1);
     let st: serde_json::Value =

@@ -6,7 +6,7 @@ use std::{
 };
 
 use aya::{
-    Ebpf,
+    Ebpf, Pod,
     maps::{
         Array, LpmTrie, Map, MapData, MapError, PerCpuArray, PerCpuHashMap, PerCpuValues,
         lpm_trie::Key,
@@ -307,38 +307,21 @@ impl VipTables {
         flags: u32,
         update: bool,
     ) -> Result<(), VipError> {
-        let key = to_raw(vip);
-        let values: Vec<VipEntry4> = if update {
-            let mut v: Vec<VipEntry4> = self
-                .exact4
-                .get(&key, 0)
-                .map_err(map_err(names::VIPS4))?
-                .iter()
-                .copied()
-                .collect();
-            v.iter_mut().for_each(|e| {
-                e.real = to_raw(real);
-                e.flags = flags;
-            });
-            v
-        } else {
-            vec![
-                VipEntry4 {
-                    real: to_raw(real),
-                    flags,
-                    counters: [0; VIP_COUNTER_SLOTS]
-                };
-                ncpus()?
-            ]
+        let fresh = VipEntry4 {
+            real: to_raw(real),
+            flags,
+            counters: [0; VIP_COUNTER_SLOTS],
         };
-        let flag = if update { BPF_EXIST } else { BPF_NOEXIST };
-        retry_enomem(|| {
-            let values = PerCpuValues::try_from(values.clone())
-                .map_err(|e| VipError::Cpus(e.to_string()))?;
-            self.exact4
-                .insert(key, values, flag)
-                .map_err(|e| full_or(e, "IPv4 VIP", self.cap_exact4, "--max-vips", names::VIPS4))
-        })
+        let set = |e: &mut VipEntry4| {
+            e.real = fresh.real;
+            e.flags = flags;
+        };
+        let table = ExactTable {
+            what: "IPv4 VIP",
+            capacity: self.cap_exact4,
+            map: names::VIPS4,
+        };
+        put_exact(&mut self.exact4, to_raw(vip), fresh, set, update, table)
     }
 
     fn put_exact6(
@@ -348,39 +331,22 @@ impl VipTables {
         flags: u32,
         update: bool,
     ) -> Result<(), VipError> {
-        let key = vip.octets();
-        let values: Vec<VipEntry6> = if update {
-            let mut v: Vec<VipEntry6> = self
-                .exact6
-                .get(&key, 0)
-                .map_err(map_err(names::VIPS6))?
-                .iter()
-                .copied()
-                .collect();
-            v.iter_mut().for_each(|e| {
-                e.real = real.octets();
-                e.flags = flags;
-            });
-            v
-        } else {
-            vec![
-                VipEntry6 {
-                    real: real.octets(),
-                    flags,
-                    _pad: 0,
-                    counters: [0; VIP_COUNTER_SLOTS]
-                };
-                ncpus()?
-            ]
+        let fresh = VipEntry6 {
+            real: real.octets(),
+            flags,
+            _pad: 0,
+            counters: [0; VIP_COUNTER_SLOTS],
         };
-        let flag = if update { BPF_EXIST } else { BPF_NOEXIST };
-        retry_enomem(|| {
-            let values = PerCpuValues::try_from(values.clone())
-                .map_err(|e| VipError::Cpus(e.to_string()))?;
-            self.exact6
-                .insert(key, values, flag)
-                .map_err(|e| full_or(e, "IPv6 VIP", self.cap_exact6, "--max-vips", names::VIPS6))
-        })
+        let set = |e: &mut VipEntry6| {
+            e.real = fresh.real;
+            e.flags = flags;
+        };
+        let table = ExactTable {
+            what: "IPv6 VIP",
+            capacity: self.cap_exact6,
+            map: names::VIPS6,
+        };
+        put_exact(&mut self.exact6, vip.octets(), fresh, set, update, table)
     }
 
     /// Insert or update a pool. A new pool gets the lowest free counter slot,
@@ -710,6 +676,45 @@ fn retry_enomem(mut f: impl FnMut() -> Result<(), VipError>) -> Result<(), VipEr
         }
     }
     f()
+}
+
+/// Which exact table a write goes to, for its error messages.
+struct ExactTable {
+    what: &'static str,
+    capacity: u32,
+    map: &'static str,
+}
+
+/// Write one exact-table entry on every CPU: a new one (`fresh`, counters
+/// zero; fails if it exists) or an update of an existing one (`set` applied
+/// to each CPU's copy, so the counters survive; fails if it is gone).
+fn put_exact<K: Pod, V: Pod>(
+    map: &mut PerCpuHashMap<MapData, K, V>,
+    key: K,
+    fresh: V,
+    set: impl Fn(&mut V),
+    update: bool,
+    table: ExactTable,
+) -> Result<(), VipError> {
+    let values: Vec<V> = if update {
+        let mut v: Vec<V> = map
+            .get(&key, 0)
+            .map_err(map_err(table.map))?
+            .iter()
+            .copied()
+            .collect();
+        v.iter_mut().for_each(set);
+        v
+    } else {
+        vec![fresh; ncpus()?]
+    };
+    let flag = if update { BPF_EXIST } else { BPF_NOEXIST };
+    retry_enomem(|| {
+        let values =
+            PerCpuValues::try_from(values.clone()).map_err(|e| VipError::Cpus(e.to_string()))?;
+        map.insert(key, values, flag)
+            .map_err(|e| full_or(e, table.what, table.capacity, "--max-vips", table.map))
+    })
 }
 
 /// The sketch hash of an exact VIP (the datapath computes the same).
