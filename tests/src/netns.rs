@@ -95,6 +95,12 @@ impl Netns {
             .unwrap_or(0)
     }
 
+    /// Add an IPv6 address (`addr/len`) to `dev` without duplicate address
+    /// detection, so it is usable at once.
+    pub fn add_ip6_nodad(&self, cidr: &str, dev: &str) {
+        self.ip(&["-6", "addr", "add", cidr, "dev", dev, "nodad"]);
+    }
+
     /// `ip -n <ns> args...`, which must succeed.
     pub fn ip(&self, args: &[&str]) -> Output {
         run_ok(Command::new("ip").arg("-n").arg(&self.name).args(args))
@@ -149,7 +155,10 @@ impl Drop for Netns {
     }
 }
 
-/// A veth pair with one end in each namespace, both named `name`.
+/// A veth pair with one end in each namespace, both named `name`. Neither
+/// end runs IPv6 duplicate address detection, so no Neighbor Solicitation
+/// for its link-local address lands in a test's counters a second after
+/// set-up; a test about DAD turns it back on (`accept_dad`).
 pub fn veth(a: &Netns, b: &Netns, name: &str) {
     run_ok(Command::new("ip").args([
         "link",
@@ -166,6 +175,10 @@ pub fn veth(a: &Netns, b: &Netns, name: &str) {
         "netns",
         b.name(),
     ]));
+    for ns in [a, b] {
+        // Slashes: interface names may hold dots (eth0.100).
+        ns.sysctl(&format!("net/ipv6/conf/{name}/accept_dad"), "0");
+    }
     a.ip(&["link", "set", name, "up"]);
     b.ip(&["link", "set", name, "up"]);
     a.wait_ready(name);
