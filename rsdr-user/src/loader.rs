@@ -7,7 +7,7 @@ use std::{io, path::PathBuf};
 use aya::{
     Ebpf, EbpfError, EbpfLoader,
     maps::{Array, MapData, MapError, MapInfo, MapType},
-    programs::{ProgramError, SchedClassifier, Xdp},
+    programs::{Program, ProgramError, SchedClassifier, Xdp},
 };
 use rsdr_common::{
     Config, LAYOUT_VERSION, PoolEntry4, PoolEntry6, VipCounters, VipEntry4, VipEntry6,
@@ -275,31 +275,30 @@ fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// The XDP ingress program of a loaded object.
-pub fn xdp(ebpf: &mut Ebpf) -> Result<&mut Xdp, LoadError> {
-    let name = programs::XDP_INGRESS;
+/// The program `name` of a loaded object, as its kind `T`.
+fn program<'a, T>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, LoadError>
+where
+    &'a mut T: TryFrom<&'a mut Program, Error = ProgramError>,
+{
     ebpf.program_mut(name)
         .ok_or(LoadError::MissingProgram(name))?
         .try_into()
         .map_err(|source| LoadError::Program { name, source })
+}
+
+/// The XDP ingress program of a loaded object.
+pub fn xdp(ebpf: &mut Ebpf) -> Result<&mut Xdp, LoadError> {
+    program(ebpf, programs::XDP_INGRESS)
 }
 
 /// The TC ingress program of a loaded object.
 pub fn tc_ingress(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier, LoadError> {
-    let name = programs::TC_INGRESS;
-    ebpf.program_mut(name)
-        .ok_or(LoadError::MissingProgram(name))?
-        .try_into()
-        .map_err(|source| LoadError::Program { name, source })
+    program(ebpf, programs::TC_INGRESS)
 }
 
 /// The TC egress program of a loaded object.
 pub fn tc_egress(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier, LoadError> {
-    let name = programs::TC_EGRESS;
-    ebpf.program_mut(name)
-        .ok_or(LoadError::MissingProgram(name))?
-        .try_into()
-        .map_err(|source| LoadError::Program { name, source })
+    program(ebpf, programs::TC_EGRESS)
 }
 
 /// The three attachable programs, opened from their pins.
@@ -365,11 +364,7 @@ pub fn pinned_programs(pins: &PinDir, opts: LoadOptions) -> Result<Programs, Loa
 /// Any XDP program of a loaded object, loaded into the kernel if it is not
 /// yet (used for the benchmark helpers, which `load` leaves out).
 pub fn xdp_program<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut Xdp, LoadError> {
-    let prog: &mut Xdp = ebpf
-        .program_mut(name)
-        .ok_or(LoadError::MissingProgram(name))?
-        .try_into()
-        .map_err(|source| LoadError::Program { name, source })?;
+    let prog: &mut Xdp = program(ebpf, name)?;
     if prog.fd().is_err() {
         prog.load()
             .map_err(|source| LoadError::Program { name, source })?;
@@ -382,11 +377,7 @@ pub fn tc_program<'a>(
     ebpf: &'a mut Ebpf,
     name: &'static str,
 ) -> Result<&'a mut SchedClassifier, LoadError> {
-    let prog: &mut SchedClassifier = ebpf
-        .program_mut(name)
-        .ok_or(LoadError::MissingProgram(name))?
-        .try_into()
-        .map_err(|source| LoadError::Program { name, source })?;
+    let prog: &mut SchedClassifier = program(ebpf, name)?;
     if prog.fd().is_err() {
         prog.load()
             .map_err(|source| LoadError::Program { name, source })?;

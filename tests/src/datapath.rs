@@ -8,7 +8,11 @@ use aya::{
     maps::{MapData, PerCpuArray},
     programs::{TestRun as _, TestRunOptions},
 };
-use rsdr_common::{Stat, VipCounter, counters::VIP_MONITOR_OFFSET, maps::names};
+use rsdr_common::{
+    Stat, VipCounter,
+    counters::VIP_MONITOR_OFFSET,
+    maps::{names, programs},
+};
 use rsdr_user::{
     addr::{VipSpec, parse_vip},
     loader::{self, LoadOptions},
@@ -32,13 +36,6 @@ pub const TC_SHOT: u32 = 2;
 pub struct Run {
     pub verdict: u32,
     pub output: Vec<u8>,
-}
-
-#[derive(Clone, Copy)]
-enum Prog {
-    Xdp,
-    TcIngress,
-    TcEgress,
 }
 
 pub struct Datapath {
@@ -80,12 +77,20 @@ impl Datapath {
         frame: &[u8],
         repeat: u32,
     ) -> Result<(Run, std::time::Duration), String> {
-        self.try_run_prog(if tc { Prog::TcEgress } else { Prog::Xdp }, frame, repeat)
+        let name = if tc {
+            programs::TC_EGRESS
+        } else {
+            programs::XDP_INGRESS
+        };
+        self.try_run_prog(tc, name, frame, repeat)
     }
 
+    /// Test-run the program `name` (a TC program if `tc`, else XDP) of the
+    /// loaded object on `frame`.
     fn try_run_prog(
         &mut self,
-        prog: Prog,
+        tc: bool,
+        name: &'static str,
         frame: &[u8],
         repeat: u32,
     ) -> Result<(Run, std::time::Duration), String> {
@@ -96,16 +101,14 @@ impl Datapath {
             repeat,
             ..TestRunOptions::default()
         };
-        let result = match prog {
-            Prog::Xdp => loader::xdp(&mut self.ebpf)
-                .expect("xdp program")
-                .test_run(opts),
-            Prog::TcIngress => loader::tc_ingress(&mut self.ebpf)
-                .expect("tc ingress program")
-                .test_run(opts),
-            Prog::TcEgress => loader::tc_egress(&mut self.ebpf)
-                .expect("tc egress program")
-                .test_run(opts),
+        let result = if tc {
+            loader::tc_program(&mut self.ebpf, name)
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .test_run(opts)
+        } else {
+            loader::xdp_program(&mut self.ebpf, name)
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .test_run(opts)
         };
         let result = result.map_err(|e| rsdr_user::error_chain(&e))?;
         out.truncate(result.data_size_out as usize);
@@ -123,7 +126,7 @@ impl Datapath {
     /// fixture tables apply to both ingress hooks unchanged. `None` if the
     /// kernel refuses to build an skb from the frame.
     pub fn try_tc_ingress_as_xdp(&mut self, frame: &[u8]) -> Option<Run> {
-        match self.try_run_prog(Prog::TcIngress, frame, 1) {
+        match self.try_run_prog(true, programs::TC_INGRESS, frame, 1) {
             Ok((mut r, _)) => {
                 r.verdict = match r.verdict {
                     TC_PASS => XDP_PASS,
@@ -192,24 +195,14 @@ impl Datapath {
     /// Mean run time per frame of the empty benchmark program of the same
     /// kind (the floor), over `repeat` repetitions.
     pub fn time_floor(&mut self, tc: bool, frame: &[u8], repeat: u32) -> std::time::Duration {
-        use rsdr_common::maps::programs::{BENCH_TC_FLOOR, BENCH_XDP_FLOOR};
-        let mut out = vec![0u8; frame.len() + 256];
-        let opts = TestRunOptions {
-            data_in: Some(frame),
-            data_out: Some(&mut out),
-            repeat,
-            ..TestRunOptions::default()
-        };
-        let r = if tc {
-            loader::tc_program(&mut self.ebpf, BENCH_TC_FLOOR)
-                .expect("tc floor")
-                .test_run(opts)
+        let name = if tc {
+            programs::BENCH_TC_FLOOR
         } else {
-            loader::xdp_program(&mut self.ebpf, BENCH_XDP_FLOOR)
-                .expect("xdp floor")
-                .test_run(opts)
+            programs::BENCH_XDP_FLOOR
         };
-        r.unwrap_or_else(|e| panic!("floor test run: {e}")).duration
+        self.try_run_prog(tc, name, frame, repeat)
+            .unwrap_or_else(|e| panic!("floor test run: {e}"))
+            .1
     }
 
     /// The loaded object, for benchmarks that need raw access.

@@ -224,6 +224,18 @@ impl DrLab {
         self.director.nft_counter("netdev", "lvs_dr")
     }
 
+    /// The director pings each real server's real IP once, so its
+    /// neighbour cache holds them (what an LVS health check would do).
+    pub fn director_resolves_real_servers(&self) {
+        for ip in RS_IPS {
+            let _ = self
+                .director
+                .cmd("ping")
+                .args(["-c", "1", "-W", "1", &ip.to_string()])
+                .output();
+        }
+    }
+
     /// Real server `i` sends ARP of its own with the VIP as source IP: it
     /// pings the client from the VIP (its neighbour cache flushed first).
     pub fn rs_arps_from_vip(&self, i: usize) {

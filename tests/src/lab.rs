@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::{
     cli::{RsdrRun, rsdr_cmd},
-    netns::{BpfFs, Netns, veth},
+    netns::{BpfFs, Netns, run_ok, veth},
 };
 
 pub const PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -70,34 +70,10 @@ impl Lab {
     /// Also give peer and server IPv6 addresses (PEER6/64, REAL6/64), and
     /// the server VIP6/128 unless `vip6` is false. No DAD: usable at once.
     pub fn with_ipv6(self, vip6: bool) -> Self {
-        self.peer.ip(&[
-            "-6",
-            "addr",
-            "add",
-            &format!("{PEER6}/64"),
-            "dev",
-            "eth0",
-            "nodad",
-        ]);
-        self.server.ip(&[
-            "-6",
-            "addr",
-            "add",
-            &format!("{REAL6}/64"),
-            "dev",
-            "eth0",
-            "nodad",
-        ]);
+        self.peer.add_ip6_nodad(&format!("{PEER6}/64"), "eth0");
+        self.server.add_ip6_nodad(&format!("{REAL6}/64"), "eth0");
         if vip6 {
-            self.server.ip(&[
-                "-6",
-                "addr",
-                "add",
-                &format!("{VIP6}/128"),
-                "dev",
-                "eth0",
-                "nodad",
-            ]);
+            self.server.add_ip6_nodad(&format!("{VIP6}/128"), "eth0");
         }
         self
     }
@@ -141,6 +117,27 @@ impl Lab {
         let mut args = vec!["vip", "add", &vip, "--real", &real];
         args.extend_from_slice(extra);
         self.rsdr(&args).ok();
+    }
+
+    /// The seed's arptables_jf rules on the server, instead of rsdr:
+    /// `-A INPUT -d VIP -j DROP`, `-A OUTPUT -s VIP -j mangle --mangle-ip-s REAL_IP`.
+    pub fn add_seed_arptables_rules(&self) {
+        let (vip, real) = (VIP.to_string(), REAL_IP.to_string());
+        run_ok(
+            self.server
+                .cmd("arptables")
+                .args(["-A", "INPUT", "-d", &vip, "-j", "DROP"]),
+        );
+        run_ok(self.server.cmd("arptables").args([
+            "-A",
+            "OUTPUT",
+            "-s",
+            &vip,
+            "-j",
+            "mangle",
+            "--mangle-ip-s",
+            &real,
+        ]));
     }
 
     /// `rsdr attach eth0` + `rsdr vip add VIP --real REAL_IP`.
@@ -200,6 +197,12 @@ pub fn arping(ns: &Netns, iface: &str, target: Ipv4Addr, count: u32) -> u32 {
         ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run arping: {e}"));
+    arping_replies(&out)
+}
+
+/// Replies an arping run reported ("Received N response(s)"); panics with
+/// its output if it reported none.
+pub fn arping_replies(out: &std::process::Output) -> u32 {
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find_map(|l| {

@@ -76,6 +76,16 @@ pub struct Expect {
     pub output: Vec<u8>,
 }
 
+impl Expect {
+    /// `verdict`, with the frame leaving as it came.
+    fn unchanged(frame: &[u8], verdict: Verdict) -> Self {
+        Self {
+            verdict,
+            output: frame.to_vec(),
+        }
+    }
+}
+
 impl Model {
     /// Exact rules first, then the longest covering pool.
     fn find(&self, a: IpAddr) -> Option<&Rule> {
@@ -111,15 +121,17 @@ impl Model {
 
     /// Ingress (XDP) expectation for `frame`.
     pub fn ingress(&mut self, frame: &[u8]) -> Expect {
-        let pass = Expect {
-            verdict: Verdict::Pass,
-            output: frame.to_vec(),
+        let pass = Expect::unchanged(frame, Verdict::Pass);
+        let v = |enforce: bool| {
+            Expect::unchanged(
+                frame,
+                if enforce {
+                    Verdict::Drop
+                } else {
+                    Verdict::Pass
+                },
+            )
         };
-        let drop = Expect {
-            verdict: Verdict::Drop,
-            output: frame.to_vec(),
-        };
-        let v = |enforce: bool| if enforce { drop.clone() } else { pass.clone() };
         match l3(frame) {
             Some((0x0806, off)) => {
                 let Some(a) = arp(frame, off) else {
@@ -189,15 +201,17 @@ impl Model {
 
     /// Egress (TC) expectation for `frame`.
     pub fn egress(&mut self, frame: &[u8]) -> Expect {
-        let pass = Expect {
-            verdict: Verdict::Pass,
-            output: frame.to_vec(),
+        let pass = Expect::unchanged(frame, Verdict::Pass);
+        let v = |enforce: bool| {
+            Expect::unchanged(
+                frame,
+                if enforce {
+                    Verdict::Drop
+                } else {
+                    Verdict::Pass
+                },
+            )
         };
-        let drop = Expect {
-            verdict: Verdict::Drop,
-            output: frame.to_vec(),
-        };
-        let v = |enforce: bool| if enforce { drop.clone() } else { pass.clone() };
         match l3(frame) {
             Some((0x0806, off)) => {
                 let Some(a) = arp(frame, off) else {

@@ -13,7 +13,6 @@ use rsdr_tests::{
     frames::{Arp, BROADCAST, Frame},
     inject::RawSocket,
     lab::{Lab, NOBODY, PEER_IP, REAL_IP, VIP},
-    netns::run_ok,
     pcap::{Capture, arp_fields},
 };
 
@@ -27,22 +26,7 @@ fn lab(filter: Filter) -> Lab {
     let lab = Lab::new();
     match filter {
         Filter::Arptables => {
-            let (vip, real) = (VIP.to_string(), REAL_IP.to_string());
-            run_ok(
-                lab.server
-                    .cmd("arptables")
-                    .args(["-A", "INPUT", "-d", &vip, "-j", "DROP"]),
-            );
-            run_ok(lab.server.cmd("arptables").args([
-                "-A",
-                "OUTPUT",
-                "-s",
-                &vip,
-                "-j",
-                "mangle",
-                "--mangle-ip-s",
-                &real,
-            ]));
+            lab.add_seed_arptables_rules();
         }
         Filter::Rsdr => lab.protect(),
     }

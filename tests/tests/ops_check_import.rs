@@ -60,22 +60,7 @@ fn check_reports_conflicts_and_unfiltered_vips() {
 #[test]
 fn import_a_real_arptables_dump_and_apply_it() {
     let lab = Lab::new();
-    let (v, r) = (VIP.to_string(), REAL_IP.to_string());
-    run_ok(
-        lab.server
-            .cmd("arptables")
-            .args(["-A", "INPUT", "-d", &v, "-j", "DROP"]),
-    );
-    run_ok(lab.server.cmd("arptables").args([
-        "-A",
-        "OUTPUT",
-        "-s",
-        &v,
-        "-j",
-        "mangle",
-        "--mangle-ip-s",
-        &r,
-    ]));
+    lab.add_seed_arptables_rules();
     run_ok(
         lab.server
             .cmd("arptables")
@@ -92,7 +77,7 @@ fn import_a_real_arptables_dump_and_apply_it() {
     let out = RsdrRun::from_output(child.wait_with_output().expect("import output"));
     let toml = out.ok().to_string();
     assert!(
-        toml.contains(&format!("address = \"{v}\"\nreal = \"{r}\"")),
+        toml.contains(&format!("address = \"{VIP}\"\nreal = \"{REAL_IP}\"")),
         "{toml}"
     );
     assert!(

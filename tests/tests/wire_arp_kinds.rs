@@ -7,7 +7,7 @@ use std::{net::Ipv4Addr, process::Output};
 use rsdr_tests::{
     frames::{Arp, BROADCAST, Frame},
     inject::RawSocket,
-    lab::{Lab, REAL_IP, VIP},
+    lab::{Lab, REAL_IP, VIP, arping_replies as replies},
     pcap::{Capture, arp_fields},
 };
 
@@ -20,20 +20,6 @@ fn arping(lab_ns: &rsdr_tests::netns::Netns, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run arping")
-}
-
-/// Replies arping reported ("Received N response(s)").
-fn replies(out: &Output) -> u32 {
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("Received ")?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("unexpected arping output: {text}"))
 }
 
 /// ARP frames (op, spa, tpa) the peer sees while `action` runs.

@@ -129,13 +129,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("netdev fwd, hashing client address and port; this kernel has no IPVS); the real");
     println!("servers run an HTTP server on the VIP and answer the client directly.");
     let lab = DrLab::new();
-    for ip in RS_IPS {
-        let _ = lab
-            .director
-            .cmd("ping")
-            .args(["-c", "1", "-W", "1", &ip.to_string()])
-            .output();
-    }
+    lab.director_resolves_real_servers();
 
     step(
         &mut n,
