@@ -20,8 +20,8 @@ use crate::{
     counters::{count, count_vip, decide},
     frame::Frame,
     l2::{self, L3},
-    nd::{self, CSUM_OFFSET, Kind, ND_END, Parsed, SRC_OFFSET},
-    skb::linear,
+    nd::{CSUM_OFFSET, Kind, Parsed, SRC_OFFSET},
+    skb::{linear, parse_nd},
     vip::{self, Hit},
 };
 
@@ -132,13 +132,7 @@ fn rewrite_arp_sender(ctx: &TcContext, off: usize, hit: &Hit<u32>, cfg: &Config)
 /// | any other NS/NA                      | pass                        | out_nd_passed            |
 #[inline(always)]
 fn nd_frame(ctx: &TcContext, frame: &Frame, off: usize) -> i32 {
-    let mut parsed = nd::parse(frame, off);
-    if let Parsed::Short { .. } = parsed {
-        // Possibly only outside the linear part (e.g. PACKET_TX_RING).
-        let pulled = linear(ctx, off + ND_END);
-        parsed = nd::parse(&pulled, off);
-    }
-    let nd = match parsed {
+    let nd = match parse_nd(ctx, frame, off) {
         Parsed::NotNd | Parsed::Short { nd_typed: false } => return PASS,
         Parsed::Malformed | Parsed::Short { nd_typed: true } => {
             count(Stat::OutNdMalformedPassed);

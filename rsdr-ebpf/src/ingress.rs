@@ -14,8 +14,8 @@ use crate::{
     counters::{count, decide},
     frame::Frame,
     l2::{self, L3},
-    nd::{self, Kind, ND_END, Parsed},
-    skb::linear,
+    nd::{self, Kind, Parsed},
+    skb::{linear, parse_nd},
     vip,
 };
 
@@ -55,13 +55,7 @@ pub fn tc(ctx: &TcContext) -> i32 {
     let frame = Frame::new(ctx.data(), ctx.data_end());
     let v = match l2::locate(&frame) {
         Some(L3::Arp(off)) => arp_frame(&linear(ctx, off + arp::ARP_LEN), off),
-        Some(L3::Ipv6(off)) => {
-            let mut parsed = nd::parse(&frame, off);
-            if let Parsed::Short { .. } = parsed {
-                parsed = nd::parse(&linear(ctx, off + ND_END), off);
-            }
-            nd_frame(parsed)
-        }
+        Some(L3::Ipv6(off)) => nd_frame(parse_nd(ctx, &frame, off)),
         None => return TC_ACT_UNSPEC,
     };
     match v {

@@ -2,7 +2,10 @@
 
 use aya_ebpf::programs::TcContext;
 
-use crate::frame::Frame;
+use crate::{
+    frame::Frame,
+    nd::{self, ND_END, Parsed},
+};
 
 /// The frame, with at least `need` bytes linear if the packet has them.
 #[inline(always)]
@@ -14,4 +17,15 @@ pub fn linear(ctx: &TcContext, need: usize) -> Frame {
     // The helper invalidates packet pointers whatever it returns.
     let _ = ctx.pull_data(need as u32);
     Frame::new(ctx.data(), ctx.data_end())
+}
+
+/// [`nd::parse`] on an skb: an NS/NA head that lies partly outside the
+/// linear part (e.g. sent through PACKET_TX_RING) is pulled in and parsed
+/// again.
+#[inline(always)]
+pub fn parse_nd(ctx: &TcContext, frame: &Frame, off: usize) -> Parsed {
+    match nd::parse(frame, off) {
+        Parsed::Short { .. } => nd::parse(&linear(ctx, off + ND_END), off),
+        parsed => parsed,
+    }
 }

@@ -19,7 +19,6 @@ use thiserror::Error;
 use crate::{
     iface::{self, IfaceError},
     loader::{self, LoadError, LoadOptions},
-    lock::PinLock,
     pins::{Ingress, PinDir, PinError},
     sys,
 };
@@ -104,8 +103,6 @@ pub enum AttachError {
     Pins(#[from] PinError),
     #[error(transparent)]
     Load(#[from] LoadError),
-    #[error("cannot lock {path}: {source}")]
-    Lock { path: PathBuf, source: io::Error },
     #[error("{iface}: cannot attach XDP in {mode} mode: {reason}")]
     Xdp {
         iface: String,
@@ -147,13 +144,6 @@ fn explain(e: &ProgramError) -> String {
     }
 }
 
-pub(crate) fn lock(pins: &PinDir) -> Result<PinLock, AttachError> {
-    PinLock::acquire(pins.root()).map_err(|source| AttachError::Lock {
-        path: pins.root().to_path_buf(),
-        source,
-    })
-}
-
 /// Link pinned at `path`, if it exists and is attached to interface `ifindex`.
 fn live_link(path: &std::path::Path, ifindex: u32) -> bool {
     path.exists()
@@ -185,7 +175,7 @@ pub fn attach(
     }
     opts.load.validate()?;
     pins.check_bpffs()?;
-    let _guard = lock(pins)?;
+    let _guard = pins.lock()?;
     attach_unlocked(pins, &targets, opts)
 }
 
@@ -424,7 +414,7 @@ fn attach_xdp(
 
 pub fn detach(pins: &PinDir, ifaces: &[String]) -> Result<Vec<String>, AttachError> {
     pins.require_loaded()?;
-    let _guard = lock(pins)?;
+    let _guard = pins.lock()?;
     detach_unlocked(pins, ifaces)
 }
 
@@ -462,12 +452,7 @@ fn detach_iface(pins: &PinDir, iface: &str) -> Result<(), AttachError> {
         move |source| AttachError::Io { path, source }
     };
     for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
-        let path = entry.map_err(io_err(&dir))?.path();
-        if let Ok(fd) = sys::obj_get(&path) {
-            // A defunct link (interface gone) refuses detach; it is harmless.
-            let _ = sys::link_detach(std::os::fd::AsFd::as_fd(&fd));
-        }
-        fs::remove_file(&path).map_err(io_err(&path))?;
+        remove_link(&entry.map_err(io_err(&dir))?.path())?;
     }
     fs::remove_dir(&dir).map_err(io_err(&dir))
 }
@@ -475,6 +460,7 @@ fn detach_iface(pins: &PinDir, iface: &str) -> Result<(), AttachError> {
 /// Force-detach the link pinned at `path` and remove the pin.
 fn remove_link(path: &std::path::Path) -> Result<(), AttachError> {
     if let Ok(fd) = sys::obj_get(path) {
+        // A defunct link (interface gone) refuses detach; it is harmless.
         let _ = sys::link_detach(std::os::fd::AsFd::as_fd(&fd));
     }
     fs::remove_file(path).map_err(|source| AttachError::Io {

@@ -2,7 +2,7 @@
 //! as the fixture tests do) or against a pin directory, where existing pinned
 //! maps are reused and new ones are pinned.
 
-use std::{io, path::PathBuf};
+use std::path::PathBuf;
 
 use aya::{
     Ebpf, EbpfError, EbpfLoader,
@@ -57,8 +57,6 @@ pub enum LoadError {
         name: &'static str,
         source: aya::pin::PinError,
     },
-    #[error("{0}")]
-    Io(#[from] io::Error),
 }
 
 /// Upper bound for `--max-vips`: each VIP costs one 136-byte entry per CPU.
@@ -215,24 +213,9 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
     }
     let mut ebpf = loader.load(EBPF_OBJECT)?;
     init_config(&mut ebpf)?;
-    xdp(&mut ebpf)?
-        .load()
-        .map_err(|source| LoadError::Program {
-            name: programs::XDP_INGRESS,
-            source,
-        })?;
-    tc_ingress(&mut ebpf)?
-        .load()
-        .map_err(|source| LoadError::Program {
-            name: programs::TC_INGRESS,
-            source,
-        })?;
-    tc_egress(&mut ebpf)?
-        .load()
-        .map_err(|source| LoadError::Program {
-            name: programs::TC_EGRESS,
-            source,
-        })?;
+    xdp_program(&mut ebpf, programs::XDP_INGRESS)?;
+    tc_program(&mut ebpf, programs::TC_INGRESS)?;
+    tc_program(&mut ebpf, programs::TC_EGRESS)?;
     Ok(ebpf)
 }
 

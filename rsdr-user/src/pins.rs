@@ -37,6 +37,8 @@ pub enum PinError {
     NothingAttached(PathBuf),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error("cannot lock {path}: {source}")]
+    Lock { path: PathBuf, source: io::Error },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PinError + '_ {
@@ -185,7 +187,10 @@ impl PinDir {
     /// Serialise with every other rsdr changing this pin directory (see
     /// [`crate::lock`]); held until the guard is dropped.
     pub fn lock(&self) -> Result<crate::lock::PinLock, PinError> {
-        crate::lock::PinLock::acquire(&self.root).map_err(io_err(&self.root))
+        crate::lock::PinLock::acquire(&self.root).map_err(|source| PinError::Lock {
+            path: self.root.clone(),
+            source,
+        })
     }
 
     pub fn create_dirs(&self) -> Result<(), PinError> {

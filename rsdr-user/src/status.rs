@@ -67,21 +67,19 @@ pub struct Status {
 pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
     pins.require_loaded()?;
     let tables = VipTables::open(pins)?;
-    let entries = tables.entries()?;
-    let pools = entries
-        .iter()
-        .filter(|e| matches!(e.vip, crate::addr::VipSpec::Pool(..)))
-        .count();
+    let (vips, pools) = tables.counts()?;
     let (max_vips, _, max_pools) = tables.capacities();
     let mut interfaces = Vec::new();
     for name in pins.interfaces()? {
         let by_name = iface::index(&name).ok();
-        // Where the XDP link really is: the device it is attached to, even
-        // if its name changed since.
-        let linked = pins
+        let ingress = pins
             .find_ingress_link(&name)
-            .and_then(|(p, _)| sys::pinned_link_info(&p).ok())
-            .and_then(|i| i.ifindex.filter(|x| *x != 0));
+            .and_then(|(p, hook)| Some((hook, sys::pinned_link_info(&p).ok()?)));
+        // Where the ingress link really is: the device it is attached to,
+        // even if its name changed since.
+        let linked = ingress
+            .as_ref()
+            .and_then(|(_, i)| i.ifindex.filter(|x| *x != 0));
         let renamed_to = match (linked, by_name) {
             (Some(l), b) if Some(l) != b => iface::name(l),
             _ => None,
@@ -91,24 +89,21 @@ pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
         } else {
             by_name
         };
-        let mut hooks = Vec::new();
-        let mut push = |path: std::path::PathBuf, kind, direction, mode| {
-            if let Ok(info) = sys::pinned_link_info(&path) {
-                let live = info.is_live() && info.ifindex == ifindex;
-                hooks.push(Hook {
-                    kind,
-                    direction,
-                    mode,
-                    link_id: info.link_id,
-                    program_id: info.prog_id,
-                    live,
-                });
-            }
+        let hook = |kind, direction, mode, info: sys::LinkInfo| Hook {
+            kind,
+            direction,
+            mode,
+            link_id: info.link_id,
+            program_id: info.prog_id,
+            live: info.is_live() && info.ifindex == ifindex,
         };
-        if let Some((path, hook)) = pins.find_ingress_link(&name) {
-            push(path, hook.kind(), "ingress", hook.xdp_mode());
+        let mut hooks = Vec::new();
+        if let Some((h, info)) = ingress {
+            hooks.push(hook(h.kind(), "ingress", h.xdp_mode(), info));
         }
-        push(pins.tc_egress_link(&name), "tcx", "egress", None);
+        if let Ok(info) = sys::pinned_link_info(&pins.tc_egress_link(&name)) {
+            hooks.push(hook("tcx", "egress", None, info));
+        }
         let healthy = hooks.len() == 2 && hooks.iter().all(|h| h.live);
         interfaces.push(IfaceStatus {
             name,
@@ -121,7 +116,7 @@ pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
     Ok(Status {
         pin_dir: pins.root().display().to_string(),
         monitor: tables.monitor()?,
-        vips: entries.len() - pools,
+        vips,
         pools,
         max_vips,
         max_pools,

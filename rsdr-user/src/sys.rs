@@ -60,7 +60,6 @@ pub fn link_detach(link: BorrowedFd<'_>) -> io::Result<()> {
 /// What the kernel says about a link in /proc/self/fdinfo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkInfo {
-    pub link_type: String,
     pub link_id: u32,
     pub prog_id: u32,
     /// Interface the link is attached to; `None` or `Some(0)` once the
@@ -88,7 +87,6 @@ pub fn link_info(link: BorrowedFd<'_>) -> io::Result<LinkInfo> {
             .and_then(|v| v.split_whitespace().next()?.parse::<u32>().ok())
     };
     Ok(LinkInfo {
-        link_type: fields.get("link_type").unwrap_or(&"unknown").to_string(),
         link_id: num("link_id").unwrap_or(0),
         prog_id: num("prog_id").unwrap_or(0),
         ifindex: num("ifindex"),

@@ -67,18 +67,14 @@ pub enum ApplyError {
 
 /// Read what is running now.
 pub async fn current(pins: &PinDir, handle: &rtnetlink::Handle) -> Result<Current, ApplyError> {
-    let managed = addrs::list(handle)
-        .await?
-        .into_iter()
-        .filter(|a| a.managed)
-        .collect();
+    let addresses = addrs::list(handle).await?;
     if !pins.is_loaded() {
         return Ok(Current {
             loaded: false,
             interfaces: Vec::new(),
             vips: Vec::new(),
             monitor: false,
-            managed,
+            addresses,
         });
     }
     let tables = VipTables::open(pins)?;
@@ -95,7 +91,7 @@ pub async fn current(pins: &PinDir, handle: &rtnetlink::Handle) -> Result<Curren
         interfaces,
         vips: tables.entries()?,
         monitor: tables.monitor()?,
-        managed,
+        addresses,
     })
 }
 

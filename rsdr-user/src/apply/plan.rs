@@ -20,8 +20,8 @@ pub struct Current {
     pub interfaces: Vec<(String, Option<Ingress>)>,
     pub vips: Vec<Entry>,
     pub monitor: bool,
-    /// Addresses marked as rsdr's.
-    pub managed: Vec<DevAddr>,
+    /// Every address of the namespace; those marked as rsdr's are `managed`.
+    pub addresses: Vec<DevAddr>,
 }
 
 #[derive(Clone, Debug)]
@@ -163,9 +163,8 @@ fn wants(spec: &IfaceSpec, cfg: &Config, hook: Ingress) -> bool {
 }
 
 /// The steps from `cur` to `cfg`, in the safe order (see the module docs of
-/// `apply`). `addrs` is every address of the namespace (to leave alone what
-/// is already there but not rsdr's).
-pub fn plan(cfg: &Config, cur: &Current, addrs: &[DevAddr]) -> Vec<Step> {
+/// `apply`). Addresses already there but not rsdr's are left alone.
+pub fn plan(cfg: &Config, cur: &Current) -> Vec<Step> {
     let mut steps = Vec::new();
     let attached: HashMap<&str, Option<Ingress>> = cur
         .interfaces
@@ -211,7 +210,8 @@ pub fn plan(cfg: &Config, cur: &Current, addrs: &[DevAddr]) -> Vec<Step> {
     let wanted = super::managed_wanted(cfg);
     for (addr, dev) in &wanted {
         let idx = crate::iface::index(dev).ok();
-        if !addrs
+        if !cur
+            .addresses
             .iter()
             .any(|a| a.addr == *addr && Some(a.ifindex) == idx)
         {
@@ -221,7 +221,7 @@ pub fn plan(cfg: &Config, cur: &Current, addrs: &[DevAddr]) -> Vec<Step> {
             });
         }
     }
-    for m in &cur.managed {
+    for m in cur.addresses.iter().filter(|a| a.managed) {
         let dev = m.dev();
         if !wanted.iter().any(|(a, d)| *a == m.addr && *d == dev) {
             steps.push(Step::DelAddr { addr: m.addr, dev });

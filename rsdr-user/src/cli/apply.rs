@@ -76,8 +76,7 @@ pub async fn apply_locked(
     say: &mut dyn FnMut(String),
 ) -> anyhow::Result<usize> {
     let cur = apply::current(pins, handle).await?;
-    let all = addrs::list(handle).await?;
-    let steps = apply::plan(cfg, &cur, &all);
+    let steps = apply::plan(cfg, &cur);
     if dry_run {
         for s in &steps {
             say(s.to_string());

@@ -95,11 +95,6 @@ pub fn check(existing: &[Entry], new: &[(VipSpec, IpAddr)]) -> Result<(), VipErr
     Ok(())
 }
 
-/// [`check`] for a single entry.
-pub fn check_add(existing: &[Entry], vip: &VipSpec, real: IpAddr) -> Result<(), VipError> {
-    check(existing, &[(*vip, real)])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,7 +110,10 @@ mod tests {
     }
 
     fn check(existing: &[Entry], vip: &str, real: &str) -> Result<(), VipError> {
-        check_add(existing, &parse_vip(vip).unwrap(), real.parse().unwrap())
+        super::check(
+            existing,
+            &[(parse_vip(vip).unwrap(), real.parse().unwrap())],
+        )
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod tables;
 
 use std::net::IpAddr;
 
-pub use check::{check, check_add};
+pub use check::check;
 use rsdr_common::{VipCounters, maps::VIP_F_ALL};
 use serde::Serialize;
 pub use tables::VipTables;
@@ -102,7 +102,7 @@ impl From<&Entry> for EntryView {
 pub enum Change {
     Added,
     Unchanged,
-    Updated { old_real: IpAddr, old_flags: u32 },
+    Updated { old_real: IpAddr },
 }
 
 /// Fails unless `flags` only holds known bits.

@@ -43,6 +43,68 @@ fn ncpus() -> Result<usize, VipError> {
     nr_cpus().map_err(|(what, e)| VipError::Cpus(format!("{what}: {e}")))
 }
 
+/// What the four table values share, as the CLI sees it.
+trait Stored {
+    fn real_ip(&self) -> IpAddr;
+    fn flags(&self) -> u32;
+}
+
+impl Stored for VipEntry4 {
+    fn real_ip(&self) -> IpAddr {
+        IpAddr::V4(from_raw(self.real))
+    }
+    fn flags(&self) -> u32 {
+        self.flags
+    }
+}
+
+impl Stored for VipEntry6 {
+    fn real_ip(&self) -> IpAddr {
+        IpAddr::V6(Ipv6Addr::from(self.real))
+    }
+    fn flags(&self) -> u32 {
+        self.flags
+    }
+}
+
+impl Stored for PoolEntry4 {
+    fn real_ip(&self) -> IpAddr {
+        IpAddr::V4(from_raw(self.real))
+    }
+    fn flags(&self) -> u32 {
+        self.flags
+    }
+}
+
+impl Stored for PoolEntry6 {
+    fn real_ip(&self) -> IpAddr {
+        IpAddr::V6(Ipv6Addr::from(self.real))
+    }
+    fn flags(&self) -> u32 {
+        self.flags
+    }
+}
+
+/// An exact VIP's entry from every CPU's copy of its value: real IP and
+/// flags are the same in all; the counters are summed.
+fn exact_entry<V: Stored>(
+    vip: VipSpec,
+    values: &[V],
+    counters_of: impl Fn(&V) -> &VipCounters,
+) -> Option<Entry> {
+    let first = values.first()?;
+    let mut counters = [0; VIP_COUNTER_SLOTS];
+    values
+        .iter()
+        .for_each(|v| sum(&mut counters, counters_of(v)));
+    Some(Entry {
+        vip,
+        real: first.real_ip(),
+        flags: first.flags(),
+        counters,
+    })
+}
+
 fn sum(into: &mut VipCounters, from: &VipCounters) {
     for (s, c) in into.iter_mut().zip(from) {
         *s = s.wrapping_add(*c);
@@ -125,6 +187,40 @@ impl VipTables {
         (self.cap_exact4, self.cap_exact6, self.cap_pools)
     }
 
+    /// How many exact VIPs and pools the tables hold: keys only, no values
+    /// (cheap beside [`Self::entries`], which reads every CPU's counters).
+    pub fn counts(&self) -> Result<(usize, usize), VipError> {
+        let mut exact = 0;
+        for k in self.exact4.keys() {
+            k.map_err(map_err(names::VIPS4))?;
+            exact += 1;
+        }
+        for k in self.exact6.keys() {
+            k.map_err(map_err(names::VIPS6))?;
+            exact += 1;
+        }
+        let mut pools = 0;
+        for k in self.pools4.keys() {
+            k.map_err(map_err(names::POOLS4))?;
+            pools += 1;
+        }
+        for k in self.pools6.keys() {
+            k.map_err(map_err(names::POOLS6))?;
+            pools += 1;
+        }
+        Ok((exact, pools))
+    }
+
+    /// A pool's entry: its value, and the counters in its slot.
+    fn pool_entry(&self, vip: VipSpec, v: &impl Stored, slot: u32) -> Result<Entry, VipError> {
+        Ok(Entry {
+            vip,
+            real: v.real_ip(),
+            flags: v.flags(),
+            counters: self.pool_counters(slot)?,
+        })
+    }
+
     fn pool_counters(&self, slot: u32) -> Result<VipCounters, VipError> {
         let mut total = [0u64; VIP_COUNTER_SLOTS];
         for c in self
@@ -143,31 +239,13 @@ impl VipTables {
         let mut out = Vec::new();
         for item in self.exact4.iter() {
             let (key, values) = item.map_err(map_err(names::VIPS4))?;
-            let first = values.iter().next().copied();
-            let mut counters = [0; VIP_COUNTER_SLOTS];
-            values.iter().for_each(|v| sum(&mut counters, &v.counters));
-            if let Some(v) = first {
-                out.push(Entry {
-                    vip: VipSpec::Addr(IpAddr::V4(from_raw(key))),
-                    real: IpAddr::V4(from_raw(v.real)),
-                    flags: v.flags,
-                    counters,
-                });
-            }
+            let vip = VipSpec::Addr(IpAddr::V4(from_raw(key)));
+            out.extend(exact_entry(vip, &values, |v| &v.counters));
         }
         for item in self.exact6.iter() {
             let (key, values) = item.map_err(map_err(names::VIPS6))?;
-            let first = values.iter().next().copied();
-            let mut counters = [0; VIP_COUNTER_SLOTS];
-            values.iter().for_each(|v| sum(&mut counters, &v.counters));
-            if let Some(v) = first {
-                out.push(Entry {
-                    vip: VipSpec::Addr(IpAddr::V6(Ipv6Addr::from(key))),
-                    real: IpAddr::V6(Ipv6Addr::from(v.real)),
-                    flags: v.flags,
-                    counters,
-                });
-            }
+            let vip = VipSpec::Addr(IpAddr::V6(Ipv6Addr::from(key)));
+            out.extend(exact_entry(vip, &values, |v| &v.counters));
         }
         for item in self.pools4.iter() {
             let (key, v) = item.map_err(map_err(names::POOLS4))?;
@@ -175,12 +253,7 @@ impl VipTables {
                 IpAddr::V4(Ipv4Addr::from(key.data())),
                 key.prefix_len() as u8,
             );
-            out.push(Entry {
-                vip,
-                real: IpAddr::V4(from_raw(v.real)),
-                flags: v.flags,
-                counters: self.pool_counters(v.slot)?,
-            });
+            out.push(self.pool_entry(vip, &v, v.slot)?);
         }
         for item in self.pools6.iter() {
             let (key, v) = item.map_err(map_err(names::POOLS6))?;
@@ -188,12 +261,7 @@ impl VipTables {
                 IpAddr::V6(Ipv6Addr::from(key.data())),
                 key.prefix_len() as u8,
             );
-            out.push(Entry {
-                vip,
-                real: IpAddr::V6(Ipv6Addr::from(v.real)),
-                flags: v.flags,
-                counters: self.pool_counters(v.slot)?,
-            });
+            out.push(self.pool_entry(vip, &v, v.slot)?);
         }
         out.sort_by_key(|e| (!e.vip.is_ipv4(), matches!(e.vip, VipSpec::Pool(..)), e.vip));
         Ok(out)
@@ -220,42 +288,35 @@ impl VipTables {
             .iter()
             .map(|(vip, real, flags)| match existing.get(vip) {
                 Some(e) if e.real == *real && e.flags == *flags => Change::Unchanged,
-                Some(e) => Change::Updated {
-                    old_real: e.real,
-                    old_flags: e.flags,
-                },
+                Some(e) => Change::Updated { old_real: e.real },
                 None => Change::Added,
             })
             .collect();
-        let count = |f: fn(&VipSpec) -> bool, all_entries: bool| -> u32 {
-            if all_entries {
-                all.iter().filter(|e| f(&e.vip)).count() as u32
-            } else {
-                items
-                    .iter()
-                    .zip(&changes)
-                    .filter(|((v, _, _), c)| **c == Change::Added && f(v))
-                    .count() as u32
-            }
+        // Entries after the batch, per table: those there now plus the new.
+        let after = |f: fn(&VipSpec) -> bool| -> u32 {
+            let now = all.iter().filter(|e| f(&e.vip)).count();
+            let new = items
+                .iter()
+                .zip(&changes)
+                .filter(|((v, _, _), c)| **c == Change::Added && f(v))
+                .count();
+            (now + new) as u32
         };
-        let is4 = |v: &VipSpec| matches!(v, VipSpec::Addr(IpAddr::V4(_)));
-        let is6 = |v: &VipSpec| matches!(v, VipSpec::Addr(IpAddr::V6(_)));
-        let isp = |v: &VipSpec| matches!(v, VipSpec::Pool(..));
-        if count(is4, true) + count(is4, false) > self.cap_exact4 {
+        if after(|v| matches!(v, VipSpec::Addr(IpAddr::V4(_)))) > self.cap_exact4 {
             return Err(VipError::Full {
                 what: "IPv4 VIP",
                 capacity: self.cap_exact4,
                 flag: "--max-vips",
             });
         }
-        if count(is6, true) + count(is6, false) > self.cap_exact6 {
+        if after(|v| matches!(v, VipSpec::Addr(IpAddr::V6(_)))) > self.cap_exact6 {
             return Err(VipError::Full {
                 what: "IPv6 VIP",
                 capacity: self.cap_exact6,
                 flag: "--max-vips",
             });
         }
-        if count(isp, true) + count(isp, false) > self.cap_pools {
+        if after(|v| matches!(v, VipSpec::Pool(..))) > self.cap_pools {
             return Err(VipError::Full {
                 what: "pool",
                 capacity: self.cap_pools,
@@ -409,20 +470,24 @@ impl VipTables {
     }
 
     fn pool_slot(&self, net: IpAddr, len: u8) -> Result<Option<u32>, VipError> {
-        let r = match net {
-            IpAddr::V4(n) => self
-                .pools4
-                .get(&Key::new(u32::from(len), n.octets()), 0)
-                .map(|v| v.slot),
-            IpAddr::V6(n) => self
-                .pools6
-                .get(&Key::new(u32::from(len), n.octets()), 0)
-                .map(|v| v.slot),
+        let (r, map) = match net {
+            IpAddr::V4(n) => (
+                self.pools4
+                    .get(&Key::new(u32::from(len), n.octets()), 0)
+                    .map(|v| v.slot),
+                names::POOLS4,
+            ),
+            IpAddr::V6(n) => (
+                self.pools6
+                    .get(&Key::new(u32::from(len), n.octets()), 0)
+                    .map(|v| v.slot),
+                names::POOLS6,
+            ),
         };
         match r {
             Ok(s) => Ok(Some(s)),
             Err(MapError::KeyNotFound) => Ok(None),
-            Err(e) => Err(map_err(names::POOLS4)(e)),
+            Err(e) => Err(map_err(map)(e)),
         }
     }
 
@@ -452,77 +517,29 @@ impl VipTables {
 
     /// One entry, with counters summed, if configured.
     pub fn get(&self, vip: &VipSpec) -> Result<Option<Entry>, VipError> {
-        let found = |r: Result<Entry, MapError>, map| match r {
-            Ok(e) => Ok(Some(e)),
-            Err(MapError::KeyNotFound) => Ok(None),
-            Err(source) => Err(VipError::Map { map, source }),
+        let absent_or = |source: MapError, map| match source {
+            MapError::KeyNotFound => Ok(None),
+            source => Err(VipError::Map { map, source }),
         };
         match *vip {
-            VipSpec::Addr(IpAddr::V4(a)) => found(
-                self.exact4.get(&to_raw(a), 0).map(|values| {
-                    let mut counters = [0; VIP_COUNTER_SLOTS];
-                    values.iter().for_each(|v| sum(&mut counters, &v.counters));
-                    let first = values.iter().next().copied().unwrap_or(VipEntry4 {
-                        real: 0,
-                        flags: 0,
-                        counters,
-                    });
-                    Entry {
-                        vip: *vip,
-                        real: IpAddr::V4(from_raw(first.real)),
-                        flags: first.flags,
-                        counters,
-                    }
-                }),
-                names::VIPS4,
-            ),
-            VipSpec::Addr(IpAddr::V6(a)) => found(
-                self.exact6.get(&a.octets(), 0).map(|values| {
-                    let mut counters = [0; VIP_COUNTER_SLOTS];
-                    values.iter().for_each(|v| sum(&mut counters, &v.counters));
-                    let first = values.iter().next().copied().unwrap_or(VipEntry6 {
-                        real: [0; 16],
-                        flags: 0,
-                        _pad: 0,
-                        counters,
-                    });
-                    Entry {
-                        vip: *vip,
-                        real: IpAddr::V6(Ipv6Addr::from(first.real)),
-                        flags: first.flags,
-                        counters,
-                    }
-                }),
-                names::VIPS6,
-            ),
+            VipSpec::Addr(IpAddr::V4(a)) => match self.exact4.get(&to_raw(a), 0) {
+                Ok(values) => Ok(exact_entry(*vip, &values, |v| &v.counters)),
+                Err(e) => absent_or(e, names::VIPS4),
+            },
+            VipSpec::Addr(IpAddr::V6(a)) => match self.exact6.get(&a.octets(), 0) {
+                Ok(values) => Ok(exact_entry(*vip, &values, |v| &v.counters)),
+                Err(e) => absent_or(e, names::VIPS6),
+            },
             VipSpec::Pool(IpAddr::V4(n), l) => {
                 match self.pools4.get(&Key::new(u32::from(l), n.octets()), 0) {
-                    Ok(v) => Ok(Some(Entry {
-                        vip: *vip,
-                        real: IpAddr::V4(from_raw(v.real)),
-                        flags: v.flags,
-                        counters: self.pool_counters(v.slot)?,
-                    })),
-                    Err(MapError::KeyNotFound) => Ok(None),
-                    Err(source) => Err(VipError::Map {
-                        map: names::POOLS4,
-                        source,
-                    }),
+                    Ok(v) => Ok(Some(self.pool_entry(*vip, &v, v.slot)?)),
+                    Err(e) => absent_or(e, names::POOLS4),
                 }
             }
             VipSpec::Pool(IpAddr::V6(n), l) => {
                 match self.pools6.get(&Key::new(u32::from(l), n.octets()), 0) {
-                    Ok(v) => Ok(Some(Entry {
-                        vip: *vip,
-                        real: IpAddr::V6(Ipv6Addr::from(v.real)),
-                        flags: v.flags,
-                        counters: self.pool_counters(v.slot)?,
-                    })),
-                    Err(MapError::KeyNotFound) => Ok(None),
-                    Err(source) => Err(VipError::Map {
-                        map: names::POOLS6,
-                        source,
-                    }),
+                    Ok(v) => Ok(Some(self.pool_entry(*vip, &v, v.slot)?)),
+                    Err(e) => absent_or(e, names::POOLS6),
                 }
             }
         }
@@ -590,17 +607,7 @@ impl VipTables {
             for key in self.exact6.keys() {
                 gone.remove(&sketch::hash6(&key.map_err(map_err(names::VIPS6))?, shift));
             }
-            let mut words: HashMap<u32, u64> = HashMap::new();
-            for h in gone {
-                let (word, bit) = sketch::locate(h);
-                *words.entry(word).or_insert(0) |= bit;
-            }
-            for (word, bits) in words {
-                let w = self.sketch.get(&word, 0).map_err(map_err(names::SKETCH))?;
-                self.sketch
-                    .set(word, w & !bits, 0)
-                    .map_err(map_err(names::SKETCH))?;
-            }
+            self.sketch_update(gone, false)?;
         }
         Ok(found)
     }
@@ -619,16 +626,27 @@ impl VipTables {
         if shift == 0 || addrs.is_empty() {
             return Ok(());
         }
+        self.sketch_update(addrs.iter().map(|a| sketch_hash(*a, shift)), true)
+    }
+
+    /// Set (or clear) the sketch bits of hashes `hashes`, one
+    /// read-modify-write per word, writing only words that change.
+    fn sketch_update(
+        &mut self,
+        hashes: impl IntoIterator<Item = u32>,
+        set: bool,
+    ) -> Result<(), VipError> {
         let mut words: HashMap<u32, u64> = HashMap::new();
-        for a in addrs {
-            let (word, bit) = sketch::locate(sketch_hash(*a, shift));
+        for h in hashes {
+            let (word, bit) = sketch::locate(h);
             *words.entry(word).or_insert(0) |= bit;
         }
         for (word, bits) in words {
             let w = self.sketch.get(&word, 0).map_err(map_err(names::SKETCH))?;
-            if w & bits != bits {
+            let new = if set { w | bits } else { w & !bits };
+            if new != w {
                 self.sketch
-                    .set(word, w | bits, 0)
+                    .set(word, new, 0)
                     .map_err(map_err(names::SKETCH))?;
             }
         }
