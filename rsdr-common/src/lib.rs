@@ -5,17 +5,16 @@
 //! `#[repr(C)]`, free of padding and size-asserted, so both sides agree on the
 //! layout byte for byte. Userspace-only trait impls (`aya::Pod`,
 //! `bytemuck::Pod`) live behind the `user` feature.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 
 pub mod counters;
+pub mod index;
 pub mod maps;
-pub mod sketch;
 
 pub use counters::{Stat, VipCounter};
-pub use maps::{
-    Config, Ipv4Raw, Ipv6Raw, PoolEntry4, PoolEntry6, VipCounters, VipEntry4, VipEntry6,
-};
+pub use index::{Slot4, Slot6};
+pub use maps::{Config, Ipv4Raw, Ipv6Raw, PoolEntry4, PoolEntry6, VipCounters};
 
 /// Bumped whenever the layout of a pinned map changes incompatibly. Stored in
 /// the pinned config map so a newer `rsdr` never misreads an older pin set.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;

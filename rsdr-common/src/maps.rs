@@ -15,10 +15,12 @@ pub type VipCounters = [u64; VIP_COUNTER_SLOTS];
 
 /// Map names, as declared in the eBPF object and used as pin file names.
 pub mod names {
-    /// Exact IPv4 VIPs: [`super::Ipv4Raw`] -> [`super::VipEntry4`] (per-CPU hash).
-    pub const VIPS4: &str = "RSDR_VIPS4";
-    /// Exact IPv6 VIPs: [`super::Ipv6Raw`] -> [`super::VipEntry6`] (per-CPU hash).
-    pub const VIPS6: &str = "RSDR_VIPS6";
+    /// Exact IPv4 VIPs: slot -> [`crate::Slot4`] (mmapable array, see [`crate::index`]).
+    pub const INDEX4: &str = "RSDR_INDEX4";
+    /// Exact IPv6 VIPs: slot -> [`crate::Slot6`] (mmapable array).
+    pub const INDEX6: &str = "RSDR_INDEX6";
+    /// Counters of exact VIPs, by counter slot: `u32` -> [`super::VipCounters`] (per-CPU array).
+    pub const VIP_COUNTERS: &str = "RSDR_VIP_CTRS";
     /// IPv4 VIP pools: LPM key of 4 bytes -> [`super::PoolEntry4`] (LPM trie).
     pub const POOLS4: &str = "RSDR_POOLS4";
     /// IPv6 VIP pools: LPM key of 16 bytes -> [`super::PoolEntry6`] (LPM trie).
@@ -29,8 +31,6 @@ pub mod names {
     pub const STATS: &str = "RSDR_STATS";
     /// Global settings: index 0 -> [`super::Config`] (array).
     pub const CONFIG: &str = "RSDR_CONFIG";
-    /// The VIP sketch (see [`crate::sketch`]): `u32` word index -> `u64` (array).
-    pub const SKETCH: &str = "RSDR_SKETCH";
     /// aya-log ring buffer, pinned so a later `rsdr run` can read the datapath's logs.
     pub const LOGS: &str = "AYA_LOGS";
 }
@@ -53,8 +53,9 @@ pub mod programs {
     pub const BENCH_XDP_DROP: &str = "rsdr_bench_xdp_drop";
 }
 
-/// Default capacity of each exact VIP table (IPv4 and IPv6) when first created.
-pub const DEFAULT_MAX_VIPS: u32 = 16_384;
+/// Default number of exact VIPs (IPv4 and IPv6 together) when the maps are
+/// first created. Their counters are preallocated per CPU (128 bytes each).
+pub const DEFAULT_MAX_VIPS: u32 = 4_096;
 /// Default number of pool slots (IPv4 and IPv6 pools together).
 pub const DEFAULT_MAX_POOLS: u32 = 256;
 
@@ -68,34 +69,6 @@ pub const VIP_F_ALL: u32 = VIP_F_MONITOR | VIP_F_SHOW_CONFLICTS;
 
 /// Config flag: monitor mode for every VIP.
 pub const CONFIG_F_MONITOR: u32 = 1 << 0;
-
-/// Value of the exact IPv4 VIP table. The table is a per-CPU hash, so every
-/// CPU holds its own copy: `real` and `flags` are written to all copies by
-/// userspace; `counters` are bumped by the datapath on the local copy only
-/// and summed by userspace.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
-pub struct VipEntry4 {
-    /// The real server's own IPv4 address, wire byte order (see [`Ipv4Raw`]).
-    pub real: Ipv4Raw,
-    /// `VIP_F_*` bits.
-    pub flags: u32,
-    pub counters: VipCounters,
-}
-
-/// Value of the exact IPv6 VIP table; see [`VipEntry4`].
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
-pub struct VipEntry6 {
-    /// The real server's own IPv6 address, wire bytes.
-    pub real: Ipv6Raw,
-    /// `VIP_F_*` bits.
-    pub flags: u32,
-    pub _pad: u32,
-    pub counters: VipCounters,
-}
 
 /// Value of the IPv4 pool trie. Counters live in the pool-counter array at
 /// `slot`, because trie values cannot be per-CPU.
@@ -132,9 +105,9 @@ pub struct Config {
     pub pools4: u32,
     /// Number of IPv6 pools; likewise.
     pub pools6: u32,
-    /// Shift for the sketch hashes ([`crate::sketch::shift_for`]); 0 while
-    /// the sketch is not in use, and then every address goes to the table.
-    pub sketch_shift: u32,
+    /// Hash shift of both VIP indexes ([`crate::index::shift_for`]); 0 until
+    /// the loader sets it, and then no address is an exact VIP.
+    pub index_shift: u32,
     pub _pad: u32,
 }
 
@@ -142,15 +115,13 @@ pub struct Config {
 mod user {
     // SAFETY (all): repr(C), no padding (sizes asserted below), every bit
     // pattern valid.
-    unsafe impl aya::Pod for super::VipEntry4 {}
-    unsafe impl aya::Pod for super::VipEntry6 {}
+    unsafe impl aya::Pod for crate::Slot4 {}
+    unsafe impl aya::Pod for crate::Slot6 {}
     unsafe impl aya::Pod for super::PoolEntry4 {}
     unsafe impl aya::Pod for super::PoolEntry6 {}
     unsafe impl aya::Pod for super::Config {}
 }
 
-const _: () = assert!(core::mem::size_of::<VipEntry4>() == 8 + 8 * VIP_COUNTER_SLOTS);
-const _: () = assert!(core::mem::size_of::<VipEntry6>() == 24 + 8 * VIP_COUNTER_SLOTS);
 const _: () = assert!(core::mem::size_of::<PoolEntry4>() == 16);
 const _: () = assert!(core::mem::size_of::<PoolEntry6>() == 24);
 const _: () = assert!(core::mem::size_of::<Config>() == 24);

@@ -1,26 +1,33 @@
 //! Map definitions. Names and layouts come from `rsdr-common`; capacities
 //! here are defaults that `rsdr attach --max-vips/--max-pools` override at
-//! load. The hash tables are not preallocated, so memory follows the VIPs
-//! actually configured (each VIP costs one entry per CPU).
+//! load. Exact VIPs live in two open-addressing indexes (`rsdr_common::index`)
+//! that userspace maps into its memory; their counters live in a per-CPU
+//! array by counter slot, as pools' do.
 
 use aya_ebpf::{
-    bindings::BPF_F_NO_PREALLOC,
+    bindings::BPF_F_MMAPABLE,
     macros::map,
-    maps::{Array, LpmTrie, PerCpuArray, PerCpuHashMap},
+    maps::{Array, LpmTrie, PerCpuArray},
 };
 use rsdr_common::{
-    Config, Ipv4Raw, Ipv6Raw, PoolEntry4, PoolEntry6, VipCounters, VipEntry4, VipEntry6,
+    Config, PoolEntry4, PoolEntry6, Slot4, Slot6, VipCounters,
     counters::STAT_SLOTS,
+    index::slots_for,
     maps::{DEFAULT_MAX_POOLS, DEFAULT_MAX_VIPS},
 };
 
+/// Sized at load to `rsdr_common::index::slots_for(max_vips)`.
 #[map]
-pub static RSDR_VIPS4: PerCpuHashMap<Ipv4Raw, VipEntry4> =
-    PerCpuHashMap::with_max_entries(DEFAULT_MAX_VIPS, BPF_F_NO_PREALLOC);
+pub static RSDR_INDEX4: Array<Slot4> =
+    Array::with_max_entries(slots_for(DEFAULT_MAX_VIPS), BPF_F_MMAPABLE);
 
 #[map]
-pub static RSDR_VIPS6: PerCpuHashMap<Ipv6Raw, VipEntry6> =
-    PerCpuHashMap::with_max_entries(DEFAULT_MAX_VIPS, BPF_F_NO_PREALLOC);
+pub static RSDR_INDEX6: Array<Slot6> =
+    Array::with_max_entries(slots_for(DEFAULT_MAX_VIPS), BPF_F_MMAPABLE);
+
+#[map]
+pub static RSDR_VIP_CTRS: PerCpuArray<VipCounters> =
+    PerCpuArray::with_max_entries(DEFAULT_MAX_VIPS, 0);
 
 #[map]
 pub static RSDR_POOLS4: LpmTrie<[u8; 4], PoolEntry4> =
@@ -39,7 +46,3 @@ pub static RSDR_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STAT_SLO
 
 #[map]
 pub static RSDR_CONFIG: Array<Config> = Array::with_max_entries(1, 0);
-
-/// Sized at load from the VIP capacity (`rsdr_common::sketch::words_for`).
-#[map]
-pub static RSDR_SKETCH: Array<u64> = Array::with_max_entries(64, 0);

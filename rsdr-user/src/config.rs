@@ -296,14 +296,14 @@ impl Config {
                 "VIPs are configured but no [[interface]] to filter them on",
             ));
         }
-        if (vips.len() as u64) > u64::from(load.max_vips) * 2 {
+        let exact = vips
+            .iter()
+            .filter(|v| matches!(v.vip, VipSpec::Addr(_)))
+            .count();
+        if exact > load.max_vips as usize {
             return Err(ConfigError::invalid(
                 path,
-                format!(
-                    "{} VIPs do not fit max_vips = {}",
-                    vips.len(),
-                    load.max_vips
-                ),
+                format!("{exact} VIPs do not fit max_vips = {}", load.max_vips),
             ));
         }
         Ok(Config {

@@ -10,7 +10,7 @@ use aya::{
     programs::{Program, ProgramError, SchedClassifier, Xdp},
 };
 use rsdr_common::{
-    Config, LAYOUT_VERSION, PoolEntry4, PoolEntry6, VipCounters, VipEntry4, VipEntry6,
+    Config, LAYOUT_VERSION, PoolEntry4, PoolEntry6, Slot4, Slot6, VipCounters, index,
     maps::{DEFAULT_MAX_POOLS, DEFAULT_MAX_VIPS, names, programs},
 };
 use thiserror::Error;
@@ -59,14 +59,15 @@ pub enum LoadError {
     },
 }
 
-/// Upper bound for `--max-vips`: each VIP costs one 136-byte entry per CPU.
-pub const MAX_VIPS_LIMIT: u32 = 4 * 1024 * 1024;
+/// Upper bound for `--max-vips`: each VIP's counters cost 128 bytes per CPU,
+/// preallocated, and each family's index 32 or 80 bytes per VIP.
+pub const MAX_VIPS_LIMIT: u32 = 1 << 20;
 /// Upper bound for `--max-pools`: the pool counters are preallocated per CPU.
 pub const MAX_POOLS_LIMIT: u32 = 65_536;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// Capacity of each exact VIP table when created (ignored when reused).
+    /// Number of exact VIPs (both families) when created (ignored when reused).
     pub max_vips: u32,
     /// Number of pool slots when created (ignored when reused).
     pub max_pools: u32,
@@ -106,12 +107,12 @@ impl LoadOptions {
 fn expected_layout(name: &str) -> Option<(MapType, u32, u32)> {
     let u32s = size_of::<u32>() as u32;
     match name {
-        names::VIPS4 => Some((MapType::PerCpuHash, u32s, size_of::<VipEntry4>() as u32)),
-        names::VIPS6 => Some((MapType::PerCpuHash, 16, size_of::<VipEntry6>() as u32)),
+        names::INDEX4 => Some((MapType::Array, u32s, size_of::<Slot4>() as u32)),
+        names::INDEX6 => Some((MapType::Array, u32s, size_of::<Slot6>() as u32)),
+        names::VIP_COUNTERS => Some((MapType::PerCpuArray, u32s, size_of::<VipCounters>() as u32)),
         names::POOLS4 => Some((MapType::LpmTrie, 4 + 4, size_of::<PoolEntry4>() as u32)),
         names::POOLS6 => Some((MapType::LpmTrie, 4 + 16, size_of::<PoolEntry6>() as u32)),
         names::POOL_COUNTERS => Some((MapType::PerCpuArray, u32s, size_of::<VipCounters>() as u32)),
-        names::SKETCH => Some((MapType::Array, u32s, size_of::<u64>() as u32)),
         names::STATS => Some((MapType::PerCpuArray, u32s, size_of::<u64>() as u32)),
         names::CONFIG => Some((MapType::Array, u32s, size_of::<Config>() as u32)),
         _ => None,
@@ -119,9 +120,9 @@ fn expected_layout(name: &str) -> Option<(MapType, u32, u32)> {
 }
 
 const PINNED_MAPS: [&str; 9] = [
-    names::SKETCH,
-    names::VIPS4,
-    names::VIPS6,
+    names::INDEX4,
+    names::INDEX6,
+    names::VIP_COUNTERS,
     names::POOLS4,
     names::POOLS6,
     names::POOL_COUNTERS,
@@ -198,12 +199,12 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
     let level = LOG_LEVEL_INFO;
     let mut loader = EbpfLoader::new();
     loader.override_global(LOG_LEVEL_GLOBAL, &level, false);
-    loader.map_max_entries(names::VIPS4, opts.max_vips);
-    loader.map_max_entries(names::VIPS6, opts.max_vips);
+    loader.map_max_entries(names::INDEX4, index::slots_for(opts.max_vips));
+    loader.map_max_entries(names::INDEX6, index::slots_for(opts.max_vips));
+    loader.map_max_entries(names::VIP_COUNTERS, opts.max_vips);
     loader.map_max_entries(names::POOLS4, opts.max_pools);
     loader.map_max_entries(names::POOLS6, opts.max_pools);
     loader.map_max_entries(names::POOL_COUNTERS, opts.max_pools);
-    loader.map_max_entries(names::SKETCH, rsdr_common::sketch::words_for(opts.max_vips));
     let paths: Vec<(&'static str, PathBuf)> = match pins {
         Some(p) => PINNED_MAPS.iter().map(|n| (*n, p.map(n))).collect(),
         None => Vec::new(),
@@ -220,19 +221,19 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
 }
 
 fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {
-    let words = {
+    let slots = {
         let map = ebpf
-            .map(names::SKETCH)
-            .ok_or(LoadError::MissingMap(names::SKETCH))?;
+            .map(names::INDEX4)
+            .ok_or(LoadError::MissingMap(names::INDEX4))?;
         match map {
             aya::maps::Map::Array(d) => d
                 .info()
                 .map_err(|source| LoadError::Map {
-                    name: names::SKETCH,
+                    name: names::INDEX4,
                     source,
                 })?
                 .max_entries(),
-            _ => return Err(LoadError::MissingMap(names::SKETCH)),
+            _ => return Err(LoadError::MissingMap(names::INDEX4)),
         }
     };
     let map = ebpf
@@ -248,8 +249,8 @@ fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {
     })?;
     if cfg.layout_version == 0 {
         cfg.layout_version = LAYOUT_VERSION;
-        // The sketch starts empty, as do the VIP tables, so it may be used at once.
-        cfg.sketch_shift = rsdr_common::sketch::shift_for(words);
+        // Both indexes have the same number of slots, and start empty.
+        cfg.index_shift = index::shift_for(slots);
         array.set(0, cfg, 0).map_err(|source| LoadError::Map {
             name: names::CONFIG,
             source,

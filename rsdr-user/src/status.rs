@@ -57,7 +57,7 @@ pub struct Status {
     pub vips: usize,
     /// Pools configured (both families).
     pub pools: usize,
-    /// Capacity of each exact table (IPv4, IPv6).
+    /// Capacity for exact VIPs (IPv4 and IPv6 together).
     pub max_vips: u32,
     /// Pool slots (both families together).
     pub max_pools: u32,
@@ -68,7 +68,7 @@ pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
     pins.require_loaded()?;
     let tables = VipTables::open(pins)?;
     let (vips, pools) = tables.counts()?;
-    let (max_vips, _, max_pools) = tables.capacities();
+    let (max_vips, max_pools) = tables.capacities();
     let mut interfaces = Vec::new();
     for name in pins.interfaces()? {
         let by_name = iface::index(&name).ok();

@@ -1,15 +1,15 @@
 //! The VIP tables: exact IPv4 and IPv6 VIPs, IPv4 and IPv6 pools, with
 //! their real IPs, flags and counters, and the global monitor switch.
 //!
-//! Exact VIPs live in per-CPU hashes so the datapath finds a VIP's settings
-//! and its counters with one lookup; userspace writes settings to every
-//! CPU's copy and sums counters over CPUs. Changing an existing VIP rewrites
-//! all copies with their counters carried over; increments the datapath
-//! makes in the microseconds between that read and write are lost, which is
-//! accepted for a configuration change. Pools live in LPM tries, with their
-//! counters in a per-CPU array at the pool's slot.
+//! Exact VIPs live in two open-addressing indexes (one per family) that
+//! userspace maps into its memory and writes so that the datapath never
+//! misses a configured VIP (see `index.rs`); each VIP's counters live in a
+//! per-CPU array at the VIP's counter slot, which a change of real IP or
+//! flags keeps. Pools live in LPM tries, with their counters in a per-CPU
+//! array at the pool's slot.
 
 mod check;
+mod index;
 mod tables;
 
 use std::net::IpAddr;
@@ -54,6 +54,16 @@ pub enum VipError {
     BadFlags(u32),
     #[error("cannot count CPUs: {0}")]
     Cpus(String),
+    #[error(
+        "VIP {vip} finds no free index slot within {max} slots of its hash; detach everything and attach again with a larger --max-vips",
+        max = rsdr_common::index::MAX_PROBES
+    )]
+    NoSlot { vip: VipSpec },
+    #[error("map {map}: cannot map the index into memory: {source}")]
+    Index {
+        map: &'static str,
+        source: std::io::Error,
+    },
     #[error("map {map}: {source}")]
     Map {
         map: &'static str,

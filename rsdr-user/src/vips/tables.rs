@@ -1,34 +1,30 @@
 //! Map-backed VIP tables (see the module docs in `mod.rs`).
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
 
 use aya::{
-    Ebpf, Pod,
-    maps::{
-        Array, LpmTrie, Map, MapData, MapError, PerCpuArray, PerCpuHashMap, PerCpuValues,
-        lpm_trie::Key,
-    },
+    Ebpf,
+    maps::{Array, LpmTrie, Map, MapData, MapError, PerCpuArray, PerCpuValues, lpm_trie::Key},
     sys::SyscallError,
     util::nr_cpus,
 };
 use rsdr_common::{
-    Config, Ipv4Raw, Ipv6Raw, PoolEntry4, PoolEntry6, VipCounters, VipEntry4, VipEntry6,
+    Config, PoolEntry4, PoolEntry6, Slot4, Slot6, VipCounters,
     counters::VIP_COUNTER_SLOTS,
     maps::{CONFIG_F_MONITOR, names},
-    sketch,
 };
 
-use super::{Change, Entry, VipError, check, check_flags};
+use super::{
+    Change, Entry, VipError, check, check_flags,
+    index::{Index, Live, NoSlot, Slot},
+};
 use crate::{
     addr::{VipSpec, from_raw, to_raw},
     pins::PinDir,
 };
-
-const BPF_NOEXIST: u64 = 1;
-const BPF_EXIST: u64 = 2;
 
 fn map_err(map: &'static str) -> impl Fn(MapError) -> VipError {
     move |source| VipError::Map { map, source }
@@ -43,28 +39,10 @@ fn ncpus() -> Result<usize, VipError> {
     nr_cpus().map_err(|(what, e)| VipError::Cpus(format!("{what}: {e}")))
 }
 
-/// What the four table values share, as the CLI sees it.
+/// What the two pool values share, as the CLI sees it.
 trait Stored {
     fn real_ip(&self) -> IpAddr;
     fn flags(&self) -> u32;
-}
-
-impl Stored for VipEntry4 {
-    fn real_ip(&self) -> IpAddr {
-        IpAddr::V4(from_raw(self.real))
-    }
-    fn flags(&self) -> u32 {
-        self.flags
-    }
-}
-
-impl Stored for VipEntry6 {
-    fn real_ip(&self) -> IpAddr {
-        IpAddr::V6(Ipv6Addr::from(self.real))
-    }
-    fn flags(&self) -> u32 {
-        self.flags
-    }
 }
 
 impl Stored for PoolEntry4 {
@@ -85,26 +63,6 @@ impl Stored for PoolEntry6 {
     }
 }
 
-/// An exact VIP's entry from every CPU's copy of its value: real IP and
-/// flags are the same in all; the counters are summed.
-fn exact_entry<V: Stored>(
-    vip: VipSpec,
-    values: &[V],
-    counters_of: impl Fn(&V) -> &VipCounters,
-) -> Option<Entry> {
-    let first = values.first()?;
-    let mut counters = [0; VIP_COUNTER_SLOTS];
-    values
-        .iter()
-        .for_each(|v| sum(&mut counters, counters_of(v)));
-    Some(Entry {
-        vip,
-        real: first.real_ip(),
-        flags: first.flags(),
-        counters,
-    })
-}
-
 fn sum(into: &mut VipCounters, from: &VipCounters) {
     for (s, c) in into.iter_mut().zip(from) {
         *s = s.wrapping_add(*c);
@@ -112,16 +70,24 @@ fn sum(into: &mut VipCounters, from: &VipCounters) {
 }
 
 pub struct VipTables {
-    exact4: PerCpuHashMap<MapData, Ipv4Raw, VipEntry4>,
-    exact6: PerCpuHashMap<MapData, Ipv6Raw, VipEntry6>,
+    index4: Index<Slot4>,
+    index6: Index<Slot6>,
+    vip_ctrs: PerCpuArray<MapData, VipCounters>,
     pools4: LpmTrie<MapData, [u8; 4], PoolEntry4>,
     pools6: LpmTrie<MapData, [u8; 16], PoolEntry6>,
     pool_ctrs: PerCpuArray<MapData, VipCounters>,
     config: Array<MapData, Config>,
-    sketch: Array<MapData, u64>,
-    cap_exact4: u32,
-    cap_exact6: u32,
+    cap_vips: u32,
     cap_pools: u32,
+}
+
+/// Map an index array into our memory.
+fn map_index<S: Slot>(d: &MapData, name: &'static str) -> Result<Index<S>, VipError> {
+    let slots = d.info().map_err(map_err(name))?.max_entries();
+    Index::map(std::os::fd::AsFd::as_fd(d.fd()), slots).map_err(|e| VipError::Index {
+        map: name,
+        source: e,
+    })
 }
 
 impl VipTables {
@@ -140,7 +106,7 @@ impl VipTables {
                 source: MapError::InvalidName { name: name.into() },
             })?;
             Ok(match map {
-                Map::PerCpuHashMap(d) | Map::LpmTrie(d) | Map::PerCpuArray(d) | Map::Array(d) => d,
+                Map::LpmTrie(d) | Map::PerCpuArray(d) | Map::Array(d) => d,
                 _ => {
                     return Err(VipError::Map {
                         map: name,
@@ -155,17 +121,17 @@ impl VipTables {
         mut get: impl FnMut(&'static str) -> Result<MapData, VipError>,
     ) -> Result<Self, VipError> {
         let cap = |d: &MapData, name| d.info().map(|i| i.max_entries()).map_err(map_err(name));
-        let d4 = get(names::VIPS4)?;
-        let cap_exact4 = cap(&d4, names::VIPS4)?;
-        let d6 = get(names::VIPS6)?;
-        let cap_exact6 = cap(&d6, names::VIPS6)?;
+        let index4 = map_index(&get(names::INDEX4)?, names::INDEX4)?;
+        let index6 = map_index(&get(names::INDEX6)?, names::INDEX6)?;
+        let dv = get(names::VIP_COUNTERS)?;
+        let cap_vips = cap(&dv, names::VIP_COUNTERS)?;
         let dc = get(names::POOL_COUNTERS)?;
         let cap_pools = cap(&dc, names::POOL_COUNTERS)?;
         Ok(Self {
-            exact4: PerCpuHashMap::try_from(Map::PerCpuHashMap(d4))
-                .map_err(map_err(names::VIPS4))?,
-            exact6: PerCpuHashMap::try_from(Map::PerCpuHashMap(d6))
-                .map_err(map_err(names::VIPS6))?,
+            index4,
+            index6,
+            vip_ctrs: PerCpuArray::try_from(Map::PerCpuArray(dv))
+                .map_err(map_err(names::VIP_COUNTERS))?,
             pools4: LpmTrie::try_from(Map::LpmTrie(get(names::POOLS4)?))
                 .map_err(map_err(names::POOLS4))?,
             pools6: LpmTrie::try_from(Map::LpmTrie(get(names::POOLS6)?))
@@ -174,31 +140,20 @@ impl VipTables {
                 .map_err(map_err(names::POOL_COUNTERS))?,
             config: Array::try_from(Map::Array(get(names::CONFIG)?))
                 .map_err(map_err(names::CONFIG))?,
-            sketch: Array::try_from(Map::Array(get(names::SKETCH)?))
-                .map_err(map_err(names::SKETCH))?,
-            cap_exact4,
-            cap_exact6,
+            cap_vips,
             cap_pools,
         })
     }
 
-    /// Capacities: (exact IPv4, exact IPv6, pool slots).
-    pub fn capacities(&self) -> (u32, u32, u32) {
-        (self.cap_exact4, self.cap_exact6, self.cap_pools)
+    /// Capacities: (exact VIPs of both families, pool slots).
+    pub fn capacities(&self) -> (u32, u32) {
+        (self.cap_vips, self.cap_pools)
     }
 
-    /// How many exact VIPs and pools the tables hold: keys only, no values
-    /// (cheap beside [`Self::entries`], which reads every CPU's counters).
+    /// How many exact VIPs and pools the tables hold, without reading any
+    /// counters (cheap beside [`Self::entries`]).
     pub fn counts(&self) -> Result<(usize, usize), VipError> {
-        let mut exact = 0;
-        for k in self.exact4.keys() {
-            k.map_err(map_err(names::VIPS4))?;
-            exact += 1;
-        }
-        for k in self.exact6.keys() {
-            k.map_err(map_err(names::VIPS6))?;
-            exact += 1;
-        }
+        let exact = self.index4.len() + self.index6.len();
         let mut pools = 0;
         for k in self.pools4.keys() {
             k.map_err(map_err(names::POOLS4))?;
@@ -209,6 +164,19 @@ impl VipTables {
             pools += 1;
         }
         Ok((exact, pools))
+    }
+
+    /// An exact VIP's entry, with its counters summed over CPUs.
+    fn exact_entry<A>(&self, l: &Live<A>, ip: impl Fn(A) -> IpAddr) -> Result<Entry, VipError>
+    where
+        A: Copy,
+    {
+        Ok(Entry {
+            vip: VipSpec::Addr(ip(l.addr)),
+            real: ip(l.real),
+            flags: l.flags,
+            counters: summed(&self.vip_ctrs, l.ctr, names::VIP_COUNTERS)?,
+        })
     }
 
     /// A pool's entry: its value, and the counters in its slot.
@@ -222,30 +190,17 @@ impl VipTables {
     }
 
     fn pool_counters(&self, slot: u32) -> Result<VipCounters, VipError> {
-        let mut total = [0u64; VIP_COUNTER_SLOTS];
-        for c in self
-            .pool_ctrs
-            .get(&slot, 0)
-            .map_err(map_err(names::POOL_COUNTERS))?
-            .iter()
-        {
-            sum(&mut total, c);
-        }
-        Ok(total)
+        summed(&self.pool_ctrs, slot, names::POOL_COUNTERS)
     }
 
     /// Every VIP and pool, sorted (IPv4 first, addresses before pools).
     pub fn entries(&self) -> Result<Vec<Entry>, VipError> {
         let mut out = Vec::new();
-        for item in self.exact4.iter() {
-            let (key, values) = item.map_err(map_err(names::VIPS4))?;
-            let vip = VipSpec::Addr(IpAddr::V4(from_raw(key)));
-            out.extend(exact_entry(vip, &values, |v| &v.counters));
+        for l in self.index4.live() {
+            out.push(self.exact_entry(&l, Slot4::ip)?);
         }
-        for item in self.exact6.iter() {
-            let (key, values) = item.map_err(map_err(names::VIPS6))?;
-            let vip = VipSpec::Addr(IpAddr::V6(Ipv6Addr::from(key)));
-            out.extend(exact_entry(vip, &values, |v| &v.counters));
+        for l in self.index6.live() {
+            out.push(self.exact_entry(&l, Slot6::ip)?);
         }
         for item in self.pools4.iter() {
             let (key, v) = item.map_err(map_err(names::POOLS4))?;
@@ -292,61 +247,53 @@ impl VipTables {
                 None => Change::Added,
             })
             .collect();
-        // Entries after the batch, per table: those there now plus the new.
-        let after = |f: fn(&VipSpec) -> bool| -> u32 {
-            let now = all.iter().filter(|e| f(&e.vip)).count();
-            let new = items
+        let added = |f: fn(&VipSpec) -> bool| {
+            items
                 .iter()
                 .zip(&changes)
                 .filter(|((v, _, _), c)| **c == Change::Added && f(v))
-                .count();
-            (now + new) as u32
+                .count()
         };
-        if after(|v| matches!(v, VipSpec::Addr(IpAddr::V4(_)))) > self.cap_exact4 {
+        let is_exact = |v: &VipSpec| matches!(v, VipSpec::Addr(_));
+        let is_pool = |v: &VipSpec| matches!(v, VipSpec::Pool(..));
+        // Entries after the batch: those there now plus the new.
+        let now = |f: fn(&VipSpec) -> bool| all.iter().filter(|e| f(&e.vip)).count();
+        if now(is_exact) + added(is_exact) > self.cap_vips as usize {
             return Err(VipError::Full {
-                what: "IPv4 VIP",
-                capacity: self.cap_exact4,
+                what: "VIP",
+                capacity: self.cap_vips,
                 flag: "--max-vips",
             });
         }
-        if after(|v| matches!(v, VipSpec::Addr(IpAddr::V6(_)))) > self.cap_exact6 {
-            return Err(VipError::Full {
-                what: "IPv6 VIP",
-                capacity: self.cap_exact6,
-                flag: "--max-vips",
-            });
-        }
-        if after(|v| matches!(v, VipSpec::Pool(..))) > self.cap_pools {
+        if now(is_pool) + added(is_pool) > self.cap_pools as usize {
             return Err(VipError::Full {
                 what: "pool",
                 capacity: self.cap_pools,
                 flag: "--max-pools",
             });
         }
-        // Sketch bits first: the datapath must never skip a VIP it holds.
-        let added: Vec<IpAddr> = items
-            .iter()
-            .zip(&changes)
-            .filter(|(_, c)| **c == Change::Added)
-            .filter_map(|((v, _, _), _)| match v {
-                VipSpec::Addr(a) => Some(*a),
-                VipSpec::Pool(..) => None,
-            })
-            .collect();
-        self.sketch_set(&added)?;
+        self.plan_slots(items, &changes)?;
+        let mut ctrs = self.free_counter_slots(added(is_exact))?.into_iter();
         let mut pools_changed = false;
         for ((vip, real, flags), change) in items.iter().zip(&changes) {
-            let update = match change {
-                Change::Unchanged => continue,
-                Change::Updated { .. } => true,
-                Change::Added => false,
-            };
+            if *change == Change::Unchanged {
+                continue;
+            }
             match (*vip, *real) {
-                (VipSpec::Addr(IpAddr::V4(v)), IpAddr::V4(r)) => {
-                    self.put_exact4(v, r, *flags, update)?
-                }
-                (VipSpec::Addr(IpAddr::V6(v)), IpAddr::V6(r)) => {
-                    self.put_exact6(v, r, *flags, update)?
+                (VipSpec::Addr(v), r) if v.is_ipv4() == r.is_ipv4() => {
+                    let ctr = match change {
+                        Change::Added => {
+                            let ctr = ctrs.next().ok_or(VipError::Full {
+                                what: "VIP",
+                                capacity: self.cap_vips,
+                                flag: "--max-vips",
+                            })?;
+                            self.zero_counters(ctr)?;
+                            Some(ctr)
+                        }
+                        _ => None,
+                    };
+                    self.put_exact(v, r, *flags, ctr)?;
                 }
                 (VipSpec::Pool(net, len), r) => {
                     self.put_pool(net, len, r, *flags)?;
@@ -361,53 +308,76 @@ impl VipTables {
         Ok(changes)
     }
 
-    fn put_exact4(
-        &mut self,
-        vip: Ipv4Addr,
-        real: Ipv4Addr,
-        flags: u32,
-        update: bool,
-    ) -> Result<(), VipError> {
-        let fresh = VipEntry4 {
-            real: to_raw(real),
-            flags,
-            counters: [0; VIP_COUNTER_SLOTS],
-        };
-        let set = |e: &mut VipEntry4| {
-            e.real = fresh.real;
-            e.flags = flags;
-        };
-        let table = ExactTable {
-            what: "IPv4 VIP",
-            capacity: self.cap_exact4,
-            map: names::VIPS4,
-        };
-        put_exact(&mut self.exact4, to_raw(vip), fresh, set, update, table)
+    /// Check that every new VIP, and every copy a change of real IP writes,
+    /// finds an index slot, before anything is written.
+    fn plan_slots(&self, items: &[(VipSpec, IpAddr, u32)], changes: &[Change]) -> Result<(), VipError> {
+        let mut kinds4 = self.index4.kinds();
+        let mut kinds6 = self.index6.kinds();
+        for ((vip, real, _), change) in items.iter().zip(changes) {
+            let needs_slot = match change {
+                Change::Added => true,
+                Change::Updated { old_real } => real != old_real,
+                Change::Unchanged => false,
+            };
+            let planned = match vip {
+                VipSpec::Addr(IpAddr::V4(a)) if needs_slot => {
+                    self.index4.plan_insert(&mut kinds4, &to_raw(*a))
+                }
+                VipSpec::Addr(IpAddr::V6(a)) if needs_slot => {
+                    self.index6.plan_insert(&mut kinds6, &a.octets())
+                }
+                _ => Ok(0),
+            };
+            planned.map_err(|NoSlot| VipError::NoSlot { vip: *vip })?;
+        }
+        Ok(())
     }
 
-    fn put_exact6(
+    /// The `n` lowest counter slots no exact VIP uses.
+    fn free_counter_slots(&self, n: usize) -> Result<Vec<u32>, VipError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let used: HashSet<u32> = self
+            .index4
+            .live()
+            .map(|l| l.ctr)
+            .chain(self.index6.live().map(|l| l.ctr))
+            .collect();
+        Ok((0..self.cap_vips)
+            .filter(|c| !used.contains(c))
+            .take(n)
+            .collect())
+    }
+
+    fn zero_counters(&mut self, ctr: u32) -> Result<(), VipError> {
+        let zero = PerCpuValues::try_from(vec![[0u64; VIP_COUNTER_SLOTS]; ncpus()?])
+            .map_err(|e| VipError::Cpus(e.to_string()))?;
+        self.vip_ctrs
+            .set(ctr, zero, 0)
+            .map_err(map_err(names::VIP_COUNTERS))
+    }
+
+    /// Write an exact VIP: a new one (with its zeroed counter slot `ctr`),
+    /// or a change of an existing one's real IP or flags.
+    fn put_exact(
         &mut self,
-        vip: Ipv6Addr,
-        real: Ipv6Addr,
+        vip: IpAddr,
+        real: IpAddr,
         flags: u32,
-        update: bool,
+        ctr: Option<u32>,
     ) -> Result<(), VipError> {
-        let fresh = VipEntry6 {
-            real: real.octets(),
-            flags,
-            _pad: 0,
-            counters: [0; VIP_COUNTER_SLOTS],
-        };
-        let set = |e: &mut VipEntry6| {
-            e.real = fresh.real;
-            e.flags = flags;
-        };
-        let table = ExactTable {
-            what: "IPv6 VIP",
-            capacity: self.cap_exact6,
-            map: names::VIPS6,
-        };
-        put_exact(&mut self.exact6, vip.octets(), fresh, set, update, table)
+        let spec = VipSpec::Addr(vip);
+        let no_slot = |NoSlot| VipError::NoSlot { vip: spec };
+        match (vip, real) {
+            (IpAddr::V4(v), IpAddr::V4(r)) => {
+                put_in(&mut self.index4, to_raw(v), to_raw(r), flags, ctr).map_err(no_slot)
+            }
+            (IpAddr::V6(v), IpAddr::V6(r)) => {
+                put_in(&mut self.index6, v.octets(), r.octets(), flags, ctr).map_err(no_slot)
+            }
+            (_, real) => Err(VipError::FamilyMismatch { vip: spec, real }),
+        }
     }
 
     /// Insert or update a pool. A new pool gets the lowest free counter slot,
@@ -522,14 +492,12 @@ impl VipTables {
             source => Err(VipError::Map { map, source }),
         };
         match *vip {
-            VipSpec::Addr(IpAddr::V4(a)) => match self.exact4.get(&to_raw(a), 0) {
-                Ok(values) => Ok(exact_entry(*vip, &values, |v| &v.counters)),
-                Err(e) => absent_or(e, names::VIPS4),
-            },
-            VipSpec::Addr(IpAddr::V6(a)) => match self.exact6.get(&a.octets(), 0) {
-                Ok(values) => Ok(exact_entry(*vip, &values, |v| &v.counters)),
-                Err(e) => absent_or(e, names::VIPS6),
-            },
+            VipSpec::Addr(IpAddr::V4(a)) => find_live(&self.index4, &to_raw(a))
+                .map(|l| self.exact_entry(&l, Slot4::ip))
+                .transpose(),
+            VipSpec::Addr(IpAddr::V6(a)) => find_live(&self.index6, &a.octets())
+                .map(|l| self.exact_entry(&l, Slot6::ip))
+                .transpose(),
             VipSpec::Pool(IpAddr::V4(n), l) => {
                 match self.pools4.get(&Key::new(u32::from(l), n.octets()), 0) {
                     Ok(v) => Ok(Some(self.pool_entry(*vip, &v, v.slot)?)),
@@ -551,9 +519,7 @@ impl VipTables {
     }
 
     /// Remove several entries; fails, removing nothing, if one is not
-    /// configured or given twice. Sketch bits are cleared after the
-    /// entries are gone, where no remaining VIP needs them (one scan of the
-    /// keys for the whole batch).
+    /// configured or given twice.
     pub fn remove_many(&mut self, vips: &[VipSpec]) -> Result<Vec<Entry>, VipError> {
         let mut seen = std::collections::HashSet::new();
         let mut found = Vec::with_capacity(vips.len());
@@ -566,14 +532,14 @@ impl VipTables {
         let mut pools = false;
         for vip in vips {
             let res = match *vip {
-                VipSpec::Addr(IpAddr::V4(a)) => self
-                    .exact4
-                    .remove(&to_raw(a))
-                    .map_err(map_err(names::VIPS4)),
-                VipSpec::Addr(IpAddr::V6(a)) => self
-                    .exact6
-                    .remove(&a.octets())
-                    .map_err(map_err(names::VIPS6)),
+                VipSpec::Addr(IpAddr::V4(a)) => {
+                    remove_from(&mut self.index4, &to_raw(a));
+                    Ok(())
+                }
+                VipSpec::Addr(IpAddr::V6(a)) => {
+                    remove_from(&mut self.index6, &a.octets());
+                    Ok(())
+                }
                 VipSpec::Pool(IpAddr::V4(n), l) => {
                     pools = true;
                     self.pools4
@@ -592,65 +558,7 @@ impl VipTables {
         if pools {
             self.sync_pool_counts()?;
         }
-        let shift = self.sketch_shift()?;
-        let mut gone: std::collections::HashSet<u32> = vips
-            .iter()
-            .filter_map(|v| match v {
-                VipSpec::Addr(a) if shift != 0 => Some(sketch_hash(*a, shift)),
-                _ => None,
-            })
-            .collect();
-        if !gone.is_empty() {
-            for key in self.exact4.keys() {
-                gone.remove(&sketch::hash4(key.map_err(map_err(names::VIPS4))?, shift));
-            }
-            for key in self.exact6.keys() {
-                gone.remove(&sketch::hash6(&key.map_err(map_err(names::VIPS6))?, shift));
-            }
-            self.sketch_update(gone, false)?;
-        }
         Ok(found)
-    }
-
-    fn sketch_shift(&self) -> Result<u32, VipError> {
-        Ok(self
-            .config
-            .get(&0, 0)
-            .map_err(map_err(names::CONFIG))?
-            .sketch_shift)
-    }
-
-    /// Set the sketch bits of `addrs` (one read-modify-write per word).
-    fn sketch_set(&mut self, addrs: &[IpAddr]) -> Result<(), VipError> {
-        let shift = self.sketch_shift()?;
-        if shift == 0 || addrs.is_empty() {
-            return Ok(());
-        }
-        self.sketch_update(addrs.iter().map(|a| sketch_hash(*a, shift)), true)
-    }
-
-    /// Set (or clear) the sketch bits of hashes `hashes`, one
-    /// read-modify-write per word, writing only words that change.
-    fn sketch_update(
-        &mut self,
-        hashes: impl IntoIterator<Item = u32>,
-        set: bool,
-    ) -> Result<(), VipError> {
-        let mut words: HashMap<u32, u64> = HashMap::new();
-        for h in hashes {
-            let (word, bit) = sketch::locate(h);
-            *words.entry(word).or_insert(0) |= bit;
-        }
-        for (word, bits) in words {
-            let w = self.sketch.get(&word, 0).map_err(map_err(names::SKETCH))?;
-            let new = if set { w | bits } else { w & !bits };
-            if new != w {
-                self.sketch
-                    .set(word, new, 0)
-                    .map_err(map_err(names::SKETCH))?;
-            }
-        }
-        Ok(())
     }
 
     /// The global monitor switch.
@@ -675,72 +583,50 @@ impl VipTables {
     }
 }
 
-/// Run a map update, retrying while the kernel reports ENOMEM. Hash tables
-/// that are not preallocated take elements from per-CPU caches refilled
-/// asynchronously; a burst of updates (a large `apply`) can drain them for
-/// a moment. Gives up after about a second.
-fn retry_enomem(mut f: impl FnMut() -> Result<(), VipError>) -> Result<(), VipError> {
-    let mut wait = std::time::Duration::from_micros(200);
-    for _ in 0..12 {
-        match f() {
-            Err(VipError::Map {
-                source: MapError::SyscallError(SyscallError { io_error, .. }),
-                ..
-            }) if io_error.raw_os_error() == Some(libc::ENOMEM) => {
-                std::thread::sleep(wait);
-                wait *= 2;
+/// The live entry for `addr`, if any.
+fn find_live<S: Slot>(ix: &Index<S>, addr: &S::Addr) -> Option<Live<S::Addr>> {
+    let i = ix.find(addr)?;
+    ix.live_at(i)
+}
+
+fn remove_from<S: Slot>(ix: &mut Index<S>, addr: &S::Addr) {
+    if let Some(i) = ix.find(addr) {
+        ix.remove(i);
+    }
+}
+
+/// Insert (`ctr` given) or change an exact VIP in one index.
+fn put_in<S: Slot>(
+    ix: &mut Index<S>,
+    addr: S::Addr,
+    real: S::Addr,
+    flags: u32,
+    ctr: Option<u32>,
+) -> Result<(), NoSlot> {
+    match (ctr, ix.find(&addr)) {
+        (Some(ctr), _) => ix.insert(addr, real, flags, ctr).map(drop),
+        (None, Some(i)) => match ix.live_at(i) {
+            Some(l) if l.real == real => {
+                ix.set_flags(i, flags);
+                Ok(())
             }
-            other => return other,
-        }
+            _ => ix.change(i, real, flags).map(drop),
+        },
+        (None, None) => Err(NoSlot),
     }
-    f()
 }
 
-/// Which exact table a write goes to, for its error messages.
-struct ExactTable {
-    what: &'static str,
-    capacity: u32,
-    map: &'static str,
-}
-
-/// Write one exact-table entry on every CPU: a new one (`fresh`, counters
-/// zero; fails if it exists) or an update of an existing one (`set` applied
-/// to each CPU's copy, so the counters survive; fails if it is gone).
-fn put_exact<K: Pod, V: Pod>(
-    map: &mut PerCpuHashMap<MapData, K, V>,
-    key: K,
-    fresh: V,
-    set: impl Fn(&mut V),
-    update: bool,
-    table: ExactTable,
-) -> Result<(), VipError> {
-    let values: Vec<V> = if update {
-        let mut v: Vec<V> = map
-            .get(&key, 0)
-            .map_err(map_err(table.map))?
-            .iter()
-            .copied()
-            .collect();
-        v.iter_mut().for_each(set);
-        v
-    } else {
-        vec![fresh; ncpus()?]
-    };
-    let flag = if update { BPF_EXIST } else { BPF_NOEXIST };
-    retry_enomem(|| {
-        let values =
-            PerCpuValues::try_from(values.clone()).map_err(|e| VipError::Cpus(e.to_string()))?;
-        map.insert(key, values, flag)
-            .map_err(|e| full_or(e, table.what, table.capacity, "--max-vips", table.map))
-    })
-}
-
-/// The sketch hash of an exact VIP (the datapath computes the same).
-fn sketch_hash(a: IpAddr, shift: u32) -> u32 {
-    match a {
-        IpAddr::V4(v) => sketch::hash4(to_raw(v), shift),
-        IpAddr::V6(v) => sketch::hash6(&v.octets(), shift),
+/// A per-CPU counter slot summed over CPUs.
+fn summed(
+    map: &PerCpuArray<MapData, VipCounters>,
+    slot: u32,
+    name: &'static str,
+) -> Result<VipCounters, VipError> {
+    let mut total = [0u64; VIP_COUNTER_SLOTS];
+    for c in map.get(&slot, 0).map_err(map_err(name))?.iter() {
+        sum(&mut total, c);
     }
+    Ok(total)
 }
 
 fn full_or(

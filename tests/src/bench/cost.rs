@@ -52,7 +52,8 @@ fn datapath(tables: Tables) -> Datapath {
         Tables::Pool => 1,
     };
     let mut dp = Datapath::load_with(rsdr_user::loader::LoadOptions {
-        max_vips: n.max(16),
+        // n IPv4 VIPs and one IPv6 VIP.
+        max_vips: (n + 1).max(16),
         max_pools: 16,
     });
     let real = IpAddr::V4(REAL);

@@ -1,0 +1,185 @@
+//! The exact-VIP index: open addressing with linear probing in an array map
+//! that userspace writes through a shared mapping (`BPF_F_MMAPABLE`), so the
+//! datapath finds a VIP with a few inlined array reads instead of a hash
+//! lookup.
+//!
+//! A slot's `state` word says what the slot holds:
+//!
+//! - `0`: empty. A probe stops here: the address is not a VIP.
+//! - [`TOMB`]: occupied by nothing; a probe goes on. A deleted VIP leaves a
+//!   tombstone (it may sit inside another VIP's probe chain); a slot being
+//!   (re)written is a tombstone while its fields change.
+//! - [`LIVE`] | version | `VIP_F_*` flags: a VIP.
+//!
+//! Userspace writes a slot's address, real IP and counter slot only while
+//! the slot is empty or a tombstone, and publishes it last with one store of
+//! `state`. Entries never move: a deletion leaves a tombstone (trimmed back
+//! to empty when nothing follows it), a change of real IP writes a second
+//! copy and then buries the first, a change of flags is one store. A probe
+//! therefore never misses a VIP that is configured throughout it. Every
+//! store to `state` bumps the slot's version, and a reader compares the
+//! state it read before and after the fields: equal means the fields it
+//! read belong to that state.
+
+/// State bit: the slot holds a VIP.
+pub const LIVE: u32 = 1 << 31;
+/// State bit: tombstone (see the module docs).
+pub const TOMB: u32 = 1 << 30;
+/// The low bits of a live state hold the VIP's `VIP_F_*` flags.
+pub const FLAGS_MASK: u32 = 0xff;
+const VERSION_SHIFT: u32 = 8;
+const VERSION_MASK: u32 = !(LIVE | TOMB | FLAGS_MASK);
+
+/// Longest probe sequence, for the datapath's bounded loop and for inserts
+/// (which fail rather than place a VIP beyond it).
+pub const MAX_PROBES: u32 = 64;
+
+/// Fewest slots per family's index.
+pub const MIN_SLOTS: u32 = 64;
+
+/// An IPv4 index slot.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct Slot4 {
+    pub state: u32,
+    /// The VIP, wire byte order (see [`crate::Ipv4Raw`]).
+    pub addr: u32,
+    /// The real server's own IPv4 address, wire byte order.
+    pub real: u32,
+    /// Index of the VIP's counters in the per-CPU VIP counter array.
+    pub ctr: u32,
+}
+
+/// An IPv6 index slot; see [`Slot4`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct Slot6 {
+    pub state: u32,
+    pub ctr: u32,
+    pub addr: [u8; 16],
+    pub real: [u8; 16],
+}
+
+const _: () = assert!(core::mem::size_of::<Slot4>() == 16);
+const _: () = assert!(core::mem::size_of::<Slot6>() == 40);
+
+/// The state that publishes a VIP with `flags`, one version after `prev`.
+#[inline(always)]
+pub const fn live(prev: u32, flags: u32) -> u32 {
+    LIVE | next_version(prev) | (flags & FLAGS_MASK)
+}
+
+/// The tombstone that follows `prev`.
+#[inline(always)]
+pub const fn tomb(prev: u32) -> u32 {
+    TOMB | next_version(prev)
+}
+
+#[inline(always)]
+const fn next_version(prev: u32) -> u32 {
+    (prev & VERSION_MASK).wrapping_add(1 << VERSION_SHIFT) & VERSION_MASK
+}
+
+/// MurmurHash3's 32-bit finaliser: every input bit reaches every output
+/// bit. A plain multiply would not do: the octets that vary between
+/// neighbouring VIPs (the last ones) sit in the high bits of a native load
+/// of wire bytes, and a product's high input bits reach only its high bits.
+#[inline(always)]
+const fn fmix(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
+/// Home slot of an IPv4 address (wire bytes in a native `u32`), with
+/// `shift` = 32 - log2(slots).
+#[inline(always)]
+pub const fn hash4(raw: u32, shift: u32) -> u32 {
+    fmix(raw) >> shift
+}
+
+/// Home slot of an IPv6 address; see [`hash4`].
+#[inline(always)]
+pub fn hash6(a: &[u8; 16], shift: u32) -> u32 {
+    let w = |i: usize| u32::from_ne_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]);
+    let x = w(0)
+        ^ w(4).wrapping_mul(0x9e37_79b1)
+        ^ w(8).wrapping_mul(0x27d4_eb2f)
+        ^ w(12).wrapping_mul(0x1656_67b1);
+    fmix(x) >> shift
+}
+
+/// Slots per family for `max_vips`: a power of two at least twice it, so
+/// the index is at most half full.
+pub const fn slots_for(max_vips: u32) -> u32 {
+    let want = (max_vips as u64) * 2;
+    let mut slots = MIN_SLOTS as u64;
+    while slots < want {
+        slots *= 2;
+    }
+    slots as u32
+}
+
+/// The hash shift for an index of `slots` slots (a power of two).
+pub const fn shift_for(slots: u32) -> u32 {
+    32 - slots.trailing_zeros()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_advance_and_keep_the_kind_bits_apart() {
+        let s = live(0, 3);
+        assert_eq!(s & (LIVE | TOMB | FLAGS_MASK), LIVE | 3);
+        let t = tomb(s);
+        assert_eq!(t & (LIVE | TOMB | FLAGS_MASK), TOMB);
+        assert_ne!(t & VERSION_MASK, s & VERSION_MASK, "a tombstone must not reuse the version");
+        let mut v = VERSION_MASK | LIVE;
+        v = live(v, 0);
+        assert_eq!(v & VERSION_MASK, 0, "the version must wrap inside its bits");
+    }
+
+    /// Distinct home slots of `n` addresses in `slots` slots, against what
+    /// a uniform hash gives: slots * (1 - e^(-n/slots)).
+    fn spread(homes: impl Iterator<Item = u32>, n: usize, slots: u32) -> f64 {
+        let mut seen = std::vec![false; slots as usize];
+        homes.for_each(|h| seen[h as usize] = true);
+        let distinct = seen.iter().filter(|s| **s).count() as f64;
+        let uniform = slots as f64 * (1.0 - (-(n as f64) / slots as f64).exp());
+        distinct / uniform
+    }
+
+    #[test]
+    fn neighbouring_vips_spread_over_the_index() {
+        let slots = slots_for(10_000);
+        let shift = shift_for(slots);
+        let v4 = (0..10_000u32).map(|i| {
+            let o = (0x6440_0000u32 + i).to_be_bytes();
+            hash4(u32::from_ne_bytes(o), shift)
+        });
+        let s4 = spread(v4, 10_000, slots);
+        assert!(s4 > 0.95, "IPv4 100.64.0.0 + i: {s4:.2} of a uniform spread");
+        let v6 = (0..10_000u16).map(|i| {
+            let mut a = [0u8; 16];
+            a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+            a[14..].copy_from_slice(&i.to_be_bytes());
+            hash6(&a, shift)
+        });
+        let s6 = spread(v6, 10_000, slots);
+        assert!(s6 > 0.95, "IPv6 2001:db8::i: {s6:.2} of a uniform spread");
+    }
+
+    #[test]
+    fn sizes_are_powers_of_two_at_least_twice_the_capacity() {
+        assert_eq!(slots_for(1), MIN_SLOTS);
+        assert_eq!(slots_for(4096), 8192);
+        assert_eq!(slots_for(4097), 16384);
+        assert_eq!(hash4(u32::MAX, shift_for(64)) < 64, true);
+    }
+}
