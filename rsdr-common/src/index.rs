@@ -9,26 +9,31 @@
 //! - [`TOMB`]: occupied by nothing; a probe goes on. A deleted VIP leaves a
 //!   tombstone (it may sit inside another VIP's probe chain); a slot being
 //!   (re)written is a tombstone while its fields change.
-//! - [`LIVE`] | version | `VIP_F_*` flags: a VIP.
+//! - [`LIVE`] | [`REAL_SEL`]? | version | `VIP_F_*` flags: a VIP, whose real
+//!   IP is `real[1]` if `REAL_SEL` is set, else `real[0]`.
 //!
-//! Userspace writes a slot's address, real IP and counter slot only while
-//! the slot is empty or a tombstone, and publishes it last with one store of
+//! Userspace writes a slot's address and counter slot only while the slot
+//! is empty or a tombstone, and publishes it last with one store of
 //! `state`. Entries never move: a deletion leaves a tombstone (trimmed back
-//! to empty when nothing follows it), a change of real IP writes a second
-//! copy and then buries the first, a change of flags is one store. A probe
+//! to empty when nothing follows it); a change of real IP writes the real
+//! field the state does not select and then flips `REAL_SEL` with the new
+//! flags in one store; a change of flags alone is one store. A probe
 //! therefore never misses a VIP that is configured throughout it. Every
 //! store to `state` bumps the slot's version, and a reader compares the
 //! state it read before and after the fields: equal means the fields it
-//! read belong to that state.
+//! read belong to that state (the real field it read was not being
+//! rewritten).
 
 /// State bit: the slot holds a VIP.
 pub const LIVE: u32 = 1 << 31;
 /// State bit: tombstone (see the module docs).
 pub const TOMB: u32 = 1 << 30;
+/// State bit of a live slot: the real IP is `real[1]`, not `real[0]`.
+pub const REAL_SEL: u32 = 1 << 29;
 /// The low bits of a live state hold the VIP's `VIP_F_*` flags.
 pub const FLAGS_MASK: u32 = 0xff;
 const VERSION_SHIFT: u32 = 8;
-const VERSION_MASK: u32 = !(LIVE | TOMB | FLAGS_MASK);
+const VERSION_MASK: u32 = !(LIVE | TOMB | REAL_SEL | FLAGS_MASK);
 
 /// Longest probe sequence, for the datapath's bounded loop and for inserts
 /// (which fail rather than place a VIP beyond it).
@@ -45,10 +50,12 @@ pub struct Slot4 {
     pub state: u32,
     /// The VIP, wire byte order (see [`crate::Ipv4Raw`]).
     pub addr: u32,
-    /// The real server's own IPv4 address, wire byte order.
-    pub real: u32,
+    /// The real server's own IPv4 address, wire byte order: the one
+    /// [`REAL_SEL`] selects.
+    pub real: [u32; 2],
     /// Index of the VIP's counters in the per-CPU VIP counter array.
     pub ctr: u32,
+    pub _pad: u32,
 }
 
 /// An IPv6 index slot; see [`Slot4`].
@@ -59,16 +66,24 @@ pub struct Slot6 {
     pub state: u32,
     pub ctr: u32,
     pub addr: [u8; 16],
-    pub real: [u8; 16],
+    pub real: [[u8; 16]; 2],
 }
 
-const _: () = assert!(core::mem::size_of::<Slot4>() == 16);
-const _: () = assert!(core::mem::size_of::<Slot6>() == 40);
+const _: () = assert!(core::mem::size_of::<Slot4>() == 24);
+const _: () = assert!(core::mem::size_of::<Slot6>() == 56);
 
-/// The state that publishes a VIP with `flags`, one version after `prev`.
+/// The state that publishes a VIP with `flags` and real IP `real[sel]`,
+/// one version after `prev`.
 #[inline(always)]
-pub const fn live(prev: u32, flags: u32) -> u32 {
-    LIVE | next_version(prev) | (flags & FLAGS_MASK)
+pub const fn live(prev: u32, flags: u32, sel: usize) -> u32 {
+    let sel = if sel == 1 { REAL_SEL } else { 0 };
+    LIVE | sel | next_version(prev) | (flags & FLAGS_MASK)
+}
+
+/// Which real field a live state selects.
+#[inline(always)]
+pub const fn selected(state: u32) -> usize {
+    if state & REAL_SEL != 0 { 1 } else { 0 }
 }
 
 /// The tombstone that follows `prev`.
@@ -135,13 +150,22 @@ mod tests {
 
     #[test]
     fn versions_advance_and_keep_the_kind_bits_apart() {
-        let s = live(0, 3);
-        assert_eq!(s & (LIVE | TOMB | FLAGS_MASK), LIVE | 3);
+        let s = live(0, 3, 1);
+        assert_eq!(
+            s & (LIVE | TOMB | REAL_SEL | FLAGS_MASK),
+            LIVE | REAL_SEL | 3
+        );
+        assert_eq!(selected(s), 1);
+        assert_eq!(selected(live(s, 3, 0)), 0);
         let t = tomb(s);
         assert_eq!(t & (LIVE | TOMB | FLAGS_MASK), TOMB);
-        assert_ne!(t & VERSION_MASK, s & VERSION_MASK, "a tombstone must not reuse the version");
+        assert_ne!(
+            t & VERSION_MASK,
+            s & VERSION_MASK,
+            "a tombstone must not reuse the version"
+        );
         let mut v = VERSION_MASK | LIVE;
-        v = live(v, 0);
+        v = live(v, 0, 0);
         assert_eq!(v & VERSION_MASK, 0, "the version must wrap inside its bits");
     }
 
@@ -164,7 +188,10 @@ mod tests {
             hash4(u32::from_ne_bytes(o), shift)
         });
         let s4 = spread(v4, 10_000, slots);
-        assert!(s4 > 0.95, "IPv4 100.64.0.0 + i: {s4:.2} of a uniform spread");
+        assert!(
+            s4 > 0.95,
+            "IPv4 100.64.0.0 + i: {s4:.2} of a uniform spread"
+        );
         let v6 = (0..10_000u16).map(|i| {
             let mut a = [0u8; 16];
             a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
@@ -180,6 +207,6 @@ mod tests {
         assert_eq!(slots_for(1), MIN_SLOTS);
         assert_eq!(slots_for(4096), 8192);
         assert_eq!(slots_for(4097), 16384);
-        assert_eq!(hash4(u32::MAX, shift_for(64)) < 64, true);
+        assert!(hash4(u32::MAX, shift_for(64)) < 64);
     }
 }

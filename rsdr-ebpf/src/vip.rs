@@ -43,7 +43,8 @@ trait IndexSlot {
     type Addr;
     fn state(p: *const Self) -> u32;
     fn holds(p: *const Self, addr: &Self::Addr) -> bool;
-    fn real(p: *const Self) -> Self::Addr;
+    /// The real IP that `state` selects.
+    fn real(p: *const Self, state: u32) -> Self::Addr;
     fn ctr(p: *const Self) -> u32;
 }
 
@@ -59,8 +60,8 @@ impl IndexSlot for Slot4 {
         unsafe { read_volatile(addr_of!((*p).addr)) == *addr }
     }
     #[inline(always)]
-    fn real(p: *const Self) -> Ipv4Raw {
-        unsafe { read_volatile(addr_of!((*p).real)) }
+    fn real(p: *const Self, state: u32) -> Ipv4Raw {
+        unsafe { read_volatile(addr_of!((*p).real[index::selected(state)])) }
     }
     #[inline(always)]
     fn ctr(p: *const Self) -> u32 {
@@ -68,8 +69,8 @@ impl IndexSlot for Slot4 {
     }
 }
 
-/// Two aligned 8-byte loads of an address field (slot fields at offsets 8
-/// and 24 of an 8-aligned array element).
+/// Two aligned 8-byte loads of an address field (slot fields at offsets 8,
+/// 24 and 40 of an 8-aligned array element).
 #[inline(always)]
 fn load16(p: *const [u8; 16]) -> [u64; 2] {
     let q = p as *const u64;
@@ -98,8 +99,8 @@ impl IndexSlot for Slot6 {
         load16(unsafe { addr_of!((*p).addr) }) == words(addr)
     }
     #[inline(always)]
-    fn real(p: *const Self) -> Ipv6Raw {
-        let [lo, hi] = load16(unsafe { addr_of!((*p).real) });
+    fn real(p: *const Self, state: u32) -> Ipv6Raw {
+        let [lo, hi] = load16(unsafe { addr_of!((*p).real[index::selected(state)]) });
         let mut out = [0u8; 16];
         out[..8].copy_from_slice(&lo.to_ne_bytes());
         out[8..].copy_from_slice(&hi.to_ne_bytes());
@@ -116,7 +117,12 @@ impl IndexSlot for Slot6 {
 /// was the same before and after its fields were read (otherwise read the
 /// slot again).
 #[inline(always)]
-fn find<S: IndexSlot>(map: &Array<S>, addr: &S::Addr, home: u32, mask: u32) -> Option<Hit<S::Addr>> {
+fn find<S: IndexSlot>(
+    map: &Array<S>,
+    addr: &S::Addr,
+    home: u32,
+    mask: u32,
+) -> Option<Hit<S::Addr>> {
     let mut i = home;
     for _ in 0..MAX_PROBES {
         let p = map.get_ptr(i)?;
@@ -125,7 +131,7 @@ fn find<S: IndexSlot>(map: &Array<S>, addr: &S::Addr, home: u32, mask: u32) -> O
             return None;
         }
         if s1 & LIVE != 0 && S::holds(p, addr) {
-            let real = S::real(p);
+            let real = S::real(p, s1);
             let ctr = S::ctr(p);
             if S::state(p) == s1 {
                 return Some(Hit {
@@ -165,7 +171,12 @@ pub fn lookup4(cfg: &Config, addr: Ipv4Raw) -> Option<Hit<Ipv4Raw>> {
     }
     let shift = cfg.index_shift;
     if shift != 0 {
-        let hit = find(&RSDR_INDEX4, &addr, index::hash4(addr, shift), u32::MAX >> shift);
+        let hit = find(
+            &RSDR_INDEX4,
+            &addr,
+            index::hash4(addr, shift),
+            u32::MAX >> shift,
+        );
         if hit.is_some() {
             return hit;
         }
@@ -190,7 +201,12 @@ pub fn lookup6(cfg: &Config, addr: &Ipv6Raw) -> Option<Hit<Ipv6Raw>> {
     }
     let shift = cfg.index_shift;
     if shift != 0 {
-        let hit = find(&RSDR_INDEX6, addr, index::hash6(addr, shift), u32::MAX >> shift);
+        let hit = find(
+            &RSDR_INDEX6,
+            addr,
+            index::hash6(addr, shift),
+            u32::MAX >> shift,
+        );
         if hit.is_some() {
             return hit;
         }

@@ -43,6 +43,25 @@ pub struct Datapath {
     pub tables: VipTables,
 }
 
+/// The programs of a [`Datapath`] without its tables, for running frames
+/// while another thread holds the tables.
+struct RunOnly<'a> {
+    ebpf: &'a mut Ebpf,
+}
+
+impl RunOnly<'_> {
+    fn run(&mut self, tc: bool, frame: &[u8], repeat: u32) -> Run {
+        let name = if tc {
+            programs::TC_EGRESS
+        } else {
+            programs::XDP_INGRESS
+        };
+        test_run(self.ebpf, tc, name, frame, repeat)
+            .unwrap_or_else(|e| panic!("test run of {name}: {e}"))
+            .0
+    }
+}
+
 impl Datapath {
     /// Load both programs with fresh, empty tables.
     pub fn load() -> Self {
@@ -94,31 +113,7 @@ impl Datapath {
         frame: &[u8],
         repeat: u32,
     ) -> Result<(Run, std::time::Duration), String> {
-        let mut out = vec![0u8; frame.len() + 256];
-        let opts = TestRunOptions {
-            data_in: Some(frame),
-            data_out: Some(&mut out),
-            repeat,
-            ..TestRunOptions::default()
-        };
-        let result = if tc {
-            loader::tc_program(&mut self.ebpf, name)
-                .unwrap_or_else(|e| panic!("{name}: {e}"))
-                .test_run(opts)
-        } else {
-            loader::xdp_program(&mut self.ebpf, name)
-                .unwrap_or_else(|e| panic!("{name}: {e}"))
-                .test_run(opts)
-        };
-        let result = result.map_err(|e| rsdr_user::error_chain(&e))?;
-        out.truncate(result.data_size_out as usize);
-        Ok((
-            Run {
-                verdict: result.return_value,
-                output: out,
-            },
-            result.duration,
-        ))
+        test_run(&mut self.ebpf, tc, name, frame, repeat)
     }
 
     /// Run the TC ingress program on `frame`, its verdict given in XDP terms
@@ -205,6 +200,32 @@ impl Datapath {
             .1
     }
 
+    /// Test-run XDP (or TC egress, if `tc`) on `frame` `runs` times, each
+    /// with `repeat` kernel-side repetitions, while `change` rewrites the
+    /// tables on another thread until told to stop. Returns every run and
+    /// what `change` returned.
+    pub fn while_changing<T: Send>(
+        &mut self,
+        tc: bool,
+        frame: &[u8],
+        runs: usize,
+        repeat: u32,
+        change: impl FnOnce(&mut VipTables, &std::sync::atomic::AtomicBool) -> T + Send,
+    ) -> (Vec<Run>, T) {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let Self { ebpf, tables } = self;
+        std::thread::scope(|s| {
+            let writer = s.spawn(|| change(tables, &stop));
+            let mut out = Vec::with_capacity(runs);
+            let mut dp = RunOnly { ebpf };
+            for _ in 0..runs {
+                out.push(dp.run(tc, frame, repeat));
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            (out, writer.join().expect("table writer panicked"))
+        })
+    }
+
     /// The loaded object, for benchmarks that need raw access.
     pub fn ebpf(&mut self) -> &mut Ebpf {
         &mut self.ebpf
@@ -244,4 +265,40 @@ impl Datapath {
             .unwrap_or_else(|| panic!("VIP {vip} not configured"));
         e.counters[counter as usize + if monitored { VIP_MONITOR_OFFSET } else { 0 }]
     }
+}
+
+/// Test-run the program `name` (a TC program if `tc`, else XDP) of `ebpf`
+/// on `frame`.
+fn test_run(
+    ebpf: &mut Ebpf,
+    tc: bool,
+    name: &'static str,
+    frame: &[u8],
+    repeat: u32,
+) -> Result<(Run, std::time::Duration), String> {
+    let mut out = vec![0u8; frame.len() + 256];
+    let opts = TestRunOptions {
+        data_in: Some(frame),
+        data_out: Some(&mut out),
+        repeat,
+        ..TestRunOptions::default()
+    };
+    let result = if tc {
+        loader::tc_program(ebpf, name)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .test_run(opts)
+    } else {
+        loader::xdp_program(ebpf, name)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .test_run(opts)
+    };
+    let result = result.map_err(|e| rsdr_user::error_chain(&e))?;
+    out.truncate(result.data_size_out as usize);
+    Ok((
+        Run {
+            verdict: result.return_value,
+            output: out,
+        },
+        result.duration,
+    ))
 }

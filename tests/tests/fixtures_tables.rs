@@ -293,7 +293,11 @@ fn the_index_finds_every_vip_through_removals_and_changes() {
         }
     }
     let entries = dp.tables.entries().expect("list");
-    assert_eq!(entries.len(), 3000 + 600, "one entry per VIP, no copies left");
+    assert_eq!(
+        entries.len(),
+        3000 + 600,
+        "one entry per VIP, no copies left"
+    );
     for (vip, real, _) in &changed {
         let e = dp.tables.get(vip).expect("get").expect("present");
         assert_eq!(e.real, *real, "{vip} keeps its new real IP");

@@ -23,9 +23,12 @@ use crate::addr::from_raw;
 pub trait Slot: Copy + Default + 'static {
     type Addr: Copy + Eq;
     fn home(addr: &Self::Addr, shift: u32) -> u32;
+    /// A slot holding `addr` with real IP `real` in `real[0]`.
     fn filled(addr: Self::Addr, real: Self::Addr, ctr: u32, state: u32) -> Self;
     fn addr(&self) -> Self::Addr;
-    fn real(&self) -> Self::Addr;
+    fn real(&self, sel: usize) -> Self::Addr;
+    /// Where `real[sel]` of the slot at `p` lives.
+    fn real_ptr(p: *mut Self, sel: usize) -> *mut Self::Addr;
     fn ctr(&self) -> u32;
     fn ip(a: Self::Addr) -> IpAddr;
 }
@@ -39,15 +42,20 @@ impl Slot for Slot4 {
         Slot4 {
             state,
             addr,
-            real,
+            real: [real, real],
             ctr,
+            _pad: 0,
         }
     }
     fn addr(&self) -> Ipv4Raw {
         self.addr
     }
-    fn real(&self) -> Ipv4Raw {
-        self.real
+    fn real(&self, sel: usize) -> Ipv4Raw {
+        self.real[sel]
+    }
+    fn real_ptr(p: *mut Self, sel: usize) -> *mut Ipv4Raw {
+        // SAFETY: a field of the slot `p` points at (sel < 2).
+        unsafe { std::ptr::addr_of_mut!((*p).real[sel]) }
     }
     fn ctr(&self) -> u32 {
         self.ctr
@@ -67,14 +75,18 @@ impl Slot for Slot6 {
             state,
             ctr,
             addr,
-            real,
+            real: [real, real],
         }
     }
     fn addr(&self) -> Ipv6Raw {
         self.addr
     }
-    fn real(&self) -> Ipv6Raw {
-        self.real
+    fn real(&self, sel: usize) -> Ipv6Raw {
+        self.real[sel]
+    }
+    fn real_ptr(p: *mut Self, sel: usize) -> *mut Ipv6Raw {
+        // SAFETY: a field of the slot `p` points at (sel < 2).
+        unsafe { std::ptr::addr_of_mut!((*p).real[sel]) }
     }
     fn ctr(&self) -> u32 {
         self.ctr
@@ -238,7 +250,7 @@ impl<S: Slot> Index<S> {
             Live {
                 slot: i,
                 addr: s.addr(),
-                real: s.real(),
+                real: s.real(index::selected(st)),
                 flags: st & FLAGS_MASK,
                 ctr: s.ctr(),
             }
@@ -294,32 +306,23 @@ impl<S: Slot> Index<S> {
         // SAFETY: inside the mapping. The state word is rewritten with the
         // value it holds (not live), so readers see no change until publish.
         unsafe { std::ptr::write_volatile(self.slot_ptr(i), S::filled(addr, real, ctr, prev)) };
-        self.publish(i, index::live(prev, flags));
+        self.publish(i, index::live(prev, flags, 0));
     }
 
     /// Change the flags of the live entry at `i`: one store.
     pub fn set_flags(&mut self, i: u32, flags: u32) {
         let prev = self.state(i);
-        self.publish(i, index::live(prev, flags));
+        self.publish(i, index::live(prev, flags, index::selected(prev)));
     }
 
-    /// Change the real IP (and flags) of the live entry at `i`: a copy with
-    /// the new values goes to a free slot, then the old one is buried. The
-    /// copy goes after the old slot in the probe sequence when there is
-    /// room, so a probe racing the change always finds one of the two.
-    pub fn change(&mut self, i: u32, real: S::Addr, flags: u32) -> Result<u32, NoSlot> {
-        let old = self.read(i);
-        let seq: Vec<u32> = self.probe(&old.addr()).collect();
-        let pos = seq.iter().position(|s| *s == i).ok_or(NoSlot)?;
-        let free = |s: &&u32| kind(self.state(**s)) != LIVE;
-        let j = *seq[pos + 1..]
-            .iter()
-            .find(free)
-            .or_else(|| seq[..pos].iter().find(free))
-            .ok_or(NoSlot)?;
-        self.fill(j, old.addr(), real, flags, old.ctr());
-        self.bury(i);
-        Ok(j)
+    /// Change the real IP (and flags) of the live entry at `i` in place:
+    /// write the real field its state does not select, then select it.
+    pub fn change(&mut self, i: u32, real: S::Addr, flags: u32) {
+        let prev = self.state(i);
+        let other = 1 - index::selected(prev);
+        // SAFETY: inside the mapping; readers ignore the unselected field.
+        unsafe { std::ptr::write_volatile(S::real_ptr(self.slot_ptr(i), other), real) };
+        self.publish(i, index::live(prev, flags, other));
     }
 
     /// Remove the live entry at `i`: it becomes a tombstone, and trailing
@@ -379,7 +382,10 @@ mod tests {
         // The tombstone is reused, and the chain still works.
         let b = colliding(4)[3];
         let at = ix.insert(b, 7, 0, 9).expect("room");
-        assert_eq!(at, first, "a new VIP reuses the tombstone first in its chain");
+        assert_eq!(
+            at, first,
+            "a new VIP reuses the tombstone first in its chain"
+        );
         assert!(ix.find(&a[2]).is_some());
     }
 
@@ -402,18 +408,35 @@ mod tests {
     }
 
     #[test]
-    fn a_change_of_real_keeps_the_vip_and_its_counters() {
+    fn a_change_of_real_stays_in_place_and_keeps_the_counter_slot() {
         let mut ix = idx();
         let a = colliding(2);
         ix.insert(a[0], 1, 0, 5).expect("room");
         ix.insert(a[1], 2, 0, 6).expect("room");
         let i = ix.find(&a[0]).expect("present");
-        let j = ix.change(i, 11, 1).expect("room");
-        assert!(j > i, "the copy must follow the old slot in the chain");
-        let live: Vec<_> = ix.live().filter(|l| l.addr == a[0]).collect();
-        assert_eq!(live.len(), 1, "exactly one live copy after a change: {live:?}");
-        assert_eq!((live[0].real, live[0].flags, live[0].ctr), (11, 1, 5));
-        assert!(ix.find(&a[1]).is_some(), "the other VIP of the chain was lost");
+        let before = ix.kinds();
+        for real in [11, 12, 13] {
+            ix.change(i, real, 1);
+            let live: Vec<_> = ix.live().filter(|l| l.addr == a[0]).collect();
+            assert_eq!(
+                live.len(),
+                1,
+                "exactly one live entry after a change: {live:?}"
+            );
+            assert_eq!(
+                (live[0].slot, live[0].real, live[0].flags, live[0].ctr),
+                (i, real, 1, 5)
+            );
+        }
+        assert_eq!(
+            ix.kinds(),
+            before,
+            "a change of real IP must not move or add entries"
+        );
+        assert!(
+            ix.find(&a[1]).is_some(),
+            "the other VIP of the chain was lost"
+        );
     }
 
     #[test]
@@ -424,7 +447,10 @@ mod tests {
             ix.insert(*addr, 1, 0, 0).expect("room within the bound");
         }
         let mut kinds = ix.kinds();
-        assert_eq!(ix.plan_insert(&mut kinds, &a[MAX_PROBES as usize]), Err(NoSlot));
+        assert_eq!(
+            ix.plan_insert(&mut kinds, &a[MAX_PROBES as usize]),
+            Err(NoSlot)
+        );
         assert_eq!(ix.insert(a[MAX_PROBES as usize], 1, 0, 0), Err(NoSlot));
         assert_eq!(ix.len(), MAX_PROBES as usize);
     }

@@ -308,22 +308,21 @@ impl VipTables {
         Ok(changes)
     }
 
-    /// Check that every new VIP, and every copy a change of real IP writes,
-    /// finds an index slot, before anything is written.
-    fn plan_slots(&self, items: &[(VipSpec, IpAddr, u32)], changes: &[Change]) -> Result<(), VipError> {
+    /// Check that every new VIP finds an index slot, before anything is
+    /// written.
+    fn plan_slots(
+        &self,
+        items: &[(VipSpec, IpAddr, u32)],
+        changes: &[Change],
+    ) -> Result<(), VipError> {
         let mut kinds4 = self.index4.kinds();
         let mut kinds6 = self.index6.kinds();
-        for ((vip, real, _), change) in items.iter().zip(changes) {
-            let needs_slot = match change {
-                Change::Added => true,
-                Change::Updated { old_real } => real != old_real,
-                Change::Unchanged => false,
-            };
+        for ((vip, _, _), change) in items.iter().zip(changes) {
             let planned = match vip {
-                VipSpec::Addr(IpAddr::V4(a)) if needs_slot => {
+                VipSpec::Addr(IpAddr::V4(a)) if *change == Change::Added => {
                     self.index4.plan_insert(&mut kinds4, &to_raw(*a))
                 }
-                VipSpec::Addr(IpAddr::V6(a)) if needs_slot => {
+                VipSpec::Addr(IpAddr::V6(a)) if *change == Change::Added => {
                     self.index6.plan_insert(&mut kinds6, &a.octets())
                 }
                 _ => Ok(0),
@@ -605,13 +604,13 @@ fn put_in<S: Slot>(
 ) -> Result<(), NoSlot> {
     match (ctr, ix.find(&addr)) {
         (Some(ctr), _) => ix.insert(addr, real, flags, ctr).map(drop),
-        (None, Some(i)) => match ix.live_at(i) {
-            Some(l) if l.real == real => {
-                ix.set_flags(i, flags);
-                Ok(())
+        (None, Some(i)) => {
+            match ix.live_at(i) {
+                Some(l) if l.real == real => ix.set_flags(i, flags),
+                _ => ix.change(i, real, flags),
             }
-            _ => ix.change(i, real, flags).map(drop),
-        },
+            Ok(())
+        }
         (None, None) => Err(NoSlot),
     }
 }

@@ -1,0 +1,180 @@
+//! The VIP index is rewritten while the datapath reads it. These tests run
+//! the real programs on one CPU (BPF_PROG_TEST_RUN, many repetitions) while
+//! another thread keeps changing the VIP's probe chain: neighbours that
+//! share it come and go (leaving tombstones), and the VIP's own real IP and
+//! flags change back and forth (the unselected real field written, then
+//! selected). Not one frame may miss the VIP, and every rewrite must use one
+//! of its two real IPs, never a torn mix. Hiding the VIP for the moment of a
+//! change (bury, rewrite, publish) fails these tests within seconds.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+use rsdr_common::{Stat, index, maps::VIP_F_SHOW_CONFLICTS};
+use rsdr_tests::{
+    datapath::{Datapath, Run, XDP_DROP},
+    fixture::std_vips::{PEER, PEER6, REAL, REAL2, REAL6, VIP, VIP6},
+    frames::*,
+};
+use rsdr_user::{
+    addr::VipSpec,
+    loader::LoadOptions,
+    vips::{Change, VipTables},
+};
+
+const MAX_VIPS: u32 = 64;
+const REAL6_B: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x99);
+
+/// Addresses whose home slot is `vip_home` or one of the three slots before
+/// it, so that their entries sit in the VIP's probe chain.
+fn neighbours<A>(
+    candidates: impl Iterator<Item = A>,
+    home: impl Fn(&A) -> u32,
+    vip_home: u32,
+) -> Vec<A> {
+    let mask = index::slots_for(MAX_VIPS) - 1;
+    let found: Vec<A> = candidates
+        .filter(|a| vip_home.wrapping_sub(home(a)) & mask < 4)
+        .take(8)
+        .collect();
+    assert_eq!(found.len(), 8, "not enough colliding neighbours found");
+    found
+}
+
+fn shift() -> u32 {
+    index::shift_for(index::slots_for(MAX_VIPS))
+}
+
+fn raw4(a: Ipv4Addr) -> u32 {
+    u32::from_ne_bytes(a.octets())
+}
+
+/// Keep changing `vip`'s chain until `stop`; returns the rounds done.
+fn churn(
+    t: &mut VipTables,
+    stop: &AtomicBool,
+    vip: IpAddr,
+    reals: [IpAddr; 2],
+    others: &[IpAddr],
+    other_real: IpAddr,
+) -> usize {
+    let spec = VipSpec::Addr(vip);
+    let add: Vec<_> = others
+        .iter()
+        .map(|o| (VipSpec::Addr(*o), other_real, 0))
+        .collect();
+    let remove: Vec<_> = others.iter().map(|o| VipSpec::Addr(*o)).collect();
+    let mut rounds = 0;
+    while !stop.load(Ordering::Relaxed) {
+        // Half the neighbours leave after the first change, half after the
+        // second, so live entries and tombstones change places around the
+        // VIP between its changes.
+        t.add_many(&add).expect("adding neighbours");
+        let change = t
+            .add(spec, reals[1], VIP_F_SHOW_CONFLICTS)
+            .expect("changing the VIP's real IP and flags");
+        assert!(matches!(change, Change::Updated { .. }));
+        t.remove_many(&remove[..4]).expect("removing neighbours");
+        t.add(spec, reals[0], 0).expect("changing the VIP back");
+        t.remove_many(&remove[4..]).expect("removing neighbours");
+        rounds += 1;
+    }
+    rounds
+}
+
+fn assert_churned(rounds: usize) {
+    assert!(
+        rounds >= 20,
+        "only {rounds} rounds of changes ran beside the frames: the race was not exercised"
+    );
+}
+
+#[test]
+fn an_ipv4_vip_is_never_missed_or_torn_while_its_chain_changes() {
+    let mut dp = Datapath::load_with(LoadOptions {
+        max_vips: MAX_VIPS,
+        max_pools: 1,
+    });
+    dp.add(&VIP.to_string(), &REAL.to_string(), 0);
+    let home = |a: &Ipv4Addr| index::hash4(raw4(*a), shift());
+    let others: Vec<IpAddr> = neighbours(
+        (0..4096u32).map(|i| Ipv4Addr::from(0x6440_0000 + i)),
+        home,
+        home(&VIP),
+    )
+    .into_iter()
+    .map(IpAddr::V4)
+    .collect();
+    let reals = [IpAddr::V4(REAL), IpAddr::V4(REAL2)];
+
+    let request = Frame::arp(PEER_MAC, &Arp::request(PEER_MAC, PEER, VIP)).bytes();
+    let (runs, rounds) = dp.while_changing(false, &request, 300, 20_000, |t, stop| {
+        churn(t, stop, IpAddr::V4(VIP), reals, &others, IpAddr::V4(REAL))
+    });
+    assert_churned(rounds);
+    assert!(runs.iter().all(|r| r.verdict == XDP_DROP));
+    assert_eq!(
+        dp.stat(Stat::InArpPassed, false),
+        0,
+        "requests for the VIP went through while its chain changed ({rounds} rounds)"
+    );
+    assert_eq!(dp.stat(Stat::InArpRequestDropped, false), 300 * 20_000);
+
+    // Egress: the skb is rewritten in place, so one repetition per run.
+    let own = Frame::arp(SERVER_MAC, &Arp::request(SERVER_MAC, VIP, PEER)).bytes();
+    let rewritten =
+        |r: Ipv4Addr| Frame::arp(SERVER_MAC, &Arp::request(SERVER_MAC, r, PEER)).bytes();
+    let good = [rewritten(REAL), rewritten(REAL2)];
+    let (runs, rounds) = dp.while_changing(true, &own, 20_000, 1, |t, stop| {
+        churn(t, stop, IpAddr::V4(VIP), reals, &others, IpAddr::V4(REAL))
+    });
+    assert_churned(rounds);
+    let bad: Vec<&Run> = runs.iter().filter(|r| !good.contains(&r.output)).collect();
+    assert!(
+        bad.is_empty(),
+        "{} of {} rewrites used neither real IP, e.g. {:02x?}",
+        bad.len(),
+        runs.len(),
+        bad[0].output
+    );
+    assert_eq!(
+        dp.stat(Stat::OutArpPassed, false),
+        0,
+        "a VIP's ARP left unrewritten"
+    );
+}
+
+#[test]
+fn an_ipv6_vip_is_never_missed_while_its_chain_changes() {
+    let mut dp = Datapath::load_with(LoadOptions {
+        max_vips: MAX_VIPS,
+        max_pools: 1,
+    });
+    dp.add(&VIP6.to_string(), &REAL6.to_string(), 0);
+    let home = |a: &Ipv6Addr| index::hash6(&a.octets(), shift());
+    let others: Vec<IpAddr> = neighbours(
+        (0..4096u16).map(|i| Ipv6Addr::new(0x2001, 0xdb8, 0xaa, 0, 0, 0, 0, i)),
+        home,
+        home(&VIP6),
+    )
+    .into_iter()
+    .map(IpAddr::V6)
+    .collect();
+    let reals = [IpAddr::V6(REAL6), IpAddr::V6(REAL6_B)];
+    let ns = Nd::ns(PEER6, VIP6, PEER_MAC)
+        .frame(PEER_MAC, SERVER_MAC)
+        .bytes();
+    let (runs, rounds) = dp.while_changing(false, &ns, 300, 20_000, |t, stop| {
+        churn(t, stop, IpAddr::V6(VIP6), reals, &others, IpAddr::V6(REAL6))
+    });
+    assert_churned(rounds);
+    assert!(runs.iter().all(|r| r.verdict == XDP_DROP));
+    assert_eq!(
+        dp.stat(Stat::InNdPassed, false),
+        0,
+        "solicitations for the VIP6 went through while its chain changed ({rounds} rounds)"
+    );
+    assert_eq!(dp.stat(Stat::InNsDropped, false), 300 * 20_000);
+}
