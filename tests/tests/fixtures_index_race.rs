@@ -178,3 +178,50 @@ fn an_ipv6_vip_is_never_missed_while_its_chain_changes() {
     );
     assert_eq!(dp.stat(Stat::InNsDropped, false), 300 * 20_000);
 }
+
+#[test]
+fn a_pool_member_is_never_missed_while_other_pools_come_and_go() {
+    let mut dp = Datapath::load_with(LoadOptions {
+        max_vips: MAX_VIPS,
+        max_pools: 32,
+    });
+    let stable = VipSpec::Pool(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 0)), 24);
+    let member = Ipv4Addr::new(203, 0, 113, 50);
+    dp.add(&stable.to_string(), &REAL.to_string(), 0);
+    // Nine more pools, each of its own prefix length: with the stable /24
+    // that is ten lengths, more than the pool index serves, so the datapath
+    // switches to the trie and back as the last two come and go.
+    let others: Vec<_> = [16u8, 17, 18, 19, 20, 21, 22, 23, 25]
+        .iter()
+        .enumerate()
+        .map(|(i, len)| {
+            let net = IpAddr::V4(Ipv4Addr::new(100, 64 + i as u8, 0, 0));
+            (VipSpec::Pool(net, *len), IpAddr::V4(REAL), 0)
+        })
+        .collect();
+    let specs: Vec<VipSpec> = others.iter().map(|(v, _, _)| *v).collect();
+    let request = Frame::arp(PEER_MAC, &Arp::request(PEER_MAC, PEER, member)).bytes();
+    let (_, rounds) = dp.while_changing(false, &request, 300, 20_000, |t, stop| {
+        let mut rounds = 0;
+        while !stop.load(Ordering::Relaxed) {
+            t.add_many(&others[..7]).expect("adding pools");
+            t.add(stable, IpAddr::V4(REAL2), 0)
+                .expect("changing the pool");
+            t.add_many(&others[7..])
+                .expect("adding pools past the index");
+            t.remove_many(&specs[7..]).expect("removing pools");
+            t.add(stable, IpAddr::V4(REAL), VIP_F_SHOW_CONFLICTS)
+                .expect("changing the pool back");
+            t.remove_many(&specs[..7]).expect("removing pools");
+            rounds += 1;
+        }
+        rounds
+    });
+    assert_churned(rounds);
+    assert_eq!(
+        dp.stat(Stat::InArpPassed, false),
+        0,
+        "requests for a pool member went through while other pools changed ({rounds} rounds)"
+    );
+    assert_eq!(dp.stat(Stat::InArpRequestDropped, false), 300 * 20_000);
+}

@@ -314,3 +314,41 @@ fn the_index_finds_every_vip_through_removals_and_changes() {
         assert_eq!(dp.xdp(&req_in(other)).verdict, XDP_PASS, "{other}");
     }
 }
+
+#[test]
+fn pools_of_many_prefix_lengths_are_served_by_the_trie_and_back() {
+    let mut dp = Datapath::load_with(LoadOptions {
+        max_vips: 16,
+        max_pools: 32,
+    });
+    // Ten pools of ten prefix lengths: two more than the pool index serves.
+    let pools: Vec<(String, std::net::Ipv4Addr)> = (0..10u8)
+        .map(|i| {
+            (
+                format!("100.{}.0.0/{}", 64 + i, 16 + i),
+                std::net::Ipv4Addr::new(100, 64 + i, 0, 1),
+            )
+        })
+        .collect();
+    let judge = |dp: &mut Datapath, present: usize| {
+        for (n, (pool, member)) in pools.iter().enumerate() {
+            let want = if n < present { XDP_DROP } else { XDP_PASS };
+            assert_eq!(
+                dp.xdp(&req_in(*member)).verdict,
+                want,
+                "{member} of {pool} with {present} pools configured"
+            );
+        }
+        assert_eq!(dp.xdp(&req_in(OTHER)).verdict, XDP_PASS);
+    };
+    for (n, (pool, _)) in pools.iter().enumerate() {
+        dp.add(pool, &REAL.to_string(), 0);
+        judge(&mut dp, n + 1);
+    }
+    for n in (0..pools.len()).rev() {
+        dp.tables
+            .remove(parse_vip(&pools[n].0).unwrap())
+            .expect("remove pool");
+        judge(&mut dp, n);
+    }
+}
