@@ -39,9 +39,6 @@ const VERSION_MASK: u32 = !(LIVE | TOMB | REAL_SEL | FLAGS_MASK);
 /// (which fail rather than place a VIP beyond it).
 pub const MAX_PROBES: u32 = 64;
 
-/// Longest probe sequence in a pool index (kept a quarter full at most).
-pub const MAX_POOL_PROBES: u32 = 16;
-
 /// Fewest slots per family's index.
 pub const MIN_SLOTS: u32 = 64;
 
@@ -74,107 +71,6 @@ pub struct Slot6 {
 
 const _: () = assert!(core::mem::size_of::<Slot4>() == 24);
 const _: () = assert!(core::mem::size_of::<Slot6>() == 56);
-
-/// An IPv4 pool-index slot: the pool `net`/`len` (network bits only), keyed
-/// by both. Pools never overlap, so an address is in at most one; the
-/// datapath probes once per prefix length in use ([`POOL_LENS`]).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
-pub struct PoolSlot4 {
-    pub state: u32,
-    pub net: u32,
-    pub real: [u32; 2],
-    /// The pool's counter slot in the pool counter array.
-    pub ctr: u32,
-    pub len: u32,
-}
-
-/// An IPv6 pool-index slot; see [`PoolSlot4`].
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
-pub struct PoolSlot6 {
-    pub state: u32,
-    pub ctr: u32,
-    pub len: u32,
-    pub _pad: u32,
-    pub net: [u8; 16],
-    pub real: [[u8; 16]; 2],
-}
-
-const _: () = assert!(core::mem::size_of::<PoolSlot4>() == 24);
-const _: () = assert!(core::mem::size_of::<PoolSlot6>() == 64);
-
-/// Distinct pool prefix lengths per family the pool index serves; beyond
-/// that the datapath falls back to the pool trie.
-pub const POOL_LENS: usize = 8;
-/// An unused entry of `Config::pool_lens4/6`.
-pub const NO_LEN: u8 = 0xff;
-
-/// The network bits of an IPv4 address (wire bytes in a native `u32`) for
-/// prefix length `len` (0..=32).
-#[inline(always)]
-pub const fn mask4(raw: u32, len: u32) -> u32 {
-    let m = if len == 0 {
-        0
-    } else if len >= 32 {
-        u32::MAX
-    } else {
-        u32::MAX << (32 - len)
-    };
-    raw & m.to_be()
-}
-
-/// The network bits of an IPv6 address, as two native loads of its wire
-/// bytes (`[0..8]`, `[8..16]`), for prefix length `len` (0..=128).
-#[inline(always)]
-pub const fn mask6(w: [u64; 2], len: u32) -> [u64; 2] {
-    const fn part(len: u32) -> u64 {
-        if len == 0 {
-            0
-        } else if len >= 64 {
-            u64::MAX
-        } else {
-            (u64::MAX << (64 - len)).to_be()
-        }
-    }
-    let lo = if len > 64 { len - 64 } else { 0 };
-    [
-        w[0] & part(if len > 64 { 64 } else { len }),
-        w[1] & part(lo),
-    ]
-}
-
-/// Home slot of IPv4 pool `net`/`len`.
-#[inline(always)]
-pub const fn pool_hash4(net: u32, len: u32, shift: u32) -> u32 {
-    fmix(net ^ len.wrapping_mul(0x9e37_79b9)) >> shift
-}
-
-/// Home slot of IPv6 pool `net`/`len` (network as two native 8-byte loads).
-#[inline(always)]
-pub const fn pool_hash6(net: [u64; 2], len: u32, shift: u32) -> u32 {
-    const fn fold(w: u64) -> u32 {
-        (w ^ (w >> 32)) as u32
-    }
-    fmix(fold(net[0]) ^ fold(net[1]).wrapping_mul(0x85eb_ca6b) ^ len.wrapping_mul(0x9e37_79b9))
-        >> shift
-}
-
-/// Two native 8-byte loads of an IPv6 address's wire bytes.
-#[inline(always)]
-pub const fn words6(a: &[u8; 16]) -> [u64; 2] {
-    let mut lo = [0u8; 8];
-    let mut hi = [0u8; 8];
-    let mut i = 0;
-    while i < 8 {
-        lo[i] = a[i];
-        hi[i] = a[i + 8];
-        i += 1;
-    }
-    [u64::from_ne_bytes(lo), u64::from_ne_bytes(hi)]
-}
 
 /// The state that publishes a VIP with `flags` and real IP `real[sel]`,
 /// one version after `prev`.
@@ -243,11 +139,6 @@ pub const fn slots_for(max_vips: u32) -> u32 {
     slots as u32
 }
 
-/// Slots per family's pool index for `max_pools`: at most a quarter full.
-pub const fn pool_slots_for(max_pools: u32) -> u32 {
-    slots_for(max_pools.saturating_mul(2))
-}
-
 /// The hash shift for an index of `slots` slots (a power of two).
 pub const fn shift_for(slots: u32) -> u32 {
     32 - slots.trailing_zeros()
@@ -309,32 +200,6 @@ mod tests {
         });
         let s6 = spread(v6, 10_000, slots);
         assert!(s6 > 0.95, "IPv6 2001:db8::i: {s6:.2} of a uniform spread");
-    }
-
-    #[test]
-    fn prefix_masks_keep_exactly_the_network_bits() {
-        let raw = |o: [u8; 4]| u32::from_ne_bytes(o);
-        assert_eq!(mask4(raw([203, 0, 113, 77]), 24), raw([203, 0, 113, 0]));
-        assert_eq!(mask4(raw([203, 0, 113, 77]), 20), raw([203, 0, 112, 0]));
-        assert_eq!(mask4(raw([203, 0, 113, 77]), 32), raw([203, 0, 113, 77]));
-        assert_eq!(mask4(raw([203, 0, 113, 77]), 0), 0);
-        let a: [u8; 16] = [0x20, 1, 0xd, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
-        let net = |len: u32| {
-            let m = mask6(words6(&a), len);
-            let mut out = [0u8; 16];
-            out[..8].copy_from_slice(&m[0].to_ne_bytes());
-            out[8..].copy_from_slice(&m[1].to_ne_bytes());
-            u128::from_be_bytes(out)
-        };
-        let full = u128::from_be_bytes(a);
-        for len in [0u32, 1, 32, 48, 63, 64, 65, 100, 127, 128] {
-            let want = if len == 0 {
-                0
-            } else {
-                full & (u128::MAX << (128 - len))
-            };
-            assert_eq!(net(len), want, "/{len}");
-        }
     }
 
     #[test]

@@ -21,10 +21,6 @@ pub mod names {
     pub const INDEX6: &str = "RSDR_INDEX6";
     /// Counters of exact VIPs, by counter slot: `u32` -> [`super::VipCounters`] (per-CPU array).
     pub const VIP_COUNTERS: &str = "RSDR_VIP_CTRS";
-    /// IPv4 pools by network and length: slot -> [`crate::index::PoolSlot4`] (mmapable array).
-    pub const POOL_INDEX4: &str = "RSDR_POOL_INDEX4";
-    /// IPv6 pools by network and length: slot -> [`crate::index::PoolSlot6`] (mmapable array).
-    pub const POOL_INDEX6: &str = "RSDR_POOL_INDEX6";
     /// IPv4 VIP pools: LPM key of 4 bytes -> [`super::PoolEntry4`] (LPM trie).
     pub const POOLS4: &str = "RSDR_POOLS4";
     /// IPv6 VIP pools: LPM key of 16 bytes -> [`super::PoolEntry6`] (LPM trie).
@@ -73,11 +69,6 @@ pub const VIP_F_ALL: u32 = VIP_F_MONITOR | VIP_F_SHOW_CONFLICTS;
 
 /// Config flag: monitor mode for every VIP.
 pub const CONFIG_F_MONITOR: u32 = 1 << 0;
-/// Config flag: IPv4 pools use more prefix lengths than the pool index
-/// serves ([`crate::index::POOL_LENS`]); the datapath uses the trie.
-pub const CONFIG_F_POOL_TRIE4: u32 = 1 << 1;
-/// Config flag: likewise for IPv6 pools.
-pub const CONFIG_F_POOL_TRIE6: u32 = 1 << 2;
 
 /// Value of the IPv4 pool trie. Counters live in the pool-counter array at
 /// `slot`, because trie values cannot be per-CPU.
@@ -117,13 +108,7 @@ pub struct Config {
     /// Hash shift of both VIP indexes ([`crate::index::shift_for`]); 0 until
     /// the loader sets it, and then no address is an exact VIP.
     pub index_shift: u32,
-    /// Hash shift of both pool indexes.
-    pub pool_shift: u32,
-    /// Prefix lengths of the IPv4 pools, each plus one, in fixed places
-    /// (0: unused), so adding or removing one never moves another.
-    pub pool_lens4: [u8; crate::index::POOL_LENS],
-    /// Likewise for IPv6 pools.
-    pub pool_lens6: [u8; crate::index::POOL_LENS],
+    pub _pad: u32,
 }
 
 #[cfg(feature = "user")]
@@ -132,8 +117,6 @@ mod user {
     // pattern valid.
     unsafe impl aya::Pod for crate::Slot4 {}
     unsafe impl aya::Pod for crate::Slot6 {}
-    unsafe impl aya::Pod for crate::index::PoolSlot4 {}
-    unsafe impl aya::Pod for crate::index::PoolSlot6 {}
     unsafe impl aya::Pod for super::PoolEntry4 {}
     unsafe impl aya::Pod for super::PoolEntry6 {}
     unsafe impl aya::Pod for super::Config {}
@@ -141,4 +124,4 @@ mod user {
 
 const _: () = assert!(core::mem::size_of::<PoolEntry4>() == 16);
 const _: () = assert!(core::mem::size_of::<PoolEntry6>() == 24);
-const _: () = assert!(core::mem::size_of::<Config>() == 40);
+const _: () = assert!(core::mem::size_of::<Config>() == 24);

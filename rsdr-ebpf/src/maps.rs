@@ -12,7 +12,7 @@ use aya_ebpf::{
 use rsdr_common::{
     Config, PoolEntry4, PoolEntry6, Slot4, Slot6, VipCounters,
     counters::STAT_SLOTS,
-    index::{PoolSlot4, PoolSlot6, pool_slots_for, slots_for},
+    index::slots_for,
     maps::{DEFAULT_MAX_POOLS, DEFAULT_MAX_VIPS},
 };
 
@@ -36,15 +36,6 @@ pub static RSDR_POOLS4: LpmTrie<[u8; 4], PoolEntry4> =
 #[map]
 pub static RSDR_POOLS6: LpmTrie<[u8; 16], PoolEntry6> =
     LpmTrie::with_max_entries(DEFAULT_MAX_POOLS, 0);
-
-/// Sized at load to `rsdr_common::index::pool_slots_for(max_pools)`.
-#[map]
-pub static RSDR_POOL_INDEX4: Array<PoolSlot4> =
-    Array::with_max_entries(pool_slots_for(DEFAULT_MAX_POOLS), BPF_F_MMAPABLE);
-
-#[map]
-pub static RSDR_POOL_INDEX6: Array<PoolSlot6> =
-    Array::with_max_entries(pool_slots_for(DEFAULT_MAX_POOLS), BPF_F_MMAPABLE);
 
 #[map]
 pub static RSDR_POOL_CTRS: PerCpuArray<VipCounters> =

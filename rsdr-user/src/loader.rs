@@ -10,8 +10,7 @@ use aya::{
     programs::{Program, ProgramError, SchedClassifier, Xdp},
 };
 use rsdr_common::{
-    Config, LAYOUT_VERSION, PoolEntry4, PoolEntry6, Slot4, Slot6, VipCounters,
-    index::{self, PoolSlot4, PoolSlot6},
+    Config, LAYOUT_VERSION, PoolEntry4, PoolEntry6, Slot4, Slot6, VipCounters, index,
     maps::{DEFAULT_MAX_POOLS, DEFAULT_MAX_VIPS, names, programs},
 };
 use thiserror::Error;
@@ -111,8 +110,6 @@ fn expected_layout(name: &str) -> Option<(MapType, u32, u32)> {
         names::INDEX4 => Some((MapType::Array, u32s, size_of::<Slot4>() as u32)),
         names::INDEX6 => Some((MapType::Array, u32s, size_of::<Slot6>() as u32)),
         names::VIP_COUNTERS => Some((MapType::PerCpuArray, u32s, size_of::<VipCounters>() as u32)),
-        names::POOL_INDEX4 => Some((MapType::Array, u32s, size_of::<PoolSlot4>() as u32)),
-        names::POOL_INDEX6 => Some((MapType::Array, u32s, size_of::<PoolSlot6>() as u32)),
         names::POOLS4 => Some((MapType::LpmTrie, 4 + 4, size_of::<PoolEntry4>() as u32)),
         names::POOLS6 => Some((MapType::LpmTrie, 4 + 16, size_of::<PoolEntry6>() as u32)),
         names::POOL_COUNTERS => Some((MapType::PerCpuArray, u32s, size_of::<VipCounters>() as u32)),
@@ -122,12 +119,10 @@ fn expected_layout(name: &str) -> Option<(MapType, u32, u32)> {
     }
 }
 
-const PINNED_MAPS: [&str; 11] = [
+const PINNED_MAPS: [&str; 9] = [
     names::INDEX4,
     names::INDEX6,
     names::VIP_COUNTERS,
-    names::POOL_INDEX4,
-    names::POOL_INDEX6,
     names::POOLS4,
     names::POOLS6,
     names::POOL_COUNTERS,
@@ -210,8 +205,6 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
     loader.map_max_entries(names::POOLS4, opts.max_pools);
     loader.map_max_entries(names::POOLS6, opts.max_pools);
     loader.map_max_entries(names::POOL_COUNTERS, opts.max_pools);
-    loader.map_max_entries(names::POOL_INDEX4, index::pool_slots_for(opts.max_pools));
-    loader.map_max_entries(names::POOL_INDEX6, index::pool_slots_for(opts.max_pools));
     let paths: Vec<(&'static str, PathBuf)> = match pins {
         Some(p) => PINNED_MAPS.iter().map(|n| (*n, p.map(n))).collect(),
         None => Vec::new(),
@@ -227,20 +220,22 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
     Ok(ebpf)
 }
 
-/// Slots of the array map `name` of a loaded object.
-fn array_slots(ebpf: &Ebpf, name: &'static str) -> Result<u32, LoadError> {
-    match ebpf.map(name).ok_or(LoadError::MissingMap(name))? {
-        aya::maps::Map::Array(d) => Ok(d
-            .info()
-            .map_err(|source| LoadError::Map { name, source })?
-            .max_entries()),
-        _ => Err(LoadError::MissingMap(name)),
-    }
-}
-
 fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {
-    let slots = array_slots(ebpf, names::INDEX4)?;
-    let pool_slots = array_slots(ebpf, names::POOL_INDEX4)?;
+    let slots = {
+        let map = ebpf
+            .map(names::INDEX4)
+            .ok_or(LoadError::MissingMap(names::INDEX4))?;
+        match map {
+            aya::maps::Map::Array(d) => d
+                .info()
+                .map_err(|source| LoadError::Map {
+                    name: names::INDEX4,
+                    source,
+                })?
+                .max_entries(),
+            _ => return Err(LoadError::MissingMap(names::INDEX4)),
+        }
+    };
     let map = ebpf
         .map_mut(names::CONFIG)
         .ok_or(LoadError::MissingMap(names::CONFIG))?;
@@ -254,9 +249,8 @@ fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {
     })?;
     if cfg.layout_version == 0 {
         cfg.layout_version = LAYOUT_VERSION;
-        // Both indexes of a kind have the same number of slots, and start empty.
+        // Both indexes have the same number of slots, and start empty.
         cfg.index_shift = index::shift_for(slots);
-        cfg.pool_shift = index::shift_for(pool_slots);
         array.set(0, cfg, 0).map_err(|source| LoadError::Map {
             name: names::CONFIG,
             source,

@@ -1,11 +1,12 @@
-//! Userspace side of the VIP and pool indexes (`rsdr_common::index`): an
-//! index array mapped into our memory, and the writes that keep every
-//! configured VIP and pool findable by the datapath at every instant.
+//! Userspace side of the exact-VIP index (`rsdr_common::index`): the index
+//! array mapped into our memory, and the writes that keep every configured
+//! VIP findable by the datapath at every instant.
 //!
 //! Writers are serialised by the pin directory's lock; readers (the
 //! datapath, and `rsdr status` beside a writer) may run at any time.
 
 use std::{
+    net::IpAddr,
     os::fd::{AsRawFd, BorrowedFd},
     ptr::NonNull,
     sync::atomic::{AtomicU32, Ordering},
@@ -13,29 +14,27 @@ use std::{
 
 use rsdr_common::{
     Ipv4Raw, Ipv6Raw, Slot4, Slot6,
-    index::{self, FLAGS_MASK, LIVE, MAX_POOL_PROBES, MAX_PROBES, PoolSlot4, PoolSlot6, TOMB},
+    index::{self, FLAGS_MASK, LIVE, MAX_PROBES, TOMB},
 };
 
-/// What the index code needs to know about one kind of slot.
+use crate::addr::from_raw;
+
+/// What the index code needs to know about one family's slots.
 pub trait Slot: Copy + Default + 'static {
-    type Key: Copy + Eq;
-    type Real: Copy + Eq;
-    /// The datapath's probe bound for this kind of index.
-    const MAX_PROBES: u32;
-    fn home(key: &Self::Key, shift: u32) -> u32;
-    /// A slot holding `key` with real IP `real` in `real[0]`.
-    fn filled(key: Self::Key, real: Self::Real, ctr: u32, state: u32) -> Self;
-    fn key(&self) -> Self::Key;
-    fn real(&self, sel: usize) -> Self::Real;
+    type Addr: Copy + Eq;
+    fn home(addr: &Self::Addr, shift: u32) -> u32;
+    /// A slot holding `addr` with real IP `real` in `real[0]`.
+    fn filled(addr: Self::Addr, real: Self::Addr, ctr: u32, state: u32) -> Self;
+    fn addr(&self) -> Self::Addr;
+    fn real(&self, sel: usize) -> Self::Addr;
     /// Where `real[sel]` of the slot at `p` lives.
-    fn real_ptr(p: *mut Self, sel: usize) -> *mut Self::Real;
+    fn real_ptr(p: *mut Self, sel: usize) -> *mut Self::Addr;
     fn ctr(&self) -> u32;
+    fn ip(a: Self::Addr) -> IpAddr;
 }
 
 impl Slot for Slot4 {
-    type Key = Ipv4Raw;
-    type Real = Ipv4Raw;
-    const MAX_PROBES: u32 = MAX_PROBES;
+    type Addr = Ipv4Raw;
     fn home(addr: &Ipv4Raw, shift: u32) -> u32 {
         index::hash4(*addr, shift)
     }
@@ -48,7 +47,7 @@ impl Slot for Slot4 {
             _pad: 0,
         }
     }
-    fn key(&self) -> Ipv4Raw {
+    fn addr(&self) -> Ipv4Raw {
         self.addr
     }
     fn real(&self, sel: usize) -> Ipv4Raw {
@@ -61,12 +60,13 @@ impl Slot for Slot4 {
     fn ctr(&self) -> u32 {
         self.ctr
     }
+    fn ip(a: Ipv4Raw) -> IpAddr {
+        IpAddr::V4(from_raw(a))
+    }
 }
 
 impl Slot for Slot6 {
-    type Key = Ipv6Raw;
-    type Real = Ipv6Raw;
-    const MAX_PROBES: u32 = MAX_PROBES;
+    type Addr = Ipv6Raw;
     fn home(addr: &Ipv6Raw, shift: u32) -> u32 {
         index::hash6(addr, shift)
     }
@@ -78,7 +78,7 @@ impl Slot for Slot6 {
             real: [real, real],
         }
     }
-    fn key(&self) -> Ipv6Raw {
+    fn addr(&self) -> Ipv6Raw {
         self.addr
     }
     fn real(&self, sel: usize) -> Ipv6Raw {
@@ -91,83 +91,22 @@ impl Slot for Slot6 {
     fn ctr(&self) -> u32 {
         self.ctr
     }
-}
-
-/// A pool index is keyed by network bits and prefix length.
-impl Slot for PoolSlot4 {
-    type Key = (Ipv4Raw, u32);
-    type Real = Ipv4Raw;
-    const MAX_PROBES: u32 = MAX_POOL_PROBES;
-    fn home(key: &(Ipv4Raw, u32), shift: u32) -> u32 {
-        index::pool_hash4(key.0, key.1, shift)
-    }
-    fn filled(key: (Ipv4Raw, u32), real: Ipv4Raw, ctr: u32, state: u32) -> Self {
-        PoolSlot4 {
-            state,
-            net: key.0,
-            real: [real, real],
-            ctr,
-            len: key.1,
-        }
-    }
-    fn key(&self) -> (Ipv4Raw, u32) {
-        (self.net, self.len)
-    }
-    fn real(&self, sel: usize) -> Ipv4Raw {
-        self.real[sel]
-    }
-    fn real_ptr(p: *mut Self, sel: usize) -> *mut Ipv4Raw {
-        // SAFETY: a field of the slot `p` points at (sel < 2).
-        unsafe { std::ptr::addr_of_mut!((*p).real[sel]) }
-    }
-    fn ctr(&self) -> u32 {
-        self.ctr
-    }
-}
-
-impl Slot for PoolSlot6 {
-    type Key = (Ipv6Raw, u32);
-    type Real = Ipv6Raw;
-    const MAX_PROBES: u32 = MAX_POOL_PROBES;
-    fn home(key: &(Ipv6Raw, u32), shift: u32) -> u32 {
-        index::pool_hash6(index::words6(&key.0), key.1, shift)
-    }
-    fn filled(key: (Ipv6Raw, u32), real: Ipv6Raw, ctr: u32, state: u32) -> Self {
-        PoolSlot6 {
-            state,
-            ctr,
-            len: key.1,
-            _pad: 0,
-            net: key.0,
-            real: [real, real],
-        }
-    }
-    fn key(&self) -> (Ipv6Raw, u32) {
-        (self.net, self.len)
-    }
-    fn real(&self, sel: usize) -> Ipv6Raw {
-        self.real[sel]
-    }
-    fn real_ptr(p: *mut Self, sel: usize) -> *mut Ipv6Raw {
-        // SAFETY: a field of the slot `p` points at (sel < 2).
-        unsafe { std::ptr::addr_of_mut!((*p).real[sel]) }
-    }
-    fn ctr(&self) -> u32 {
-        self.ctr
+    fn ip(a: Ipv6Raw) -> IpAddr {
+        IpAddr::V6(a.into())
     }
 }
 
 /// One live entry, as read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Live<K, R> {
+pub struct Live<A> {
     pub slot: u32,
-    pub key: K,
-    pub real: R,
+    pub addr: A,
+    pub real: A,
     pub flags: u32,
     pub ctr: u32,
 }
 
-/// No free slot within the probe bound of the key's home slot.
+/// No free slot within [`MAX_PROBES`] of the address's home slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NoSlot;
 
@@ -283,20 +222,20 @@ impl<S: Slot> Index<S> {
     }
 
     /// The probe sequence of `addr`: (slot index) for at most MAX_PROBES.
-    fn probe(&self, key: &S::Key) -> impl Iterator<Item = u32> + use<S> {
-        let home = S::home(key, self.shift);
+    fn probe(&self, addr: &S::Addr) -> impl Iterator<Item = u32> + use<S> {
+        let home = S::home(addr, self.shift);
         let mask = self.mask();
-        (0..S::MAX_PROBES).map(move |k| (home + k) & mask)
+        (0..MAX_PROBES).map(move |k| (home + k) & mask)
     }
 
     /// The slot holding `addr`, probing as the datapath does.
-    pub fn find(&self, addr: &S::Key) -> Option<u32> {
+    pub fn find(&self, addr: &S::Addr) -> Option<u32> {
         for i in self.probe(addr) {
             let st = self.state(i);
             if kind(st) == 0 {
                 return None;
             }
-            if kind(st) == LIVE && self.read(i).key() == *addr {
+            if kind(st) == LIVE && self.read(i).addr() == *addr {
                 return Some(i);
             }
         }
@@ -304,13 +243,13 @@ impl<S: Slot> Index<S> {
     }
 
     /// The live entry at slot `i`, if it is live.
-    pub fn live_at(&self, i: u32) -> Option<Live<S::Key, S::Real>> {
+    pub fn live_at(&self, i: u32) -> Option<Live<S::Addr>> {
         let st = self.state(i);
         (kind(st) == LIVE).then(|| {
             let s = self.read(i);
             Live {
                 slot: i,
-                key: s.key(),
+                addr: s.addr(),
                 real: s.real(index::selected(st)),
                 flags: st & FLAGS_MASK,
                 ctr: s.ctr(),
@@ -319,7 +258,7 @@ impl<S: Slot> Index<S> {
     }
 
     /// Every live entry, in slot order.
-    pub fn live(&self) -> impl Iterator<Item = Live<S::Key, S::Real>> + '_ {
+    pub fn live(&self) -> impl Iterator<Item = Live<S::Addr>> + '_ {
         (0..self.slots).filter_map(|i| self.live_at(i))
     }
 
@@ -336,7 +275,7 @@ impl<S: Slot> Index<S> {
 
     /// Where an insert of `addr` would go, given slot kinds `kinds` (the
     /// first free slot of its probe sequence), marking it taken.
-    pub fn plan_insert(&self, kinds: &mut [u32], addr: &S::Key) -> Result<u32, NoSlot> {
+    pub fn plan_insert(&self, kinds: &mut [u32], addr: &S::Addr) -> Result<u32, NoSlot> {
         let i = self
             .probe(addr)
             .find(|i| kinds[*i as usize] != LIVE)
@@ -349,8 +288,8 @@ impl<S: Slot> Index<S> {
     /// first, while the slot is empty or a tombstone, then the state.
     pub fn insert(
         &mut self,
-        addr: S::Key,
-        real: S::Real,
+        addr: S::Addr,
+        real: S::Addr,
         flags: u32,
         ctr: u32,
     ) -> Result<u32, NoSlot> {
@@ -362,7 +301,7 @@ impl<S: Slot> Index<S> {
         Ok(i)
     }
 
-    fn fill(&mut self, i: u32, addr: S::Key, real: S::Real, flags: u32, ctr: u32) {
+    fn fill(&mut self, i: u32, addr: S::Addr, real: S::Addr, flags: u32, ctr: u32) {
         let prev = self.state(i);
         // SAFETY: inside the mapping. The state word is rewritten with the
         // value it holds (not live), so readers see no change until publish.
@@ -378,7 +317,7 @@ impl<S: Slot> Index<S> {
 
     /// Change the real IP (and flags) of the live entry at `i` in place:
     /// write the real field its state does not select, then select it.
-    pub fn change(&mut self, i: u32, real: S::Real, flags: u32) {
+    pub fn change(&mut self, i: u32, real: S::Addr, flags: u32) {
         let prev = self.state(i);
         let other = 1 - index::selected(prev);
         // SAFETY: inside the mapping; readers ignore the unselected field.

@@ -12,10 +12,9 @@ use aya::{
     util::nr_cpus,
 };
 use rsdr_common::{
-    Config, Ipv4Raw, Ipv6Raw, PoolEntry4, PoolEntry6, Slot4, Slot6, VipCounters,
+    Config, PoolEntry4, PoolEntry6, Slot4, Slot6, VipCounters,
     counters::VIP_COUNTER_SLOTS,
-    index::{POOL_LENS, PoolSlot4, PoolSlot6},
-    maps::{CONFIG_F_MONITOR, CONFIG_F_POOL_TRIE4, CONFIG_F_POOL_TRIE6, names},
+    maps::{CONFIG_F_MONITOR, names},
 };
 
 use super::{
@@ -73,8 +72,6 @@ fn sum(into: &mut VipCounters, from: &VipCounters) {
 pub struct VipTables {
     index4: Index<Slot4>,
     index6: Index<Slot6>,
-    pool_index4: Index<PoolSlot4>,
-    pool_index6: Index<PoolSlot6>,
     vip_ctrs: PerCpuArray<MapData, VipCounters>,
     pools4: LpmTrie<MapData, [u8; 4], PoolEntry4>,
     pools6: LpmTrie<MapData, [u8; 16], PoolEntry6>,
@@ -126,8 +123,6 @@ impl VipTables {
         let cap = |d: &MapData, name| d.info().map(|i| i.max_entries()).map_err(map_err(name));
         let index4 = map_index(&get(names::INDEX4)?, names::INDEX4)?;
         let index6 = map_index(&get(names::INDEX6)?, names::INDEX6)?;
-        let pool_index4 = map_index(&get(names::POOL_INDEX4)?, names::POOL_INDEX4)?;
-        let pool_index6 = map_index(&get(names::POOL_INDEX6)?, names::POOL_INDEX6)?;
         let dv = get(names::VIP_COUNTERS)?;
         let cap_vips = cap(&dv, names::VIP_COUNTERS)?;
         let dc = get(names::POOL_COUNTERS)?;
@@ -135,8 +130,6 @@ impl VipTables {
         Ok(Self {
             index4,
             index6,
-            pool_index4,
-            pool_index6,
             vip_ctrs: PerCpuArray::try_from(Map::PerCpuArray(dv))
                 .map_err(map_err(names::VIP_COUNTERS))?,
             pools4: LpmTrie::try_from(Map::LpmTrie(get(names::POOLS4)?))
@@ -174,12 +167,12 @@ impl VipTables {
     }
 
     /// An exact VIP's entry, with its counters summed over CPUs.
-    fn exact_entry<A>(&self, l: &Live<A, A>, ip: impl Fn(A) -> IpAddr) -> Result<Entry, VipError>
+    fn exact_entry<A>(&self, l: &Live<A>, ip: impl Fn(A) -> IpAddr) -> Result<Entry, VipError>
     where
         A: Copy,
     {
         Ok(Entry {
-            vip: VipSpec::Addr(ip(l.key)),
+            vip: VipSpec::Addr(ip(l.addr)),
             real: ip(l.real),
             flags: l.flags,
             counters: summed(&self.vip_ctrs, l.ctr, names::VIP_COUNTERS)?,
@@ -204,10 +197,10 @@ impl VipTables {
     pub fn entries(&self) -> Result<Vec<Entry>, VipError> {
         let mut out = Vec::new();
         for l in self.index4.live() {
-            out.push(self.exact_entry(&l, ip4)?);
+            out.push(self.exact_entry(&l, Slot4::ip)?);
         }
         for l in self.index6.live() {
-            out.push(self.exact_entry(&l, ip6)?);
+            out.push(self.exact_entry(&l, Slot6::ip)?);
         }
         for item in self.pools4.iter() {
             let (key, v) = item.map_err(map_err(names::POOLS4))?;
@@ -310,7 +303,7 @@ impl VipTables {
             }
         }
         if pools_changed {
-            self.sync_pool_config()?;
+            self.sync_pool_counts()?;
         }
         Ok(changes)
     }
@@ -374,12 +367,6 @@ impl VipTables {
         ctr: Option<u32>,
     ) -> Result<(), VipError> {
         let spec = VipSpec::Addr(vip);
-        // A change must find the VIP (and keeps its counter slot).
-        let ctr = match ctr {
-            Some(c) => c,
-            None if self.get(&spec)?.is_some() => 0,
-            None => return Err(VipError::Absent(spec)),
-        };
         let no_slot = |NoSlot| VipError::NoSlot { vip: spec };
         match (vip, real) {
             (IpAddr::V4(v), IpAddr::V4(r)) => {
@@ -428,13 +415,6 @@ impl VipTables {
                     .map_err(|e| {
                         full_or(e, "pool", self.cap_pools, "--max-pools", names::POOLS4)
                     })?;
-                put_in(
-                    &mut self.pool_index4,
-                    (to_raw(n), u32::from(len)),
-                    to_raw(r),
-                    flags,
-                    slot,
-                )
             }
             (IpAddr::V6(n), IpAddr::V6(r)) => {
                 let v = PoolEntry6 {
@@ -447,13 +427,6 @@ impl VipTables {
                     .map_err(|e| {
                         full_or(e, "pool", self.cap_pools, "--max-pools", names::POOLS6)
                     })?;
-                put_in(
-                    &mut self.pool_index6,
-                    (n.octets(), u32::from(len)),
-                    r.octets(),
-                    flags,
-                    slot,
-                )
             }
             (net, real) => {
                 return Err(VipError::FamilyMismatch {
@@ -462,9 +435,7 @@ impl VipTables {
                 });
             }
         }
-        .map_err(|NoSlot| VipError::NoSlot {
-            vip: VipSpec::Pool(net, len),
-        })
+        Ok(())
     }
 
     fn pool_slot(&self, net: IpAddr, len: u8) -> Result<Option<u32>, VipError> {
@@ -500,34 +471,15 @@ impl VipTables {
         Ok(used)
     }
 
-    /// Tell the datapath how many pools exist (it skips pools at zero) and
-    /// which prefix lengths to probe the pool indexes with, or to use the
-    /// tries when a family has more lengths than the index serves. Leaving
-    /// trie mode takes two writes (lengths first, then the flag), so that no
-    /// reader ever sees the flag cleared before the lengths are complete.
-    fn sync_pool_config(&mut self) -> Result<(), VipError> {
-        let cfg = self.config.get(&0, 0).map_err(map_err(names::CONFIG))?;
-        let lens4: HashSet<u32> = self.pool_index4.live().map(|l| l.key.1).collect();
-        let lens6: HashSet<u32> = self.pool_index6.live().map(|l| l.key.1).collect();
-        let mut next = cfg;
-        next.pools4 = self.pool_index4.len() as u32;
-        next.pools6 = self.pool_index6.len() as u32;
-        let fits4 = place_lens(&mut next.pool_lens4, &lens4);
-        let fits6 = place_lens(&mut next.pool_lens6, &lens6);
-        if !fits4 {
-            next.flags |= CONFIG_F_POOL_TRIE4;
-        }
-        if !fits6 {
-            next.flags |= CONFIG_F_POOL_TRIE6;
-        }
-        let mut done = cfg;
-        for step in [next, leave_trie(next, fits4, fits6)] {
-            if step != done {
-                self.config
-                    .set(0, step, 0)
-                    .map_err(map_err(names::CONFIG))?;
-                done = step;
-            }
+    /// Tell the datapath how many pools exist (it skips the tries at zero).
+    fn sync_pool_counts(&mut self) -> Result<(), VipError> {
+        let n4 = self.pools4.iter().count() as u32;
+        let n6 = self.pools6.iter().count() as u32;
+        let mut cfg = self.config.get(&0, 0).map_err(map_err(names::CONFIG))?;
+        if (cfg.pools4, cfg.pools6) != (n4, n6) {
+            cfg.pools4 = n4;
+            cfg.pools6 = n6;
+            self.config.set(0, cfg, 0).map_err(map_err(names::CONFIG))?;
         }
         Ok(())
     }
@@ -540,10 +492,10 @@ impl VipTables {
         };
         match *vip {
             VipSpec::Addr(IpAddr::V4(a)) => find_live(&self.index4, &to_raw(a))
-                .map(|l| self.exact_entry(&l, ip4))
+                .map(|l| self.exact_entry(&l, Slot4::ip))
                 .transpose(),
             VipSpec::Addr(IpAddr::V6(a)) => find_live(&self.index6, &a.octets())
-                .map(|l| self.exact_entry(&l, ip6))
+                .map(|l| self.exact_entry(&l, Slot6::ip))
                 .transpose(),
             VipSpec::Pool(IpAddr::V4(n), l) => {
                 match self.pools4.get(&Key::new(u32::from(l), n.octets()), 0) {
@@ -589,14 +541,12 @@ impl VipTables {
                 }
                 VipSpec::Pool(IpAddr::V4(n), l) => {
                     pools = true;
-                    remove_from(&mut self.pool_index4, &(to_raw(n), u32::from(l)));
                     self.pools4
                         .remove(&Key::new(u32::from(l), n.octets()))
                         .map_err(map_err(names::POOLS4))
                 }
                 VipSpec::Pool(IpAddr::V6(n), l) => {
                     pools = true;
-                    remove_from(&mut self.pool_index6, &(n.octets(), u32::from(l)));
                     self.pools6
                         .remove(&Key::new(u32::from(l), n.octets()))
                         .map_err(map_err(names::POOLS6))
@@ -605,7 +555,7 @@ impl VipTables {
             res?;
         }
         if pools {
-            self.sync_pool_config()?;
+            self.sync_pool_counts()?;
         }
         Ok(found)
     }
@@ -632,79 +582,36 @@ impl VipTables {
     }
 }
 
-fn ip4(a: Ipv4Raw) -> IpAddr {
-    IpAddr::V4(from_raw(a))
-}
-
-fn ip6(a: Ipv6Raw) -> IpAddr {
-    IpAddr::V6(a.into())
-}
-
-/// Put the prefix lengths `want` (each stored plus one) into `slots`,
-/// keeping lengths that stay where they are. False, leaving `slots` as they
-/// are, if there are more lengths than slots.
-fn place_lens(slots: &mut [u8; POOL_LENS], want: &HashSet<u32>) -> bool {
-    if want.len() > POOL_LENS {
-        return false;
-    }
-    for s in slots.iter_mut() {
-        if *s != 0 && !want.contains(&(u32::from(*s) - 1)) {
-            *s = 0;
-        }
-    }
-    let mut missing: Vec<u32> = want
-        .iter()
-        .copied()
-        .filter(|l| !slots.contains(&((l + 1) as u8)))
-        .collect();
-    missing.sort_unstable();
-    for (s, l) in slots.iter_mut().filter(|s| **s == 0).zip(missing) {
-        *s = (l + 1) as u8;
-    }
-    true
-}
-
-/// `cfg` with the trie flags cleared for the families whose lengths fit.
-fn leave_trie(mut cfg: Config, fits4: bool, fits6: bool) -> Config {
-    if fits4 {
-        cfg.flags &= !CONFIG_F_POOL_TRIE4;
-    }
-    if fits6 {
-        cfg.flags &= !CONFIG_F_POOL_TRIE6;
-    }
-    cfg
-}
-
 /// The live entry for `addr`, if any.
-fn find_live<S: Slot>(ix: &Index<S>, addr: &S::Key) -> Option<Live<S::Key, S::Real>> {
+fn find_live<S: Slot>(ix: &Index<S>, addr: &S::Addr) -> Option<Live<S::Addr>> {
     let i = ix.find(addr)?;
     ix.live_at(i)
 }
 
-fn remove_from<S: Slot>(ix: &mut Index<S>, addr: &S::Key) {
+fn remove_from<S: Slot>(ix: &mut Index<S>, addr: &S::Addr) {
     if let Some(i) = ix.find(addr) {
         ix.remove(i);
     }
 }
 
-/// Insert `key` with counter slot `ctr`, or change the real IP and flags
-/// of the entry already there (which keeps its counter slot).
+/// Insert (`ctr` given) or change an exact VIP in one index.
 fn put_in<S: Slot>(
     ix: &mut Index<S>,
-    key: S::Key,
-    real: S::Real,
+    addr: S::Addr,
+    real: S::Addr,
     flags: u32,
-    ctr: u32,
+    ctr: Option<u32>,
 ) -> Result<(), NoSlot> {
-    match ix.find(&key) {
-        None => ix.insert(key, real, flags, ctr).map(drop),
-        Some(i) => {
+    match (ctr, ix.find(&addr)) {
+        (Some(ctr), _) => ix.insert(addr, real, flags, ctr).map(drop),
+        (None, Some(i)) => {
             match ix.live_at(i) {
                 Some(l) if l.real == real => ix.set_flags(i, flags),
                 _ => ix.change(i, real, flags),
             }
             Ok(())
         }
+        (None, None) => Err(NoSlot),
     }
 }
 
