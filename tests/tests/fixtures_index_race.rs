@@ -1,11 +1,13 @@
-//! The VIP index is rewritten while the datapath reads it. These tests run
+//! The VIP tables are rewritten while the datapath reads them. These tests run
 //! the real programs on one CPU (BPF_PROG_TEST_RUN, many repetitions) while
 //! another thread keeps changing the VIP's probe chain: neighbours that
 //! share it come and go (leaving tombstones), and the VIP's own real IP and
 //! flags change back and forth (the unselected real field written, then
 //! selected). Not one frame may miss the VIP, and every rewrite must use one
 //! of its two real IPs, never a torn mix. Hiding the VIP for the moment of a
-//! change (bury, rewrite, publish) fails these tests within seconds.
+//! change (bury, rewrite, publish) fails these tests within seconds. Pools
+//! (LPM tries) get the same treatment: a member of one pool while others
+//! come and go and the pool's own real IP changes.
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
@@ -25,6 +27,9 @@ use rsdr_user::{
 };
 
 const MAX_VIPS: u32 = 64;
+/// Test runs per check, each repeating the frame in the kernel.
+const RUNS: usize = 200;
+const REPEAT: u32 = 10_000;
 const REAL6_B: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x99);
 
 /// Addresses whose home slot is `vip_home` or one of the three slots before
@@ -110,7 +115,7 @@ fn an_ipv4_vip_is_never_missed_or_torn_while_its_chain_changes() {
     let reals = [IpAddr::V4(REAL), IpAddr::V4(REAL2)];
 
     let request = Frame::arp(PEER_MAC, &Arp::request(PEER_MAC, PEER, VIP)).bytes();
-    let (runs, rounds) = dp.while_changing(false, &request, 300, 20_000, |t, stop| {
+    let (runs, rounds) = dp.while_changing(false, &request, RUNS, REPEAT, |t, stop| {
         churn(t, stop, IpAddr::V4(VIP), reals, &others, IpAddr::V4(REAL))
     });
     assert_churned(rounds);
@@ -120,7 +125,10 @@ fn an_ipv4_vip_is_never_missed_or_torn_while_its_chain_changes() {
         0,
         "requests for the VIP went through while its chain changed ({rounds} rounds)"
     );
-    assert_eq!(dp.stat(Stat::InArpRequestDropped, false), 300 * 20_000);
+    assert_eq!(
+        dp.stat(Stat::InArpRequestDropped, false),
+        u64::from(RUNS as u32 * REPEAT)
+    );
 
     // Egress: the skb is rewritten in place, so one repetition per run.
     let own = Frame::arp(SERVER_MAC, &Arp::request(SERVER_MAC, VIP, PEER)).bytes();
@@ -166,7 +174,7 @@ fn an_ipv6_vip_is_never_missed_while_its_chain_changes() {
     let ns = Nd::ns(PEER6, VIP6, PEER_MAC)
         .frame(PEER_MAC, SERVER_MAC)
         .bytes();
-    let (runs, rounds) = dp.while_changing(false, &ns, 300, 20_000, |t, stop| {
+    let (runs, rounds) = dp.while_changing(false, &ns, RUNS, REPEAT, |t, stop| {
         churn(t, stop, IpAddr::V6(VIP6), reals, &others, IpAddr::V6(REAL6))
     });
     assert_churned(rounds);
@@ -176,5 +184,56 @@ fn an_ipv6_vip_is_never_missed_while_its_chain_changes() {
         0,
         "solicitations for the VIP6 went through while its chain changed ({rounds} rounds)"
     );
-    assert_eq!(dp.stat(Stat::InNsDropped, false), 300 * 20_000);
+    assert_eq!(
+        dp.stat(Stat::InNsDropped, false),
+        u64::from(RUNS as u32 * REPEAT)
+    );
+}
+
+#[test]
+fn a_pool_member_is_never_missed_while_other_pools_come_and_go() {
+    let mut dp = Datapath::load_with(LoadOptions {
+        max_vips: MAX_VIPS,
+        max_pools: 32,
+    });
+    let stable = VipSpec::Pool(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 0)), 24);
+    let member = Ipv4Addr::new(203, 0, 113, 50);
+    dp.add(&stable.to_string(), &REAL.to_string(), 0);
+    // Nine more pools, each of its own prefix length, around it in the trie.
+    let others: Vec<_> = [16u8, 17, 18, 19, 20, 21, 22, 23, 25]
+        .iter()
+        .enumerate()
+        .map(|(i, len)| {
+            let net = IpAddr::V4(Ipv4Addr::new(100, 64 + i as u8, 0, 0));
+            (VipSpec::Pool(net, *len), IpAddr::V4(REAL), 0)
+        })
+        .collect();
+    let specs: Vec<VipSpec> = others.iter().map(|(v, _, _)| *v).collect();
+    let request = Frame::arp(PEER_MAC, &Arp::request(PEER_MAC, PEER, member)).bytes();
+    let (_, rounds) = dp.while_changing(false, &request, RUNS, REPEAT, |t, stop| {
+        let mut rounds = 0;
+        while !stop.load(Ordering::Relaxed) {
+            t.add_many(&others[..7]).expect("adding pools");
+            t.add(stable, IpAddr::V4(REAL2), 0)
+                .expect("changing the pool");
+            t.add_many(&others[7..])
+                .expect("adding pools past the index");
+            t.remove_many(&specs[7..]).expect("removing pools");
+            t.add(stable, IpAddr::V4(REAL), VIP_F_SHOW_CONFLICTS)
+                .expect("changing the pool back");
+            t.remove_many(&specs[..7]).expect("removing pools");
+            rounds += 1;
+        }
+        rounds
+    });
+    assert_churned(rounds);
+    assert_eq!(
+        dp.stat(Stat::InArpPassed, false),
+        0,
+        "requests for a pool member went through while other pools changed ({rounds} rounds)"
+    );
+    assert_eq!(
+        dp.stat(Stat::InArpRequestDropped, false),
+        u64::from(RUNS as u32 * REPEAT)
+    );
 }
