@@ -70,6 +70,9 @@ pub struct Slot6 {
 }
 
 const _: () = assert!(core::mem::size_of::<Slot4>() == 24);
+// Both sides read and write `state` through a pointer to the slot itself.
+const _: () = assert!(core::mem::offset_of!(Slot4, state) == 0);
+const _: () = assert!(core::mem::offset_of!(Slot6, state) == 0);
 const _: () = assert!(core::mem::size_of::<Slot6>() == 56);
 
 /// The state that publishes a VIP with `flags` and real IP `real[sel]`,

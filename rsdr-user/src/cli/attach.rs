@@ -36,7 +36,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
     xdp_mode: Mode,
 
-    /// Capacity of each exact VIP table (IPv4, IPv6), used when the maps are first created
+    /// Number of exact VIPs (IPv4 and IPv6 together), used when the maps are first
+    /// created; each preallocates 128 bytes of counters per CPU
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_VIPS)]
     max_vips: u32,
 

@@ -288,7 +288,7 @@ impl VipTables {
                                 capacity: self.cap_vips,
                                 flag: "--max-vips",
                             })?;
-                            self.zero_counters(ctr)?;
+                            zero(&mut self.vip_ctrs, ctr, names::VIP_COUNTERS)?;
                             Some(ctr)
                         }
                         _ => None,
@@ -349,14 +349,6 @@ impl VipTables {
             .collect())
     }
 
-    fn zero_counters(&mut self, ctr: u32) -> Result<(), VipError> {
-        let zero = PerCpuValues::try_from(vec![[0u64; VIP_COUNTER_SLOTS]; ncpus()?])
-            .map_err(|e| VipError::Cpus(e.to_string()))?;
-        self.vip_ctrs
-            .set(ctr, zero, 0)
-            .map_err(map_err(names::VIP_COUNTERS))
-    }
-
     /// Write an exact VIP: a new one (with its zeroed counter slot `ctr`),
     /// or a change of an existing one's real IP or flags.
     fn put_exact(
@@ -394,11 +386,7 @@ impl VipTables {
                             capacity: self.cap_pools,
                             flag: "--max-pools",
                         })?;
-                let zero = PerCpuValues::try_from(vec![[0u64; VIP_COUNTER_SLOTS]; ncpus()?])
-                    .map_err(|e| VipError::Cpus(e.to_string()))?;
-                self.pool_ctrs
-                    .set(slot, zero, 0)
-                    .map_err(map_err(names::POOL_COUNTERS))?;
+                zero(&mut self.pool_ctrs, slot, names::POOL_COUNTERS)?;
                 slot
             }
         };
@@ -613,6 +601,17 @@ fn put_in<S: Slot>(
         }
         (None, None) => Err(NoSlot),
     }
+}
+
+/// Zero a per-CPU counter slot on every CPU.
+fn zero(
+    map: &mut PerCpuArray<MapData, VipCounters>,
+    slot: u32,
+    name: &'static str,
+) -> Result<(), VipError> {
+    let zero = PerCpuValues::try_from(vec![[0u64; VIP_COUNTER_SLOTS]; ncpus()?])
+        .map_err(|e| VipError::Cpus(e.to_string()))?;
+    map.set(slot, zero, 0).map_err(map_err(name))
 }
 
 /// A per-CPU counter slot summed over CPUs.

@@ -65,6 +65,30 @@ impl Record {
         self
     }
 
+    /// Compare round by round: `self.samples[i]` and `baseline.samples[i]`
+    /// were taken in the same round, so the ratio is the median of the
+    /// per-round ratios (drift between rounds cancels), and the quartiles
+    /// of those ratios go into `ratio_q1`/`ratio_q3` to show the noise.
+    pub fn against_paired(mut self, baseline: &Record) -> Self {
+        self.baseline = Some(baseline.name.clone());
+        let mut ratios: Vec<f64> = self
+            .samples
+            .iter()
+            .zip(&baseline.samples)
+            .filter(|(_, b)| **b != 0.0)
+            .map(|(a, b)| a / b)
+            .filter(|r| r.is_finite())
+            .collect();
+        if ratios.is_empty() {
+            return self;
+        }
+        self.ratio = Some(median(&ratios));
+        ratios.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+        let n = ratios.len();
+        let (q1, q3) = (ratios[n / 4], ratios[(3 * n) / 4]);
+        self.detail("ratio_q1", q1).detail("ratio_q3", q3)
+    }
+
     pub fn detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
         self.details.insert(key.to_string(), value.into());
         self

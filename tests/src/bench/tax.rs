@@ -142,7 +142,7 @@ pub fn run(secs: u32, reps: usize) -> Vec<Record> {
             base = vec![tcp.clone(), udp.clone()];
             (tcp, udp)
         } else {
-            (tcp.against(&base[0]), udp.against(&base[1]))
+            (tcp.against_paired(&base[0]), udp.against_paired(&base[1]))
         };
         out.extend([tcp, udp]);
     }

@@ -94,8 +94,8 @@ fn main() {
     if want("tax") {
         eprintln!("bench: tax on normal traffic");
         records.extend(tax::run(
-            if a.quick { 1 } else { 2 },
-            if a.quick { 3 } else { 7 },
+            if a.quick { 1 } else { 3 },
+            if a.quick { 3 } else { 9 },
         ));
     }
     if want("control") {
