@@ -15,7 +15,7 @@ use aya::programs::{TestRun as _, TestRunAttrs, TestRunOptions};
 use rsdr_common::maps::programs::{BENCH_XDP_DROP, BENCH_XDP_TX};
 use rsdr_user::loader::{self, LoadOptions};
 
-use super::{Record, cpu_busy_ns};
+use super::{Record, cpu_busy_ns, ns_program::NsProgram};
 use crate::{
     cli::{RsdrRun, rsdr_cmd},
     frames::{Arp, Frame},
@@ -76,23 +76,13 @@ impl Filter {
 }
 
 struct FloodLab {
+    /// The sink program, attached for the lab's life (declared first:
+    /// fields drop in order, so it is detached before the namespaces go).
+    sink: Option<NsProgram>,
     peer: Netns,
     server: Netns,
     bpffs: BpfFs,
     filter: Filter,
-    /// The sink program's object and link, kept alive for the lab's life.
-    _sink: Option<std::thread::JoinHandle<()>>,
-    sink_stop: Option<std::sync::mpsc::Sender<()>>,
-}
-
-impl Drop for FloodLab {
-    fn drop(&mut self) {
-        // Detach the sink before the namespaces go.
-        drop(self.sink_stop.take());
-        if let Some(h) = self._sink.take() {
-            let _ = h.join();
-        }
-    }
 }
 
 impl FloodLab {
@@ -109,12 +99,11 @@ impl FloodLab {
         };
         server.ip(&["addr", "add", &format!("{VIP}/32"), "dev", vip_dev]);
         let mut lab = Self {
+            sink: None,
             peer,
             server,
             bpffs: BpfFs::new(),
             filter,
-            _sink: None,
-            sink_stop: None,
         };
         match filter {
             Filter::Sink => lab.attach_sink(),
@@ -162,30 +151,15 @@ impl FloodLab {
         lab
     }
 
-    /// Attach the empty XDP_DROP program to the server's eth0 from a thread
-    /// inside the server's namespace; it stays until the lab is dropped.
+    /// Attach the empty XDP_DROP program to the server's eth0; it stays
+    /// until the lab is dropped.
     fn attach_sink(&mut self) {
-        let path = self.server.path();
-        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
-        let handle = std::thread::spawn(move || {
-            let f = File::open(&path).expect("netns");
-            // SAFETY: valid fd; moves only this thread.
-            assert_eq!(
-                unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) },
-                0,
-                "setns"
-            );
-            let mut ebpf = loader::load(None, LoadOptions::default()).expect("load object");
-            let prog = loader::xdp_program(&mut ebpf, BENCH_XDP_DROP).expect("sink program");
-            prog.attach("eth0", aya::programs::XdpMode::Driver)
+        self.sink = Some(NsProgram::attach(self.server.path(), |ebpf| {
+            loader::xdp_program(ebpf, BENCH_XDP_DROP)
+                .expect("sink program")
+                .attach("eth0", aya::programs::XdpMode::Driver)
                 .expect("attach sink");
-            let _ = ready_tx.send(());
-            let _ = stop_rx.recv();
-        });
-        ready_rx.recv().expect("sink attached");
-        self._sink = Some(handle);
-        self.sink_stop = Some(stop_tx);
+        }));
     }
 
     fn rsdr(&self, args: &[&str]) -> RsdrRun {

@@ -6,6 +6,7 @@
 pub mod control;
 pub mod cost;
 pub mod flood;
+pub mod ns_program;
 pub mod report;
 pub mod tax;
 

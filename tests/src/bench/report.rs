@@ -285,7 +285,7 @@ pub fn markdown(results: &Results, charts: &[String]) -> String {
     let _ = writeln!(s, "## 3. Tax on normal traffic\n");
     let _ = writeln!(
         s,
-        "iperf3 from the peer to the real server's real IP over the veth pair, without rsdr and with it attached. The modes take turns within each round; a ratio is the median of the per-round ratios against no rsdr, with the middle half of those ratios in brackets: on this shared 2-core VM single iperf3 runs vary by tens of percent, which bounds what a ratio can show. Target: >= 0.98 for TC ingress.\n"
+        "iperf3 from the peer to the real server's real IP over the veth pair, without rsdr and with it attached. The modes take turns within each round; a ratio is the median of the per-round ratios against no rsdr, with the middle half of those ratios in brackets: on this shared 2-core VM single iperf3 runs vary by tens of percent, which bounds what a ratio can show. The empty TC ingress program shows what attaching any program to that hook costs, before rsdr does anything. Target: >= 0.98 for TC ingress.\n"
     );
     let _ = writeln!(s, "| mode | TCP Gbit/s | ratio | UDP 64 B kpps | ratio |");
     let _ = writeln!(s, "|---|---|---|---|---|");

@@ -4,7 +4,11 @@
 
 use std::{thread::sleep, time::Duration};
 
-use super::Record;
+use aya::programs::TcAttachType;
+use rsdr_common::maps::programs::BENCH_TC_FLOOR;
+use rsdr_user::loader;
+
+use super::{Record, ns_program::NsProgram};
 use crate::{
     cli::{RsdrRun, rsdr_cmd},
     lab::{Lab, REAL_IP, VIP},
@@ -14,17 +18,26 @@ use crate::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     None,
+    /// An empty program on the TC ingress hook: what the hook itself costs.
+    TcFloor,
     XdpNative,
     XdpSkb,
     TcIngress,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 4] = [Mode::None, Mode::XdpNative, Mode::XdpSkb, Mode::TcIngress];
+    pub const ALL: [Mode; 5] = [
+        Mode::None,
+        Mode::TcFloor,
+        Mode::XdpNative,
+        Mode::XdpSkb,
+        Mode::TcIngress,
+    ];
 
     fn key(self) -> &'static str {
         match self {
             Mode::None => "no_rsdr",
+            Mode::TcFloor => "empty_tc_ingress",
             Mode::XdpNative => "rsdr_xdp_native",
             Mode::XdpSkb => "rsdr_xdp_skb",
             Mode::TcIngress => "rsdr_tc_ingress",
@@ -34,6 +47,7 @@ impl Mode {
     fn label(self) -> &'static str {
         match self {
             Mode::None => "no rsdr",
+            Mode::TcFloor => "empty TC ingress program (the hook's own cost)",
             Mode::XdpNative => "rsdr, XDP native + TC egress",
             Mode::XdpSkb => "rsdr, XDP skb mode + TC egress",
             Mode::TcIngress => "rsdr, TC ingress + TC egress",
@@ -47,10 +61,21 @@ fn rsdr(lab: &Lab, args: &[&str]) -> RsdrRun {
     RsdrRun::from_output(cmd.output().expect("run rsdr"))
 }
 
-fn lab(mode: Mode) -> (Lab, Guard) {
+/// A lab for `mode` with an iperf3 server on the real server; the floor
+/// program, if any, stays attached while the returned handle lives.
+fn lab(mode: Mode) -> (Lab, Guard, Option<NsProgram>) {
     let lab = Lab::new();
+    let mut floor = None;
     match mode {
         Mode::None => {}
+        Mode::TcFloor => {
+            floor = Some(NsProgram::attach(lab.server.path(), |ebpf| {
+                loader::tc_program(ebpf, BENCH_TC_FLOOR)
+                    .expect("floor program")
+                    .attach("eth0", TcAttachType::Ingress)
+                    .expect("attach the floor program");
+            }));
+        }
         Mode::XdpNative | Mode::XdpSkb | Mode::TcIngress => {
             let hook: &[&str] = match mode {
                 Mode::XdpNative => &["--xdp-mode", "native"],
@@ -77,7 +102,7 @@ fn lab(mode: Mode) -> (Lab, Guard) {
             .args(["-s", "-B", &REAL_IP.to_string()]),
     );
     sleep(Duration::from_millis(300));
-    (lab, server)
+    (lab, server, floor)
 }
 
 fn iperf(lab: &Lab, args: &[&str]) -> serde_json::Value {
@@ -104,17 +129,19 @@ fn iperf(lab: &Lab, args: &[&str]) -> serde_json::Value {
 /// so drift in the machine's load hits every mode alike.
 pub fn run(secs: u32, reps: usize) -> Vec<Record> {
     let t = secs.to_string();
-    let labs: Vec<(Mode, Lab, Guard)> = Mode::ALL
+    // Tuples drop their fields in order: a floor program is detached
+    // before its lab's namespaces go.
+    let labs: Vec<(Option<NsProgram>, Mode, Lab, Guard)> = Mode::ALL
         .iter()
         .map(|m| {
-            let (lab, server) = lab(*m);
-            (*m, lab, server)
+            let (lab, server, floor) = lab(*m);
+            (floor, *m, lab, server)
         })
         .collect();
     let mut tcp = vec![Vec::new(); labs.len()];
     let mut udp = vec![Vec::new(); labs.len()];
     for _ in 0..reps {
-        for (i, (_, lab, _)) in labs.iter().enumerate() {
+        for (i, (_, _, lab, _)) in labs.iter().enumerate() {
             let v = iperf(lab, &["-t", &t]);
             tcp[i].push(
                 v["end"]["sum_received"]["bits_per_second"]
@@ -123,7 +150,7 @@ pub fn run(secs: u32, reps: usize) -> Vec<Record> {
                     / 1e9,
             );
         }
-        for (i, (_, lab, _)) in labs.iter().enumerate() {
+        for (i, (_, _, lab, _)) in labs.iter().enumerate() {
             let v = iperf(lab, &["-u", "-b", "0", "-l", "64", "-t", &t]);
             let sum = &v["end"]["sum"];
             let got = sum["packets"].as_f64().unwrap_or(0.0)
@@ -133,7 +160,7 @@ pub fn run(secs: u32, reps: usize) -> Vec<Record> {
     }
     let mut out = Vec::new();
     let mut base: Vec<Record> = Vec::new();
-    for (i, (mode, _, _)) in labs.iter().enumerate() {
+    for (i, (_, mode, _, _)) in labs.iter().enumerate() {
         let tcp = Record::new("tax", format!("tax/{}/tcp_gbps", mode.key()), "Gbit/s", format!("iperf3 TCP, one stream, {secs} s, peer -> server over veth, received rate; modes interleaved"), tcp[i].clone())
             .detail("label", mode.label());
         let udp = Record::new("tax", format!("tax/{}/udp64_kpps", mode.key()), "kpps", format!("iperf3 UDP, 64-byte payloads, unlimited rate, {secs} s, packets received per second; modes interleaved"), udp[i].clone())
