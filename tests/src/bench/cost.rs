@@ -202,7 +202,16 @@ fn records(
     let floor = Record::new("cost", format!("{base}/floor"), "ns/packet", path, floor);
     let target = if non_arp { 1.0 } else { 8.0 };
     let prog = Record::new("cost", base, "ns/packet", path, prog).against(&floor);
-    let delta = prog.value - floor.value;
+    // Each round timed the program and its floor back to back: the delta
+    // is the median of the per-round differences, so drift between rounds
+    // (this machine is shared) cancels.
+    let diffs: Vec<f64> = prog
+        .samples
+        .iter()
+        .zip(&floor.samples)
+        .map(|(p, f)| p - f)
+        .collect();
+    let delta = super::median(&diffs);
     let prog = prog
         .detail("label", label)
         .detail("tables", tables.label())

@@ -182,7 +182,7 @@ pub fn markdown(results: &Results, charts: &[String]) -> String {
     let _ = writeln!(s, "## 1. Program cost\n");
     let _ = writeln!(
         s,
-        "BPF_PROG_TEST_RUN on the loaded programs; the floor is an empty program of the same kind on the same frame. Targets: non-ARP traffic within 1 ns of the floor, every ARP/ND decision within 8 ns.\n"
+        "BPF_PROG_TEST_RUN on the loaded programs; the floor is an empty program of the same kind on the same frame, timed right after the program in every round; the delta is the median of the per-round differences. Targets: non-ARP traffic within 1 ns of the floor, every ARP/ND decision within 8 ns.\n"
     );
     let _ = writeln!(
         s,
