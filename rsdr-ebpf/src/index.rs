@@ -85,10 +85,47 @@ impl IndexSlot for Slot6 {
     }
 }
 
-/// Probe `map` from `home` for `addr`: stop at an empty slot, pass
-/// tombstones and other VIPs, and trust a match only if the slot's state
-/// was the same before and after its fields were read (otherwise read the
-/// slot again).
+/// What one read of a slot found.
+enum Read<R> {
+    /// An empty slot: the probe ends.
+    Empty,
+    /// The VIP, read consistently.
+    Hit(Hit<R>),
+    /// The VIP's slot changed while its fields were read.
+    Changed,
+    /// A tombstone or another VIP: the probe goes on.
+    Other,
+}
+
+/// Read the slot at `p`: a match is trusted only if the slot's state was
+/// the same before and after its fields were read.
+#[inline(always)]
+fn read<S: IndexSlot>(p: *const S, addr: &S::Addr) -> Option<Read<S::Addr>> {
+    let s1 = S::state(p);
+    if s1 & (LIVE | TOMB) == 0 {
+        return Some(Read::Empty);
+    }
+    if s1 & LIVE == 0 || !S::holds(p, addr) {
+        return Some(Read::Other);
+    }
+    let real = S::real(p, s1);
+    let ctr = S::ctr(p);
+    if S::state(p) != s1 {
+        return Some(Read::Changed);
+    }
+    Some(Read::Hit(Hit {
+        real,
+        flags: s1 & FLAGS_MASK,
+        counters: RSDR_VIP_CTRS.get_ptr_mut(ctr)?,
+    }))
+}
+
+/// Probe `map` from `home` for `addr`, at most [`MAX_PROBES`] slots: stop
+/// at an empty slot, pass tombstones and other VIPs. A slot that changed
+/// while it was read is read once more; every iteration moves one slot on,
+/// which keeps the verifier's work linear. (A slot changes once per writer
+/// operation, a syscall-paced userspace store: a probe meets two changes
+/// of one slot only if the CPU is taken from it for that long.)
 #[inline(always)]
 pub fn find<S: IndexSlot>(
     map: &Array<S>,
@@ -99,21 +136,14 @@ pub fn find<S: IndexSlot>(
     let mut i = home;
     for _ in 0..MAX_PROBES {
         let p = map.get_ptr(i)?;
-        let s1 = S::state(p);
-        if s1 & (LIVE | TOMB) == 0 {
-            return None;
+        let mut r = read(p, addr)?;
+        if let Read::Changed = r {
+            r = read(p, addr)?;
         }
-        if s1 & LIVE != 0 && S::holds(p, addr) {
-            let real = S::real(p, s1);
-            let ctr = S::ctr(p);
-            if S::state(p) == s1 {
-                return Some(Hit {
-                    real,
-                    flags: s1 & FLAGS_MASK,
-                    counters: RSDR_VIP_CTRS.get_ptr_mut(ctr)?,
-                });
-            }
-            continue;
+        match r {
+            Read::Empty => return None,
+            Read::Hit(h) => return Some(h),
+            Read::Changed | Read::Other => {}
         }
         i = (i + 1) & mask;
     }

@@ -9,7 +9,7 @@ use std::{
     net::IpAddr,
     os::fd::{AsRawFd, BorrowedFd},
     ptr::NonNull,
-    sync::atomic::{AtomicU32, Ordering},
+    sync::atomic::{AtomicU32, Ordering, fence},
 };
 
 use rsdr_common::{
@@ -302,6 +302,8 @@ impl<S: Slot> Index<S> {
     }
 
     fn fill(&mut self, i: u32, addr: S::Addr, real: S::Addr, flags: u32, ctr: u32) {
+        // No field write may overtake an earlier publish (weakly ordered CPUs).
+        fence(Ordering::SeqCst);
         let prev = self.state(i);
         // SAFETY: inside the mapping. The state word is rewritten with the
         // value it holds (not live), so readers see no change until publish.
@@ -318,6 +320,9 @@ impl<S: Slot> Index<S> {
     /// Change the real IP (and flags) of the live entry at `i` in place:
     /// write the real field its state does not select, then select it.
     pub fn change(&mut self, i: u32, real: S::Addr, flags: u32) {
+        // The unselected field may still be read by a reader that saw the
+        // previous state: it must not be overwritten before that publish.
+        fence(Ordering::SeqCst);
         let prev = self.state(i);
         let other = 1 - index::selected(prev);
         // SAFETY: inside the mapping; readers ignore the unselected field.

@@ -275,7 +275,25 @@ impl VipTables {
         self.plan_slots(items, &changes)?;
         let mut ctrs = self.free_counter_slots(added(is_exact))?.into_iter();
         let mut pools_changed = false;
-        for ((vip, real, flags), change) in items.iter().zip(&changes) {
+        let written = self.write_batch(items, &changes, &mut ctrs, &mut pools_changed);
+        // Even when a map update failed midway: the pools written so far
+        // must be served (the datapath skips the tries while the count is 0).
+        if pools_changed {
+            self.sync_pool_counts()?;
+        }
+        written.map(|()| changes)
+    }
+
+    /// The writes of [`Self::add_many`], in order. A map error stops them,
+    /// leaving the entries written so far (`rsdr apply` undoes its own).
+    fn write_batch(
+        &mut self,
+        items: &[(VipSpec, IpAddr, u32)],
+        changes: &[Change],
+        ctrs: &mut impl Iterator<Item = u32>,
+        pools_changed: &mut bool,
+    ) -> Result<(), VipError> {
+        for ((vip, real, flags), change) in items.iter().zip(changes) {
             if *change == Change::Unchanged {
                 continue;
             }
@@ -296,16 +314,13 @@ impl VipTables {
                     self.put_exact(v, r, *flags, ctr)?;
                 }
                 (VipSpec::Pool(net, len), r) => {
+                    *pools_changed = true;
                     self.put_pool(net, len, r, *flags)?;
-                    pools_changed = true;
                 }
                 (vip, real) => return Err(VipError::FamilyMismatch { vip, real }),
             }
         }
-        if pools_changed {
-            self.sync_pool_counts()?;
-        }
-        Ok(changes)
+        Ok(())
     }
 
     /// Check that every new VIP finds an index slot, before anything is
