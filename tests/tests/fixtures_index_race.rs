@@ -89,6 +89,28 @@ fn churn(
     rounds
 }
 
+/// Run `frame` (an ingress request for a VIP) RUNS x REPEAT times while
+/// `change` rewrites the tables: every one must be dropped as `dropped`,
+/// none passed as `passed`.
+fn assert_always_dropped(
+    dp: &mut Datapath,
+    frame: &[u8],
+    passed: Stat,
+    dropped: Stat,
+    change: impl FnOnce(&mut VipTables, &AtomicBool) -> usize + Send,
+) {
+    let (runs, rounds) = dp.while_changing(false, frame, RUNS, REPEAT, change);
+    assert_churned(rounds);
+    assert!(runs.iter().all(|r| r.verdict == XDP_DROP));
+    assert_eq!(
+        dp.stat(passed, false),
+        0,
+        "{} frames for the VIP went through while the tables changed ({rounds} rounds)",
+        passed.name()
+    );
+    assert_eq!(dp.stat(dropped, false), u64::from(RUNS as u32 * REPEAT));
+}
+
 fn assert_churned(rounds: usize) {
     assert!(
         rounds >= 20,
@@ -115,19 +137,12 @@ fn an_ipv4_vip_is_never_missed_or_torn_while_its_chain_changes() {
     let reals = [IpAddr::V4(REAL), IpAddr::V4(REAL2)];
 
     let request = Frame::arp(PEER_MAC, &Arp::request(PEER_MAC, PEER, VIP)).bytes();
-    let (runs, rounds) = dp.while_changing(false, &request, RUNS, REPEAT, |t, stop| {
-        churn(t, stop, IpAddr::V4(VIP), reals, &others, IpAddr::V4(REAL))
-    });
-    assert_churned(rounds);
-    assert!(runs.iter().all(|r| r.verdict == XDP_DROP));
-    assert_eq!(
-        dp.stat(Stat::InArpPassed, false),
-        0,
-        "requests for the VIP went through while its chain changed ({rounds} rounds)"
-    );
-    assert_eq!(
-        dp.stat(Stat::InArpRequestDropped, false),
-        u64::from(RUNS as u32 * REPEAT)
+    assert_always_dropped(
+        &mut dp,
+        &request,
+        Stat::InArpPassed,
+        Stat::InArpRequestDropped,
+        |t, stop| churn(t, stop, IpAddr::V4(VIP), reals, &others, IpAddr::V4(REAL)),
     );
 
     // Egress: the skb is rewritten in place, so one repetition per run.
@@ -174,19 +189,12 @@ fn an_ipv6_vip_is_never_missed_while_its_chain_changes() {
     let ns = Nd::ns(PEER6, VIP6, PEER_MAC)
         .frame(PEER_MAC, SERVER_MAC)
         .bytes();
-    let (runs, rounds) = dp.while_changing(false, &ns, RUNS, REPEAT, |t, stop| {
-        churn(t, stop, IpAddr::V6(VIP6), reals, &others, IpAddr::V6(REAL6))
-    });
-    assert_churned(rounds);
-    assert!(runs.iter().all(|r| r.verdict == XDP_DROP));
-    assert_eq!(
-        dp.stat(Stat::InNdPassed, false),
-        0,
-        "solicitations for the VIP6 went through while its chain changed ({rounds} rounds)"
-    );
-    assert_eq!(
-        dp.stat(Stat::InNsDropped, false),
-        u64::from(RUNS as u32 * REPEAT)
+    assert_always_dropped(
+        &mut dp,
+        &ns,
+        Stat::InNdPassed,
+        Stat::InNsDropped,
+        |t, stop| churn(t, stop, IpAddr::V6(VIP6), reals, &others, IpAddr::V6(REAL6)),
     );
 }
 
@@ -210,14 +218,13 @@ fn a_pool_member_is_never_missed_while_other_pools_come_and_go() {
         .collect();
     let specs: Vec<VipSpec> = others.iter().map(|(v, _, _)| *v).collect();
     let request = Frame::arp(PEER_MAC, &Arp::request(PEER_MAC, PEER, member)).bytes();
-    let (_, rounds) = dp.while_changing(false, &request, RUNS, REPEAT, |t, stop| {
+    let change = |t: &mut VipTables, stop: &AtomicBool| {
         let mut rounds = 0;
         while !stop.load(Ordering::Relaxed) {
             t.add_many(&others[..7]).expect("adding pools");
             t.add(stable, IpAddr::V4(REAL2), 0)
                 .expect("changing the pool");
-            t.add_many(&others[7..])
-                .expect("adding pools past the index");
+            t.add_many(&others[7..]).expect("adding pools");
             t.remove_many(&specs[7..]).expect("removing pools");
             t.add(stable, IpAddr::V4(REAL), VIP_F_SHOW_CONFLICTS)
                 .expect("changing the pool back");
@@ -225,15 +232,12 @@ fn a_pool_member_is_never_missed_while_other_pools_come_and_go() {
             rounds += 1;
         }
         rounds
-    });
-    assert_churned(rounds);
-    assert_eq!(
-        dp.stat(Stat::InArpPassed, false),
-        0,
-        "requests for a pool member went through while other pools changed ({rounds} rounds)"
-    );
-    assert_eq!(
-        dp.stat(Stat::InArpRequestDropped, false),
-        u64::from(RUNS as u32 * REPEAT)
+    };
+    assert_always_dropped(
+        &mut dp,
+        &request,
+        Stat::InArpPassed,
+        Stat::InArpRequestDropped,
+        change,
     );
 }
