@@ -43,22 +43,12 @@ pub struct Datapath {
     pub tables: VipTables,
 }
 
-/// The programs of a [`Datapath`] without its tables, for running frames
-/// while another thread holds the tables.
-struct RunOnly<'a> {
-    ebpf: &'a mut Ebpf,
-}
-
-impl RunOnly<'_> {
-    fn run(&mut self, tc: bool, frame: &[u8], repeat: u32) -> Run {
-        let name = if tc {
-            programs::TC_EGRESS
-        } else {
-            programs::XDP_INGRESS
-        };
-        test_run(self.ebpf, tc, name, frame, repeat)
-            .unwrap_or_else(|e| panic!("test run of {name}: {e}"))
-            .0
+/// The program the fixtures run: TC egress if `tc`, else XDP ingress.
+fn program(tc: bool) -> &'static str {
+    if tc {
+        programs::TC_EGRESS
+    } else {
+        programs::XDP_INGRESS
     }
 }
 
@@ -96,12 +86,7 @@ impl Datapath {
         frame: &[u8],
         repeat: u32,
     ) -> Result<(Run, std::time::Duration), String> {
-        let name = if tc {
-            programs::TC_EGRESS
-        } else {
-            programs::XDP_INGRESS
-        };
-        self.try_run_prog(tc, name, frame, repeat)
+        self.try_run_prog(tc, program(tc), frame, repeat)
     }
 
     /// Test-run the program `name` (a TC program if `tc`, else XDP) of the
@@ -216,11 +201,14 @@ impl Datapath {
         let Self { ebpf, tables } = self;
         std::thread::scope(|s| {
             let writer = s.spawn(|| change(tables, &stop));
-            let mut out = Vec::with_capacity(runs);
-            let mut dp = RunOnly { ebpf };
-            for _ in 0..runs {
-                out.push(dp.run(tc, frame, repeat));
-            }
+            let name = program(tc);
+            let out = (0..runs)
+                .map(|_| {
+                    test_run(ebpf, tc, name, frame, repeat)
+                        .unwrap_or_else(|e| panic!("test run of {name}: {e}"))
+                        .0
+                })
+                .collect();
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             (out, writer.join().expect("table writer panicked"))
         })

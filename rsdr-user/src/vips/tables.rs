@@ -374,7 +374,11 @@ impl VipTables {
         ctr: Option<u32>,
     ) -> Result<(), VipError> {
         let spec = VipSpec::Addr(vip);
-        let no_slot = |NoSlot| VipError::NoSlot { vip: spec };
+        // An insert fails for want of a slot; a change, if the VIP is gone.
+        let no_slot = |NoSlot| match ctr {
+            Some(_) => VipError::NoSlot { vip: spec },
+            None => VipError::Absent(spec),
+        };
         match (vip, real) {
             (IpAddr::V4(v), IpAddr::V4(r)) => {
                 put_in(&mut self.index4, to_raw(v), to_raw(r), flags, ctr).map_err(no_slot)
@@ -597,7 +601,8 @@ fn remove_from<S: Slot>(ix: &mut Index<S>, addr: &S::Addr) {
     }
 }
 
-/// Insert (`ctr` given) or change an exact VIP in one index.
+/// Insert (`ctr` given) or change an exact VIP in one index; `NoSlot` if
+/// an insert finds no free slot or a change finds no entry.
 fn put_in<S: Slot>(
     ix: &mut Index<S>,
     addr: S::Addr,
