@@ -3,6 +3,12 @@
 //! datapath finds a VIP with a few inlined array reads instead of a hash
 //! lookup.
 //!
+//! The map's elements are pages of [`PAGE_SLOTS`] slots ([`Page4`],
+//! [`Page6`]): the datapath looks up the home slot's page once and reaches
+//! the next slots of the probe by offset, with one more lookup only where a
+//! probe crosses into the next page. The elements lie back to back in the
+//! mapping, so to userspace the index is one flat array of slots.
+//!
 //! A slot's `state` word says what the slot holds:
 //!
 //! - `0`: empty. A probe stops here: the address is not a VIP.
@@ -39,8 +45,12 @@ const VERSION_MASK: u32 = !(LIVE | TOMB | REAL_SEL | FLAGS_MASK);
 /// (which fail rather than place a VIP beyond it).
 pub const MAX_PROBES: u32 = 64;
 
-/// Fewest slots per family's index.
-pub const MIN_SLOTS: u32 = 64;
+/// Slots per map element (page).
+pub const PAGE_SLOTS: u32 = 64;
+const PAGE_SHIFT: u32 = PAGE_SLOTS.trailing_zeros();
+
+/// Fewest slots per family's index: one page.
+pub const MIN_SLOTS: u32 = PAGE_SLOTS;
 
 /// An IPv4 index slot.
 #[repr(C)]
@@ -69,6 +79,33 @@ pub struct Slot6 {
     pub real: [[u8; 16]; 2],
 }
 
+/// One element of the IPv4 index map.
+pub type Page4 = [Slot4; PAGE_SLOTS as usize];
+/// One element of the IPv6 index map.
+pub type Page6 = [Slot6; PAGE_SLOTS as usize];
+
+/// The page holding slot `slot`.
+#[inline(always)]
+pub const fn page_of(slot: u32) -> u32 {
+    slot >> PAGE_SHIFT
+}
+
+/// Where slot `slot` lies inside its page.
+#[inline(always)]
+pub const fn in_page(slot: u32) -> usize {
+    (slot & (PAGE_SLOTS - 1)) as usize
+}
+
+/// Map elements (pages) of an index of `slots` slots.
+pub const fn pages_for(slots: u32) -> u32 {
+    slots / PAGE_SLOTS
+}
+
+const _: () = assert!(PAGE_SLOTS.is_power_of_two());
+// Elements of an array map are 8-aligned and back to back only if their
+// size is a multiple of 8: then slot i lies at i * size_of::<Slot>().
+const _: () = assert!(core::mem::size_of::<Page4>() % 8 == 0);
+const _: () = assert!(core::mem::size_of::<Page6>() % 8 == 0);
 const _: () = assert!(core::mem::size_of::<Slot4>() == 24);
 // Both sides read and write `state` through a pointer to the slot itself.
 const _: () = assert!(core::mem::offset_of!(Slot4, state) == 0);
@@ -115,11 +152,31 @@ pub const fn hash4(raw: u32, shift: u32) -> u32 {
 /// with independent multiplies, then Fibonacci-hashed.
 #[inline(always)]
 pub fn hash6(a: &[u8; 16], shift: u32) -> u32 {
-    let w = |i: usize| u32::from_ne_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]);
-    let x = w(0)
-        ^ w(4).wrapping_mul(0x85eb_ca6b)
-        ^ w(8).wrapping_mul(0xc2b2_ae35)
-        ^ w(12).wrapping_mul(0x27d4_eb2f);
+    let w = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&a[i..i + 8]);
+        u64::from_ne_bytes(b)
+    };
+    hash6_words(&[w(0), w(8)], shift)
+}
+
+/// [`hash6`] of an address held as two native words of its wire bytes
+/// (bytes 0..8 and 8..16), as the datapath holds it.
+#[inline(always)]
+pub fn hash6_words(a: &[u64; 2], shift: u32) -> u32 {
+    let halves = |x: u64| {
+        let b = x.to_ne_bytes();
+        (
+            u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+            u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+        )
+    };
+    let (w0, w1) = halves(a[0]);
+    let (w2, w3) = halves(a[1]);
+    let x = w0
+        ^ w1.wrapping_mul(0x85eb_ca6b)
+        ^ w2.wrapping_mul(0xc2b2_ae35)
+        ^ w3.wrapping_mul(0x27d4_eb2f);
     x.wrapping_mul(0x9e37_79b1) >> shift
 }
 
@@ -198,8 +255,28 @@ mod tests {
     }
 
     #[test]
+    fn both_ipv6_hashes_agree() {
+        let shift = shift_for(slots_for(10_000));
+        for i in 0..1000u32 {
+            let mut a = [0u8; 16];
+            a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+            a[12..].copy_from_slice(&i.wrapping_mul(0x9e37_79b9).to_be_bytes());
+            a[5] = i as u8;
+            let w = |r: core::ops::Range<usize>| u64::from_ne_bytes(a[r].try_into().unwrap());
+            assert_eq!(
+                hash6(&a, shift),
+                hash6_words(&[w(0..8), w(8..16)], shift),
+                "address {a:x?}"
+            );
+        }
+    }
+
+    #[test]
     fn sizes_are_powers_of_two_at_least_twice_the_capacity() {
         assert_eq!(slots_for(1), MIN_SLOTS);
+        assert_eq!(pages_for(slots_for(1)), 1, "the smallest index is one page");
+        assert_eq!(pages_for(slots_for(4096)) * PAGE_SLOTS, slots_for(4096));
+        assert_eq!((page_of(130), in_page(130)), (2, 2));
         assert_eq!(slots_for(4096), 8192);
         assert_eq!(slots_for(4097), 16384);
         assert!(hash4(u32::MAX, shift_for(64)) < 64);

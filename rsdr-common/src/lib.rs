@@ -10,11 +10,12 @@
 pub mod counters;
 pub mod index;
 pub mod maps;
+pub mod pool_cache;
 
 pub use counters::{Stat, VipCounter};
-pub use index::{Slot4, Slot6};
+pub use index::{Page4, Page6, Slot4, Slot6};
 pub use maps::{Config, Ipv4Raw, Ipv6Raw, PoolEntry4, PoolEntry6, VipCounters};
 
 /// Bumped whenever the layout of a pinned map changes incompatibly. Stored in
 /// the pinned config map so a newer `rsdr` never misreads an older pin set.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;

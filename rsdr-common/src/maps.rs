@@ -1,6 +1,6 @@
 //! Map key and value layouts, and the names under which the maps are pinned.
 
-use crate::counters::VIP_COUNTER_SLOTS;
+use crate::{counters::VIP_COUNTER_SLOTS, pool_cache::PoolCache};
 
 /// An IPv4 address as the four bytes appear on the wire, loaded into a `u32`
 /// in native byte order (`u32::from_ne_bytes(octets)`). Using the wire bytes
@@ -15,9 +15,9 @@ pub type VipCounters = [u64; VIP_COUNTER_SLOTS];
 
 /// Map names, as declared in the eBPF object and used as pin file names.
 pub mod names {
-    /// Exact IPv4 VIPs: slot -> [`crate::Slot4`] (mmapable array, see [`crate::index`]).
+    /// Exact IPv4 VIPs: page -> [`crate::Page4`] (mmapable array, see [`crate::index`]).
     pub const INDEX4: &str = "RSDR_INDEX4";
-    /// Exact IPv6 VIPs: slot -> [`crate::Slot6`] (mmapable array).
+    /// Exact IPv6 VIPs: page -> [`crate::Page6`] (mmapable array).
     pub const INDEX6: &str = "RSDR_INDEX6";
     /// Counters of exact VIPs, by counter slot: `u32` -> [`super::VipCounters`] (per-CPU array).
     pub const VIP_COUNTERS: &str = "RSDR_VIP_CTRS";
@@ -29,7 +29,7 @@ pub mod names {
     pub const POOL_COUNTERS: &str = "RSDR_POOL_CTRS";
     /// Global decision counters: `u32` index -> `u64` (per-CPU array).
     pub const STATS: &str = "RSDR_STATS";
-    /// Global settings: index 0 -> [`super::Config`] (array).
+    /// Global settings: index 0 -> [`super::Config`] (mmapable array).
     pub const CONFIG: &str = "RSDR_CONFIG";
     /// aya-log ring buffer, pinned so a later `rsdr run` can read the datapath's logs.
     pub const LOGS: &str = "AYA_LOGS";
@@ -101,7 +101,9 @@ pub struct Config {
     pub layout_version: u32,
     /// `CONFIG_F_*` bits.
     pub flags: u32,
-    /// Number of IPv4 pools; the datapath skips the trie lookup while zero.
+    /// Number of IPv4 pools; the datapath skips pools while zero, and
+    /// matches them in `pools` while at most
+    /// [`crate::pool_cache::CACHED_POOLS`]. Written under `pools.seq`.
     pub pools4: u32,
     /// Number of IPv6 pools; likewise.
     pub pools6: u32,
@@ -109,6 +111,8 @@ pub struct Config {
     /// the loader sets it, and then no address is an exact VIP.
     pub index_shift: u32,
     pub _pad: u32,
+    /// The pools, while few (see [`crate::pool_cache`]).
+    pub pools: PoolCache,
 }
 
 #[cfg(feature = "user")]
@@ -124,4 +128,4 @@ mod user {
 
 const _: () = assert!(core::mem::size_of::<PoolEntry4>() == 16);
 const _: () = assert!(core::mem::size_of::<PoolEntry6>() == 24);
-const _: () = assert!(core::mem::size_of::<Config>() == 24);
+const _: () = assert!(core::mem::size_of::<Config>() == 24 + core::mem::size_of::<PoolCache>());

@@ -2,7 +2,9 @@
 
 use rsdr_common::Ipv4Raw;
 
-use crate::frame::Frame;
+use core::ptr::addr_of;
+
+use crate::frame::{Frame, load_u32};
 
 /// Length of an Ethernet/IPv4 ARP header.
 pub const ARP_LEN: usize = 28;
@@ -16,7 +18,9 @@ const HTYPE_ETHER: u16 = 1u16.to_be();
 // Linux accepts IEEE 802 (6) on Ethernet devices as well as Ethernet (1), and
 // answers such requests (net/ipv4/arp.c: arp_process), so both must be judged.
 const HTYPE_IEEE802: u16 = 6u16.to_be();
-const PTYPE_IPV4: u16 = 0x0800u16.to_be();
+/// Protocol type IPv4, 6-byte hardware and 4-byte protocol addresses: the
+/// header's bytes 2..6 in one native load.
+const IPV4_OVER_ETHER: u32 = u32::from_ne_bytes([0x08, 0x00, 6, 4]);
 
 #[repr(C)]
 struct ArpHdr {
@@ -48,18 +52,22 @@ pub struct Arp {
 #[inline(always)]
 pub fn parse(frame: &Frame, off: usize) -> Option<Arp> {
     let h = frame.at::<ArpHdr>(off)?;
-    // SAFETY: `at` checked that the whole header is inside the packet.
-    let h = unsafe { &*h };
-    if (h.htype != HTYPE_ETHER && h.htype != HTYPE_IEEE802)
-        || h.ptype != PTYPE_IPV4
-        || h.hlen != 6
-        || h.plen != 4
-    {
+    // SAFETY: `at` checked that the whole header is inside the packet, so
+    // are the fields loaded below.
+    let (h, types, spa, tpa) = unsafe {
+        (
+            &*h,
+            load_u32(addr_of!((*h).ptype).cast()),
+            load_u32(addr_of!((*h).spa).cast()),
+            load_u32(addr_of!((*h).tpa).cast()),
+        )
+    };
+    if (h.htype != HTYPE_ETHER && h.htype != HTYPE_IEEE802) || types != IPV4_OVER_ETHER {
         return None;
     }
     Some(Arp {
         oper: h.oper,
-        sender_ip: u32::from_ne_bytes(h.spa),
-        target_ip: u32::from_ne_bytes(h.tpa),
+        sender_ip: spa,
+        target_ip: tpa,
     })
 }

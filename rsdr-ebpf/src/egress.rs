@@ -13,16 +13,17 @@ use aya_ebpf::{
     programs::TcContext,
 };
 use aya_log_ebpf::warn;
-use rsdr_common::{Config, Ipv6Raw, Stat, VipCounter};
+use rsdr_common::{Config, Stat, VipCounter};
 
 use crate::{
     arp::{self, ARP_LEN, OP_REPLY, OP_REQUEST, SPA_OFFSET},
     counters::{count, count_vip, decide},
     frame::Frame,
+    ip6::{self, Ip6},
     l2::{self, L3},
     nd::{CSUM_OFFSET, Kind, Parsed, SRC_OFFSET},
     skb::{linear, parse_nd},
-    vip::{self, Hit},
+    vip::{self, Hit, NO_REAL, WITH_REAL},
 };
 
 /// "No opinion": the frame continues to the next program / the device. Used
@@ -66,13 +67,16 @@ fn arp_frame(ctx: &TcContext, off: usize) -> i32 {
         count(Stat::OutArpMalformedPassed);
         return PASS;
     };
-    let cfg = vip::config();
+    let Some(cfg) = vip::config() else {
+        count(Stat::OutArpPassed);
+        return PASS;
+    };
     if arp.sender_ip != 0 {
-        if let Some(hit) = vip::lookup4(&cfg, arp.sender_ip) {
+        if let Some(hit) = vip::lookup4::<WITH_REAL>(cfg, arp.sender_ip) {
             if arp.target_ip == arp.sender_ip {
                 return verdict(decide(
                     &hit,
-                    &cfg,
+                    cfg,
                     Stat::OutArpAnnouncementDropped,
                     VipCounter::AnnouncementsDropped,
                 ));
@@ -80,20 +84,20 @@ fn arp_frame(ctx: &TcContext, off: usize) -> i32 {
             if arp.oper == OP_REPLY {
                 return verdict(decide(
                     &hit,
-                    &cfg,
+                    cfg,
                     Stat::OutArpReplyDropped,
                     VipCounter::RepliesDropped,
                 ));
             }
             if arp.oper == OP_REQUEST {
-                return rewrite_arp_sender(ctx, off, &hit, &cfg);
+                return rewrite_arp_sender(ctx, off, &hit, cfg);
             }
         }
     } else if arp.oper == OP_REQUEST {
-        if let Some(hit) = vip::lookup4(&cfg, arp.target_ip) {
+        if let Some(hit) = vip::lookup4::<NO_REAL>(cfg, arp.target_ip) {
             return verdict(decide(
                 &hit,
-                &cfg,
+                cfg,
                 Stat::OutArpProbeDropped,
                 VipCounter::OwnProbesDropped,
             ));
@@ -140,26 +144,29 @@ fn nd_frame(ctx: &TcContext, frame: &Frame, off: usize) -> i32 {
         }
         Parsed::Nd(nd) => nd,
     };
-    let cfg = vip::config();
-    if let Some(hit) = vip::lookup6(&cfg, &nd.target) {
+    let Some(cfg) = vip::config() else {
+        count(Stat::OutNdPassed);
+        return PASS;
+    };
+    if let Some(hit) = vip::lookup6::<NO_REAL>(cfg, &nd.target) {
         return match nd.kind {
             Kind::Advertisement => verdict(decide(
                 &hit,
-                &cfg,
+                cfg,
                 Stat::OutNaDropped,
                 VipCounter::AnnouncementsDropped,
             )),
             Kind::Solicitation => verdict(decide(
                 &hit,
-                &cfg,
+                cfg,
                 Stat::OutNsForVipDropped,
                 VipCounter::OwnProbesDropped,
             )),
         };
     }
     if nd.kind == Kind::Solicitation {
-        if let Some(hit) = vip::lookup6(&cfg, &nd.src) {
-            return rewrite_ns_source(ctx, off, &nd.src, &hit, &cfg);
+        if let Some(hit) = vip::lookup6::<WITH_REAL>(cfg, &nd.src) {
+            return rewrite_ns_source(ctx, off, &nd.src, &hit, cfg);
         }
     }
     count(Stat::OutNdPassed);
@@ -170,8 +177,8 @@ fn nd_frame(ctx: &TcContext, frame: &Frame, off: usize) -> i32 {
 fn rewrite_ns_source(
     ctx: &TcContext,
     off: usize,
-    old: &Ipv6Raw,
-    hit: &Hit<Ipv6Raw>,
+    old: &Ip6,
+    hit: &Hit<Ip6>,
     cfg: &Config,
 ) -> i32 {
     let (stat, counter) = (Stat::OutNsSourceRewritten, VipCounter::SendersRewritten);
@@ -179,8 +186,8 @@ fn rewrite_ns_source(
         count_vip(hit, stat, counter, true);
         return PASS;
     }
-    let mut from = words(old);
-    let mut to = words(&hit.real);
+    let mut from = ip6::words32(old);
+    let mut to = ip6::words32(&hit.real);
     // SAFETY: both buffers are 16-byte stack arrays, as the sizes say.
     let diff = unsafe { bpf_csum_diff(from.as_mut_ptr(), 16, to.as_mut_ptr(), 16, 0) };
     if diff < 0
@@ -195,15 +202,4 @@ fn rewrite_ns_source(
     }
     count_vip(hit, stat, counter, false);
     PASS
-}
-
-/// An IPv6 address as four 32-bit words (wire order), for bpf_csum_diff.
-#[inline(always)]
-fn words(a: &Ipv6Raw) -> [u32; 4] {
-    [
-        u32::from_ne_bytes([a[0], a[1], a[2], a[3]]),
-        u32::from_ne_bytes([a[4], a[5], a[6], a[7]]),
-        u32::from_ne_bytes([a[8], a[9], a[10], a[11]]),
-        u32::from_ne_bytes([a[12], a[13], a[14], a[15]]),
-    ]
 }

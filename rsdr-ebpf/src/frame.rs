@@ -28,10 +28,58 @@ impl Frame {
 
     /// The 16-bit field at `off` exactly as on the wire (network byte order
     /// bytes, loaded natively). Compare against `u16::to_be` constants.
+    /// One 16-bit load: `off` is even, and frames start 2-aligned, as every
+    /// header struct read through [`Frame::at`] assumes.
     #[inline(always)]
     pub fn raw_u16(&self, off: usize) -> Option<u16> {
-        let p = self.at::<[u8; 2]>(off)?;
+        let p = self.at::<u16>(off)?;
         // SAFETY: `at` checked that both bytes are inside the packet.
-        Some(u16::from_ne_bytes(unsafe { *p }))
+        Some(unsafe { *p })
     }
+}
+
+/// One 32-bit load of packet bytes at `p`, whatever its alignment.
+///
+/// The kernel allows unaligned packet loads on the architectures rsdr runs
+/// on (x86-64, arm64: the verifier enforces alignment only where the
+/// hardware lacks efficient unaligned access), but LLVM's BPF backend,
+/// told nothing, splits an unaligned load into byte loads; told that
+/// misaligned accesses are fine, it also emits them on the stack, which
+/// the verifier refuses. So the packet loads that need it say so here.
+///
+/// # Safety
+/// `p..p + 4` lies inside the packet (bounds-checked against its end).
+#[inline(always)]
+pub unsafe fn load_u32(p: *const u8) -> u32 {
+    let v: u32;
+    // SAFETY: the caller's promise; a plain load, no other effects.
+    unsafe {
+        core::arch::asm!(
+            "{v} = *(u32 *)({p} + 0)",
+            p = in(reg) p,
+            v = out(reg) v,
+            options(nostack, readonly, preserves_flags)
+        )
+    };
+    v
+}
+
+/// One 64-bit load of packet bytes at `p`, whatever its alignment (see
+/// [`load_u32`]).
+///
+/// # Safety
+/// `p..p + 8` lies inside the packet.
+#[inline(always)]
+pub unsafe fn load_u64(p: *const u8) -> u64 {
+    let v: u64;
+    // SAFETY: the caller's promise; a plain load, no other effects.
+    unsafe {
+        core::arch::asm!(
+            "{v} = *(u64 *)({p} + 0)",
+            p = in(reg) p,
+            v = out(reg) v,
+            options(nostack, readonly, preserves_flags)
+        )
+    };
+    v
 }

@@ -5,17 +5,23 @@ use core::ptr::{addr_of, read_volatile};
 
 use aya_ebpf::maps::Array;
 use rsdr_common::{
-    Ipv4Raw, Ipv6Raw, Slot4, Slot6,
-    index::{self, FLAGS_MASK, LIVE, MAX_PROBES, TOMB},
+    Ipv4Raw, Slot4, Slot6,
+    index::{self, FLAGS_MASK, LIVE, MAX_PROBES, PAGE_SLOTS, TOMB, in_page, page_of},
 };
 
-use crate::{maps::RSDR_VIP_CTRS, vip::Hit};
+use crate::{
+    ip6::{self, Ip6},
+    maps::RSDR_VIP_CTRS,
+    vip::Hit,
+};
 
 /// How the datapath reads one family's index slots. Every read is
 /// volatile: userspace writes the slots while we read them (see
 /// `rsdr_common::index` for the protocol that makes that safe).
 pub trait IndexSlot: Sized {
     type Addr;
+    /// Stands in for the real IP of a hit whose caller did not ask for it.
+    const UNREAD: Self::Addr;
     /// `state` is the first field of every slot type (asserted in
     /// `rsdr_common::index`).
     #[inline(always)]
@@ -31,6 +37,7 @@ pub trait IndexSlot: Sized {
 
 impl IndexSlot for Slot4 {
     type Addr = Ipv4Raw;
+    const UNREAD: Ipv4Raw = 0;
     // SAFETY (all three): `p` is a slot pointer from a successful array lookup.
     #[inline(always)]
     fn holds(p: *const Self, addr: &Ipv4Raw) -> bool {
@@ -46,38 +53,18 @@ impl IndexSlot for Slot4 {
     }
 }
 
-/// Two aligned 8-byte loads of an address field (slot fields at offsets 8,
-/// 24 and 40 of an 8-aligned array element).
-#[inline(always)]
-fn load16(p: *const [u8; 16]) -> [u64; 2] {
-    let q = p as *const u64;
-    // SAFETY: `p` points at 16 bytes of a slot, 8-aligned.
-    unsafe { [read_volatile(q), read_volatile(q.add(1))] }
-}
-
-#[inline(always)]
-fn words(a: &Ipv6Raw) -> [u64; 2] {
-    let mut lo = [0u8; 8];
-    let mut hi = [0u8; 8];
-    lo.copy_from_slice(&a[..8]);
-    hi.copy_from_slice(&a[8..]);
-    [u64::from_ne_bytes(lo), u64::from_ne_bytes(hi)]
-}
-
 impl IndexSlot for Slot6 {
-    type Addr = Ipv6Raw;
+    type Addr = Ip6;
+    const UNREAD: Ip6 = ip6::UNSPECIFIED;
     // SAFETY (all three): as for Slot4.
     #[inline(always)]
-    fn holds(p: *const Self, addr: &Ipv6Raw) -> bool {
-        load16(unsafe { addr_of!((*p).addr) }) == words(addr)
+    // (Address fields lie at offsets 8, 24 and 40 of an 8-aligned slot.)
+    fn holds(p: *const Self, addr: &Ip6) -> bool {
+        ip6::read_shared(unsafe { addr_of!((*p).addr) }) == *addr
     }
     #[inline(always)]
-    fn real(p: *const Self, state: u32) -> Ipv6Raw {
-        let [lo, hi] = load16(unsafe { addr_of!((*p).real[index::selected(state)]) });
-        let mut out = [0u8; 16];
-        out[..8].copy_from_slice(&lo.to_ne_bytes());
-        out[8..].copy_from_slice(&hi.to_ne_bytes());
-        out
+    fn real(p: *const Self, state: u32) -> Ip6 {
+        ip6::read_shared(unsafe { addr_of!((*p).real[index::selected(state)]) })
     }
     #[inline(always)]
     fn ctr(p: *const Self) -> u32 {
@@ -98,9 +85,10 @@ enum Read<R> {
 }
 
 /// Read the slot at `p`: a match is trusted only if the slot's state was
-/// the same before and after its fields were read.
+/// the same before and after its fields were read. The real IP is read only
+/// if `REAL` (egress rewrites need it, ingress decisions do not).
 #[inline(always)]
-fn read<S: IndexSlot>(p: *const S, addr: &S::Addr) -> Option<Read<S::Addr>> {
+fn read<S: IndexSlot, const REAL: bool>(p: *const S, addr: &S::Addr) -> Option<Read<S::Addr>> {
     let s1 = S::state(p);
     if s1 & (LIVE | TOMB) == 0 {
         return Some(Read::Empty);
@@ -108,7 +96,7 @@ fn read<S: IndexSlot>(p: *const S, addr: &S::Addr) -> Option<Read<S::Addr>> {
     if s1 & LIVE == 0 || !S::holds(p, addr) {
         return Some(Read::Other);
     }
-    let real = S::real(p, s1);
+    let real = if REAL { S::real(p, s1) } else { S::UNREAD };
     let ctr = S::ctr(p);
     if S::state(p) != s1 {
         return Some(Read::Changed);
@@ -120,32 +108,58 @@ fn read<S: IndexSlot>(p: *const S, addr: &S::Addr) -> Option<Read<S::Addr>> {
     }))
 }
 
-/// Probe `map` from `home` for `addr`, at most [`MAX_PROBES`] slots: stop
-/// at an empty slot, pass tombstones and other VIPs. A slot that changed
-/// while it was read is read once more; every iteration moves one slot on,
-/// which keeps the verifier's work linear. (A slot changes once per writer
-/// operation, a syscall-paced userspace store: a probe meets two changes
-/// of one slot only if the CPU is taken from it for that long.)
+/// One probe step: the slot `i` of `page` decides the lookup (`Some`), or
+/// the probe goes on (`None`). A slot that changed while it was read is
+/// read once more.
 #[inline(always)]
-pub fn find<S: IndexSlot>(
-    map: &Array<S>,
+fn step<S: IndexSlot, const REAL: bool>(
+    page: *const [S; PAGE_SLOTS as usize],
+    i: u32,
+    addr: &S::Addr,
+) -> Option<Option<Hit<S::Addr>>> {
+    // SAFETY: `page` is a page pointer from a successful array lookup and
+    // `in_page` is below PAGE_SLOTS.
+    let p = unsafe { page.cast::<S>().add(in_page(i)) };
+    let mut r = read::<S, REAL>(p, addr)?;
+    if let Read::Changed = r {
+        r = read::<S, REAL>(p, addr)?;
+    }
+    match r {
+        Read::Empty => Some(None),
+        Read::Hit(h) => Some(Some(h)),
+        Read::Changed | Read::Other => None,
+    }
+}
+
+/// Probe `map` from `home` for `addr`, at most [`MAX_PROBES`] slots: stop
+/// at an empty slot, pass tombstones and other VIPs. The home slot's page
+/// is looked up once; the probe moves through it by offset and looks up
+/// the next page only if it gets there. The home slot is read before the
+/// loop: most lookups end there. A slot that changed while it was read is
+/// read once more; every iteration moves one slot on, which keeps the
+/// verifier's work linear. (A slot changes once per writer operation, a
+/// syscall-paced userspace store: a probe meets two changes of one slot
+/// only if the CPU is taken from it for that long.)
+#[inline(always)]
+pub fn find<S: IndexSlot, const REAL: bool>(
+    map: &Array<[S; PAGE_SLOTS as usize]>,
     addr: &S::Addr,
     home: u32,
     mask: u32,
 ) -> Option<Hit<S::Addr>> {
+    let mut page = map.get_ptr(page_of(home))?;
+    if let Some(found) = step::<S, REAL>(page, home, addr) {
+        return found;
+    }
     let mut i = home;
-    for _ in 0..MAX_PROBES {
-        let p = map.get_ptr(i)?;
-        let mut r = read(p, addr)?;
-        if let Read::Changed = r {
-            r = read(p, addr)?;
-        }
-        match r {
-            Read::Empty => return None,
-            Read::Hit(h) => return Some(h),
-            Read::Changed | Read::Other => {}
-        }
+    for _ in 1..MAX_PROBES {
         i = (i + 1) & mask;
+        if in_page(i) == 0 {
+            page = map.get_ptr(page_of(i))?;
+        }
+        if let Some(found) = step::<S, REAL>(page, i, addr) {
+            return found;
+        }
     }
     None
 }

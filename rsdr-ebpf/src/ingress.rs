@@ -13,10 +13,11 @@ use crate::{
     arp::{self, OP_REQUEST},
     counters::{count, decide},
     frame::Frame,
+    ip6,
     l2::{self, L3},
     nd::{self, Kind, Parsed},
     skb::{linear, parse_nd},
-    vip,
+    vip::{self, NO_REAL},
 };
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -80,9 +81,12 @@ fn arp_frame(frame: &Frame, off: usize) -> Verdict {
         count(Stat::InArpMalformedPassed);
         return PASS;
     };
-    let cfg = vip::config();
+    let Some(cfg) = vip::config() else {
+        count(Stat::InArpPassed);
+        return PASS;
+    };
     if arp.sender_ip != 0 {
-        if let Some(hit) = vip::lookup4(&cfg, arp.sender_ip) {
+        if let Some(hit) = vip::lookup4::<NO_REAL>(cfg, arp.sender_ip) {
             if hit.shows_conflicts() {
                 // Linux never answers ARP sent from one of its own addresses.
                 count(Stat::InArpPassed);
@@ -90,25 +94,25 @@ fn arp_frame(frame: &Frame, off: usize) -> Verdict {
             }
             return verdict(decide(
                 &hit,
-                &cfg,
+                cfg,
                 Stat::InArpConflictHidden,
                 VipCounter::ConflictsHidden,
             ));
         }
     }
     if arp.oper == OP_REQUEST {
-        if let Some(hit) = vip::lookup4(&cfg, arp.target_ip) {
+        if let Some(hit) = vip::lookup4::<NO_REAL>(cfg, arp.target_ip) {
             let enforce = if arp.sender_ip == 0 {
                 decide(
                     &hit,
-                    &cfg,
+                    cfg,
                     Stat::InArpProbeDropped,
                     VipCounter::ProbesDropped,
                 )
             } else {
                 decide(
                     &hit,
-                    &cfg,
+                    cfg,
                     Stat::InArpRequestDropped,
                     VipCounter::RequestsDropped,
                 )
@@ -141,13 +145,18 @@ fn nd_frame(parsed: Parsed) -> Verdict {
         }
         Parsed::Nd(nd) => nd,
     };
-    let cfg = vip::config();
-    if let Some(hit) = vip::lookup6(&cfg, &nd.target) {
+    let Some(cfg) = vip::config() else {
+        count(Stat::InNdPassed);
+        return PASS;
+    };
+    // Known before the lookup, so the source need not be kept across it.
+    let from_unspecified = nd.src == ip6::UNSPECIFIED;
+    if let Some(hit) = vip::lookup6::<NO_REAL>(cfg, &nd.target) {
         match nd.kind {
-            Kind::Solicitation if nd.src == [0; 16] => {
+            Kind::Solicitation if from_unspecified => {
                 return verdict(decide(
                     &hit,
-                    &cfg,
+                    cfg,
                     Stat::InDadNsDropped,
                     VipCounter::ProbesDropped,
                 ));
@@ -155,7 +164,7 @@ fn nd_frame(parsed: Parsed) -> Verdict {
             Kind::Solicitation => {
                 return verdict(decide(
                     &hit,
-                    &cfg,
+                    cfg,
                     Stat::InNsDropped,
                     VipCounter::RequestsDropped,
                 ));
@@ -163,7 +172,7 @@ fn nd_frame(parsed: Parsed) -> Verdict {
             Kind::Advertisement if !hit.shows_conflicts() => {
                 return verdict(decide(
                     &hit,
-                    &cfg,
+                    cfg,
                     Stat::InNaConflictHidden,
                     VipCounter::ConflictsHidden,
                 ));

@@ -12,6 +12,8 @@
 //! bounds-checked [`frame::Frame`].
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
+// Inline assembly for unaligned packet loads (frame.rs).
+#![cfg_attr(target_arch = "bpf", feature(asm_experimental_arch))]
 
 #[cfg(target_arch = "bpf")]
 mod arp;
@@ -26,11 +28,15 @@ mod index;
 #[cfg(target_arch = "bpf")]
 mod ingress;
 #[cfg(target_arch = "bpf")]
+mod ip6;
+#[cfg(target_arch = "bpf")]
 mod l2;
 #[cfg(target_arch = "bpf")]
 mod maps;
 #[cfg(target_arch = "bpf")]
 mod nd;
+#[cfg(target_arch = "bpf")]
+mod pools;
 #[cfg(target_arch = "bpf")]
 mod skb;
 #[cfg(target_arch = "bpf")]

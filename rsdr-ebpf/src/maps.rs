@@ -10,20 +10,20 @@ use aya_ebpf::{
     maps::{Array, LpmTrie, PerCpuArray},
 };
 use rsdr_common::{
-    Config, PoolEntry4, PoolEntry6, Slot4, Slot6, VipCounters,
+    Config, Page4, Page6, PoolEntry4, PoolEntry6, VipCounters,
     counters::STAT_SLOTS,
-    index::slots_for,
+    index::{pages_for, slots_for},
     maps::{DEFAULT_MAX_POOLS, DEFAULT_MAX_VIPS},
 };
 
-/// Sized at load to `rsdr_common::index::slots_for(max_vips)`.
+/// Sized at load to the pages of `rsdr_common::index::slots_for(max_vips)`.
 #[map]
-pub static RSDR_INDEX4: Array<Slot4> =
-    Array::with_max_entries(slots_for(DEFAULT_MAX_VIPS), BPF_F_MMAPABLE);
+pub static RSDR_INDEX4: Array<Page4> =
+    Array::with_max_entries(pages_for(slots_for(DEFAULT_MAX_VIPS)), BPF_F_MMAPABLE);
 
 #[map]
-pub static RSDR_INDEX6: Array<Slot6> =
-    Array::with_max_entries(slots_for(DEFAULT_MAX_VIPS), BPF_F_MMAPABLE);
+pub static RSDR_INDEX6: Array<Page6> =
+    Array::with_max_entries(pages_for(slots_for(DEFAULT_MAX_VIPS)), BPF_F_MMAPABLE);
 
 #[map]
 pub static RSDR_VIP_CTRS: PerCpuArray<VipCounters> =
@@ -44,5 +44,7 @@ pub static RSDR_POOL_CTRS: PerCpuArray<VipCounters> =
 #[map]
 pub static RSDR_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STAT_SLOTS, 0);
 
+/// Mmapable: userspace writes single fields (and the pool cache under its
+/// sequence count) while the datapath reads them.
 #[map]
-pub static RSDR_CONFIG: Array<Config> = Array::with_max_entries(1, 0);
+pub static RSDR_CONFIG: Array<Config> = Array::with_max_entries(1, BPF_F_MMAPABLE);

@@ -1,9 +1,12 @@
 //! IPv6 Neighbor Discovery (RFC 4861): Neighbor Solicitation and
 //! Advertisement, validated as the kernel's ndisc code would see them.
 
-use rsdr_common::Ipv6Raw;
+use core::ptr::addr_of;
 
-use crate::frame::Frame;
+use crate::{
+    frame::Frame,
+    ip6::{self, Ip6},
+};
 
 const IPV6_HLEN: usize = 40;
 /// Offset of the source address inside the IPv6 header.
@@ -47,8 +50,8 @@ pub enum Kind {
 #[derive(Clone, Copy)]
 pub struct Nd {
     pub kind: Kind,
-    pub src: Ipv6Raw,
-    pub target: Ipv6Raw,
+    pub src: Ip6,
+    pub target: Ip6,
 }
 
 /// Bytes from the IPv6 header to the end of the NS/NA head.
@@ -104,9 +107,12 @@ pub fn parse(frame: &Frame, off: usize) -> Parsed {
     {
         return Parsed::Malformed;
     }
-    Parsed::Nd(Nd {
-        kind,
-        src: ip.src,
-        target: msg.target,
-    })
+    // SAFETY: both addresses lie inside the headers checked above.
+    let (src, target) = unsafe {
+        (
+            ip6::read_packet(addr_of!(ip.src)),
+            ip6::read_packet(addr_of!(msg.target)),
+        )
+    };
+    Parsed::Nd(Nd { kind, src, target })
 }

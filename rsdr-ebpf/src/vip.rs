@@ -1,16 +1,23 @@
 //! Is this address a VIP? Exact entries first (the index), then pools
-//! (longest prefix), and the pool trie only when pools exist.
+//! (`pools.rs`), which are looked at only when some exist.
 
-use aya_ebpf::maps::lpm_trie::Key;
 use rsdr_common::{
-    Config, Ipv4Raw, Ipv6Raw, VipCounters, index,
+    Config, Ipv4Raw, VipCounters, index,
     maps::{CONFIG_F_MONITOR, VIP_F_MONITOR, VIP_F_SHOW_CONFLICTS},
 };
 
 use crate::{
     index::find,
-    maps::{RSDR_CONFIG, RSDR_INDEX4, RSDR_INDEX6, RSDR_POOL_CTRS, RSDR_POOLS4, RSDR_POOLS6},
+    ip6::{self, Ip6},
+    maps::{RSDR_CONFIG, RSDR_INDEX4, RSDR_INDEX6},
+    pools,
 };
+
+/// For `lookup4`/`lookup6`: read the real IP of an exact VIP (egress
+/// rewrites need it) ...
+pub const WITH_REAL: bool = true;
+/// ... or leave it unread (every other decision).
+pub const NO_REAL: bool = false;
 
 /// A matched VIP (or pool): its real address, flags and this CPU's counters.
 #[derive(Clone, Copy)]
@@ -34,31 +41,24 @@ impl<R> Hit<R> {
     }
 }
 
-/// The global settings (all zero if the config map was never written).
+/// The global settings: `None` only if the config map cannot be read,
+/// and then no address is a VIP.
 #[inline(always)]
-pub fn config() -> Config {
-    match RSDR_CONFIG.get(0) {
-        Some(c) => *c,
-        None => Config {
-            layout_version: 0,
-            flags: 0,
-            pools4: 0,
-            pools6: 0,
-            index_shift: 0,
-            _pad: 0,
-        },
-    }
+pub fn config() -> Option<&'static Config> {
+    RSDR_CONFIG.get(0)
 }
 
 /// 0.0.0.0 is never a VIP (docs/semantics.md), whatever the tables hold.
+/// The hit's real IP is read only if `REAL` (for exact VIPs; a pool's is
+/// always at hand).
 #[inline(always)]
-pub fn lookup4(cfg: &Config, addr: Ipv4Raw) -> Option<Hit<Ipv4Raw>> {
+pub fn lookup4<const REAL: bool>(cfg: &Config, addr: Ipv4Raw) -> Option<Hit<Ipv4Raw>> {
     if addr == 0 {
         return None;
     }
     let shift = cfg.index_shift;
     if shift != 0 {
-        let hit = find(
+        let hit = find::<_, REAL>(
             &RSDR_INDEX4,
             &addr,
             index::hash4(addr, shift),
@@ -68,44 +68,27 @@ pub fn lookup4(cfg: &Config, addr: Ipv4Raw) -> Option<Hit<Ipv4Raw>> {
             return hit;
         }
     }
-    if cfg.pools4 == 0 {
-        return None;
-    }
-    let pool = RSDR_POOLS4.get(Key::new(32, addr.to_ne_bytes()))?;
-    let counters = RSDR_POOL_CTRS.get_ptr_mut(pool.slot)?;
-    Some(Hit {
-        real: pool.real,
-        flags: pool.flags,
-        counters,
-    })
+    pools::lookup4(cfg, addr)
 }
 
 /// :: is never a VIP (docs/semantics.md), whatever the tables hold.
+/// The real IP is read as for [`lookup4`].
 #[inline(always)]
-pub fn lookup6(cfg: &Config, addr: &Ipv6Raw) -> Option<Hit<Ipv6Raw>> {
-    if *addr == [0; 16] {
+pub fn lookup6<const REAL: bool>(cfg: &Config, addr: &Ip6) -> Option<Hit<Ip6>> {
+    if *addr == ip6::UNSPECIFIED {
         return None;
     }
     let shift = cfg.index_shift;
     if shift != 0 {
-        let hit = find(
+        let hit = find::<_, REAL>(
             &RSDR_INDEX6,
             addr,
-            index::hash6(addr, shift),
+            index::hash6_words(addr, shift),
             u32::MAX >> shift,
         );
         if hit.is_some() {
             return hit;
         }
     }
-    if cfg.pools6 == 0 {
-        return None;
-    }
-    let pool = RSDR_POOLS6.get(Key::new(128, *addr))?;
-    let counters = RSDR_POOL_CTRS.get_ptr_mut(pool.slot)?;
-    Some(Hit {
-        real: pool.real,
-        flags: pool.flags,
-        counters,
-    })
+    pools::lookup6(cfg, addr)
 }

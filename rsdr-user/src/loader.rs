@@ -10,7 +10,7 @@ use aya::{
     programs::{Program, ProgramError, SchedClassifier, Xdp},
 };
 use rsdr_common::{
-    Config, LAYOUT_VERSION, PoolEntry4, PoolEntry6, Slot4, Slot6, VipCounters, index,
+    Config, LAYOUT_VERSION, Page4, Page6, PoolEntry4, PoolEntry6, VipCounters, index,
     maps::{DEFAULT_MAX_POOLS, DEFAULT_MAX_VIPS, names, programs},
 };
 use thiserror::Error;
@@ -60,7 +60,7 @@ pub enum LoadError {
 }
 
 /// Upper bound for `--max-vips`: each VIP's counters cost 128 bytes per CPU,
-/// preallocated, and each family's index 32 or 80 bytes per VIP.
+/// preallocated, and each family's index 48 or 112 bytes per VIP (two slots each).
 pub const MAX_VIPS_LIMIT: u32 = 1 << 20;
 /// Upper bound for `--max-pools`: the pool counters are preallocated per CPU.
 pub const MAX_POOLS_LIMIT: u32 = 65_536;
@@ -107,8 +107,8 @@ impl LoadOptions {
 fn expected_layout(name: &str) -> Option<(MapType, u32, u32)> {
     let u32s = size_of::<u32>() as u32;
     match name {
-        names::INDEX4 => Some((MapType::Array, u32s, size_of::<Slot4>() as u32)),
-        names::INDEX6 => Some((MapType::Array, u32s, size_of::<Slot6>() as u32)),
+        names::INDEX4 => Some((MapType::Array, u32s, size_of::<Page4>() as u32)),
+        names::INDEX6 => Some((MapType::Array, u32s, size_of::<Page6>() as u32)),
         names::VIP_COUNTERS => Some((MapType::PerCpuArray, u32s, size_of::<VipCounters>() as u32)),
         names::POOLS4 => Some((MapType::LpmTrie, 4 + 4, size_of::<PoolEntry4>() as u32)),
         names::POOLS6 => Some((MapType::LpmTrie, 4 + 16, size_of::<PoolEntry6>() as u32)),
@@ -199,8 +199,9 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
     let level = LOG_LEVEL_INFO;
     let mut loader = EbpfLoader::new();
     loader.override_global(LOG_LEVEL_GLOBAL, &level, false);
-    loader.map_max_entries(names::INDEX4, index::slots_for(opts.max_vips));
-    loader.map_max_entries(names::INDEX6, index::slots_for(opts.max_vips));
+    let pages = index::pages_for(index::slots_for(opts.max_vips));
+    loader.map_max_entries(names::INDEX4, pages);
+    loader.map_max_entries(names::INDEX6, pages);
     loader.map_max_entries(names::VIP_COUNTERS, opts.max_vips);
     loader.map_max_entries(names::POOLS4, opts.max_pools);
     loader.map_max_entries(names::POOLS6, opts.max_pools);
@@ -232,7 +233,8 @@ fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {
                     name: names::INDEX4,
                     source,
                 })?
-                .max_entries(),
+                .max_entries()
+                * index::PAGE_SLOTS,
             _ => return Err(LoadError::MissingMap(names::INDEX4)),
         }
     };

@@ -7,7 +7,7 @@
 
 use std::{
     net::IpAddr,
-    os::fd::{AsRawFd, BorrowedFd},
+    os::fd::BorrowedFd,
     ptr::NonNull,
     sync::atomic::{AtomicU32, Ordering, fence},
 };
@@ -17,6 +17,7 @@ use rsdr_common::{
     index::{self, FLAGS_MASK, LIVE, MAX_PROBES, TOMB},
 };
 
+use super::shared::Mapping;
 use crate::addr::from_raw;
 
 /// What the index code needs to know about one family's slots.
@@ -114,19 +115,6 @@ fn kind(state: u32) -> u32 {
     state & (LIVE | TOMB)
 }
 
-/// A mapping of an index map's array, unmapped on drop.
-struct Mapping {
-    ptr: NonNull<libc::c_void>,
-    len: usize,
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: a mapping we made with this length and never handed out.
-        unsafe { libc::munmap(self.ptr.as_ptr(), self.len) };
-    }
-}
-
 pub struct Index<S: Slot> {
     ptr: NonNull<S>,
     slots: u32,
@@ -150,30 +138,12 @@ impl<S: Slot> Index<S> {
                 index::MIN_SLOTS
             )));
         }
-        // SAFETY: sysconf has no preconditions.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
-        let len = (slots as usize * size_of::<S>()).div_ceil(page) * page;
-        // SAFETY: a fresh shared mapping of the map's own pages; the kernel
-        // checks the length against the map.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
-        let ptr = NonNull::new(ptr).ok_or_else(|| std::io::Error::other("mmap gave NULL"))?;
+        let mapping = Mapping::new(fd, slots as usize * size_of::<S>())?;
         Ok(Self {
-            ptr: ptr.cast(),
+            ptr: mapping.ptr(),
             slots,
             shift: index::shift_for(slots),
-            _mapping: Some(Mapping { ptr, len }),
+            _mapping: Some(mapping),
             #[cfg(test)]
             _heap: Vec::new(),
         })

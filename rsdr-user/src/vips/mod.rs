@@ -10,6 +10,8 @@
 
 mod check;
 mod index;
+mod settings;
+mod shared;
 mod tables;
 
 use std::net::IpAddr;
@@ -59,7 +61,7 @@ pub enum VipError {
         max = rsdr_common::index::MAX_PROBES
     )]
     NoSlot { vip: VipSpec },
-    #[error("map {map}: cannot map the index into memory: {source}")]
+    #[error("map {map}: cannot map it into memory: {source}")]
     Index {
         map: &'static str,
         source: std::io::Error,

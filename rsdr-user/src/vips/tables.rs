@@ -7,19 +7,21 @@ use std::{
 
 use aya::{
     Ebpf,
-    maps::{Array, LpmTrie, Map, MapData, MapError, PerCpuArray, PerCpuValues, lpm_trie::Key},
+    maps::{LpmTrie, Map, MapData, MapError, PerCpuArray, PerCpuValues, lpm_trie::Key},
     sys::SyscallError,
     util::nr_cpus,
 };
 use rsdr_common::{
-    Config, PoolEntry4, PoolEntry6, Slot4, Slot6, VipCounters,
+    PoolEntry4, PoolEntry6, Slot4, Slot6, VipCounters,
     counters::VIP_COUNTER_SLOTS,
     maps::{CONFIG_F_MONITOR, names},
+    pool_cache::{CachedPool4, CachedPool6, mask_bytes},
 };
 
 use super::{
     Change, Entry, VipError, check, check_flags,
     index::{Index, Live, NoSlot, Slot},
+    settings::Settings,
 };
 use crate::{
     addr::{VipSpec, from_raw, to_raw},
@@ -76,14 +78,14 @@ pub struct VipTables {
     pools4: LpmTrie<MapData, [u8; 4], PoolEntry4>,
     pools6: LpmTrie<MapData, [u8; 16], PoolEntry6>,
     pool_ctrs: PerCpuArray<MapData, VipCounters>,
-    config: Array<MapData, Config>,
+    settings: Settings,
     cap_vips: u32,
     cap_pools: u32,
 }
 
 /// Map an index array into our memory.
 fn map_index<S: Slot>(d: &MapData, name: &'static str) -> Result<Index<S>, VipError> {
-    let slots = d.info().map_err(map_err(name))?.max_entries();
+    let slots = d.info().map_err(map_err(name))?.max_entries() * rsdr_common::index::PAGE_SLOTS;
     Index::map(std::os::fd::AsFd::as_fd(d.fd()), slots).map_err(|e| VipError::Index {
         map: name,
         source: e,
@@ -138,8 +140,12 @@ impl VipTables {
                 .map_err(map_err(names::POOLS6))?,
             pool_ctrs: PerCpuArray::try_from(Map::PerCpuArray(dc))
                 .map_err(map_err(names::POOL_COUNTERS))?,
-            config: Array::try_from(Map::Array(get(names::CONFIG)?))
-                .map_err(map_err(names::CONFIG))?,
+            settings: Settings::map(std::os::fd::AsFd::as_fd(get(names::CONFIG)?.fd())).map_err(
+                |e| VipError::Index {
+                    map: names::CONFIG,
+                    source: e,
+                },
+            )?,
             cap_vips,
             cap_pools,
         })
@@ -279,7 +285,7 @@ impl VipTables {
         // Even when a map update failed midway: the pools written so far
         // must be served (the datapath skips the tries while the count is 0).
         if pools_changed {
-            self.sync_pool_counts()?;
+            self.sync_pools()?;
         }
         written.map(|()| changes)
     }
@@ -319,6 +325,24 @@ impl VipTables {
                 }
                 (vip, real) => return Err(VipError::FamilyMismatch { vip, real }),
             }
+        }
+        Ok(())
+    }
+
+    /// Benchmarks only: VIPs `a` and `b`, each the other's real IP, which
+    /// [`Self::add`] refuses (ARP for a real IP must keep working). An ARP
+    /// request from `a` leaves rewritten to come from `b`, and vice versa,
+    /// so every repetition of one BPF_PROG_TEST_RUN takes the rewrite path.
+    #[cfg(feature = "bench")]
+    pub fn add_swapped_pair(
+        &mut self,
+        a: std::net::Ipv4Addr,
+        b: std::net::Ipv4Addr,
+    ) -> Result<(), VipError> {
+        let ctrs = self.free_counter_slots(2)?;
+        for (ctr, (vip, real)) in ctrs.into_iter().zip([(a, b), (b, a)]) {
+            zero(&mut self.vip_ctrs, ctr, names::VIP_COUNTERS)?;
+            self.put_exact(IpAddr::V4(vip), IpAddr::V4(real), 0, Some(ctr))?;
         }
         Ok(())
     }
@@ -478,16 +502,34 @@ impl VipTables {
         Ok(used)
     }
 
-    /// Tell the datapath how many pools exist (it skips the tries at zero).
-    fn sync_pool_counts(&mut self) -> Result<(), VipError> {
-        let n4 = self.pools4.iter().count() as u32;
-        let n6 = self.pools6.iter().count() as u32;
-        let mut cfg = self.config.get(&0, 0).map_err(map_err(names::CONFIG))?;
-        if (cfg.pools4, cfg.pools6) != (n4, n6) {
-            cfg.pools4 = n4;
-            cfg.pools6 = n6;
-            self.config.set(0, cfg, 0).map_err(map_err(names::CONFIG))?;
+    /// Tell the datapath which pools exist, as the tries hold them: their
+    /// counts (it skips pools at zero) and, for families with few, the
+    /// pool cache it matches them in.
+    fn sync_pools(&mut self) -> Result<(), VipError> {
+        let mut v4 = Vec::new();
+        for item in self.pools4.iter() {
+            let (k, e) = item.map_err(map_err(names::POOLS4))?;
+            v4.push(CachedPool4 {
+                net: u32::from_ne_bytes(k.data()),
+                mask: u32::from_ne_bytes(mask_bytes(k.prefix_len() as u8)),
+                real: e.real,
+                flags: e.flags,
+                slot: e.slot,
+                _pad: 0,
+            });
         }
+        let mut v6 = Vec::new();
+        for item in self.pools6.iter() {
+            let (k, e) = item.map_err(map_err(names::POOLS6))?;
+            v6.push(CachedPool6 {
+                net: k.data(),
+                mask: mask_bytes(k.prefix_len() as u8),
+                real: e.real,
+                flags: e.flags,
+                slot: e.slot,
+            });
+        }
+        self.settings.publish_pools(&v4, &v6);
         Ok(())
     }
 
@@ -562,30 +604,24 @@ impl VipTables {
             res?;
         }
         if pools {
-            self.sync_pool_counts()?;
+            self.sync_pools()?;
         }
         Ok(found)
     }
 
     /// The global monitor switch.
     pub fn monitor(&self) -> Result<bool, VipError> {
-        Ok(self
-            .config
-            .get(&0, 0)
-            .map_err(map_err(names::CONFIG))?
-            .flags
-            & CONFIG_F_MONITOR
-            != 0)
+        Ok(self.settings.flags() & CONFIG_F_MONITOR != 0)
     }
 
     pub fn set_monitor(&mut self, on: bool) -> Result<(), VipError> {
-        let mut cfg = self.config.get(&0, 0).map_err(map_err(names::CONFIG))?;
-        if on {
-            cfg.flags |= CONFIG_F_MONITOR;
+        let flags = self.settings.flags();
+        self.settings.set_flags(if on {
+            flags | CONFIG_F_MONITOR
         } else {
-            cfg.flags &= !CONFIG_F_MONITOR;
-        }
-        self.config.set(0, cfg, 0).map_err(map_err(names::CONFIG))
+            flags & !CONFIG_F_MONITOR
+        });
+        Ok(())
     }
 }
 
