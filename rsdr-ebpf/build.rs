@@ -5,4 +5,7 @@ fn main() {
         Ok(path) => println!("cargo:rerun-if-changed={}", path.display()),
         Err(err) => println!("cargo:warning=bpf-linker not found ({err}); run `cargo xtask setup`"),
     }
+    // The linker wrapper (.cargo/config.toml) picks the instruction set.
+    println!("cargo:rerun-if-changed=bpf-linker-cpu");
+    println!("cargo:rerun-if-env-changed=RSDR_BPF_CPU");
 }

@@ -8,6 +8,8 @@ use anyhow::{Context as _, anyhow};
 use aya_build::{Package, Toolchain};
 
 fn main() -> anyhow::Result<()> {
+    // Read by the eBPF object's linker wrapper (rsdr-ebpf/bpf-linker-cpu).
+    println!("cargo:rerun-if-env-changed=RSDR_BPF_CPU");
     let metadata = cargo_metadata::MetadataCommand::new()
         .no_deps()
         .exec()

@@ -18,6 +18,16 @@
 //! - [`LIVE`] | [`REAL_SEL`]? | version | `VIP_F_*` flags: a VIP, whose real
 //!   IP is `real[1]` if `REAL_SEL` is set, else `real[0]`.
 //!
+//! Every slot also keeps the `reach` of its position as a home: one more
+//! than the largest distance from it at which a live VIP whose home it is
+//! lies (0: none). A probe reads its home slot's reach and looks at that
+//! many slots, so most misses end at the home slot even when another VIP
+//! occupies it. Userspace raises a home's reach before it publishes a VIP
+//! farther out, and lowers it after a removal to what the remaining VIPs of
+//! that home need; a probe that read the reach before an insert may miss
+//! that VIP, which is not yet configured, and one that read it before a
+//! lowering looks further than it needs.
+//!
 //! Userspace writes a slot's address and counter slot only while the slot
 //! is empty or a tombstone, and publishes it last with one store of
 //! `state`. Entries never move: a deletion leaves a tombstone (trimmed back
@@ -65,7 +75,9 @@ pub struct Slot4 {
     pub real: [u32; 2],
     /// Index of the VIP's counters in the per-CPU VIP counter array.
     pub ctr: u32,
-    pub _pad: u32,
+    /// The reach of this slot as a home (see the module docs); belongs to
+    /// the slot's position, not to the VIP it holds.
+    pub reach: u32,
 }
 
 /// An IPv6 index slot; see [`Slot4`].
@@ -77,6 +89,9 @@ pub struct Slot6 {
     pub ctr: u32,
     pub addr: [u8; 16],
     pub real: [[u8; 16]; 2],
+    /// See [`Slot4::reach`].
+    pub reach: u32,
+    pub _pad: u32,
 }
 
 /// One element of the IPv4 index map.
@@ -110,7 +125,8 @@ const _: () = assert!(core::mem::size_of::<Slot4>() == 24);
 // Both sides read and write `state` through a pointer to the slot itself.
 const _: () = assert!(core::mem::offset_of!(Slot4, state) == 0);
 const _: () = assert!(core::mem::offset_of!(Slot6, state) == 0);
-const _: () = assert!(core::mem::size_of::<Slot6>() == 56);
+// A slot per cache line, a page per 4 KiB page.
+const _: () = assert!(core::mem::size_of::<Slot6>() == 64);
 
 /// The state that publishes a VIP with `flags` and real IP `real[sel]`,
 /// one version after `prev`.

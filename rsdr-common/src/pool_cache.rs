@@ -83,7 +83,10 @@ mod tests {
         assert_eq!(mask_bytes::<4>(12), [0xff, 0xf0, 0, 0]);
         assert_eq!(mask_bytes::<4>(32), [0xff; 4]);
         let m = mask_bytes::<16>(65);
-        assert_eq!(&m[..9], &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x80]);
+        assert_eq!(
+            &m[..9],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x80]
+        );
         assert_eq!(&m[9..], &[0; 7]);
     }
 }

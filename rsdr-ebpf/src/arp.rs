@@ -2,7 +2,7 @@
 
 use rsdr_common::Ipv4Raw;
 
-use core::ptr::addr_of;
+use core::mem::offset_of;
 
 use crate::frame::{Frame, load_u32};
 
@@ -54,12 +54,13 @@ pub fn parse(frame: &Frame, off: usize) -> Option<Arp> {
     let h = frame.at::<ArpHdr>(off)?;
     // SAFETY: `at` checked that the whole header is inside the packet, so
     // are the fields loaded below.
+    let base = h.cast::<u8>();
     let (h, types, spa, tpa) = unsafe {
         (
             &*h,
-            load_u32(addr_of!((*h).ptype).cast()),
-            load_u32(addr_of!((*h).spa).cast()),
-            load_u32(addr_of!((*h).tpa).cast()),
+            load_u32::<{ offset_of!(ArpHdr, ptype) as i16 }>(base),
+            load_u32::<{ offset_of!(ArpHdr, spa) as i16 }>(base),
+            load_u32::<{ offset_of!(ArpHdr, tpa) as i16 }>(base),
         )
     };
     if (h.htype != HTYPE_ETHER && h.htype != HTYPE_IEEE802) || types != IPV4_OVER_ETHER {

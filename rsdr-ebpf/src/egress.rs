@@ -174,13 +174,7 @@ fn nd_frame(ctx: &TcContext, frame: &Frame, off: usize) -> i32 {
 }
 
 #[inline(always)]
-fn rewrite_ns_source(
-    ctx: &TcContext,
-    off: usize,
-    old: &Ip6,
-    hit: &Hit<Ip6>,
-    cfg: &Config,
-) -> i32 {
+fn rewrite_ns_source(ctx: &TcContext, off: usize, old: &Ip6, hit: &Hit<Ip6>, cfg: &Config) -> i32 {
     let (stat, counter) = (Stat::OutNsSourceRewritten, VipCounter::SendersRewritten);
     if hit.monitored(cfg) {
         count_vip(hit, stat, counter, true);

@@ -38,25 +38,29 @@ impl Frame {
     }
 }
 
-/// One 32-bit load of packet bytes at `p`, whatever its alignment.
+/// One 32-bit load of the packet bytes `OFF` bytes past `base`, whatever
+/// their alignment.
 ///
 /// The kernel allows unaligned packet loads on the architectures rsdr runs
 /// on (x86-64, arm64: the verifier enforces alignment only where the
 /// hardware lacks efficient unaligned access), but LLVM's BPF backend,
 /// told nothing, splits an unaligned load into byte loads; told that
 /// misaligned accesses are fine, it also emits them on the stack, which
-/// the verifier refuses. So the packet loads that need it say so here.
+/// the verifier refuses. So the packet loads that need it say so here,
+/// with the offset in the instruction.
 ///
 /// # Safety
-/// `p..p + 4` lies inside the packet (bounds-checked against its end).
+/// `base + OFF .. base + OFF + 4` lies inside the packet (bounds-checked
+/// against its end).
 #[inline(always)]
-pub unsafe fn load_u32(p: *const u8) -> u32 {
+pub unsafe fn load_u32<const OFF: i16>(base: *const u8) -> u32 {
     let v: u32;
     // SAFETY: the caller's promise; a plain load, no other effects.
     unsafe {
         core::arch::asm!(
-            "{v} = *(u32 *)({p} + 0)",
-            p = in(reg) p,
+            "{v} = *(u32 *)({p} + {off})",
+            p = in(reg) base,
+            off = const OFF,
             v = out(reg) v,
             options(nostack, readonly, preserves_flags)
         )
@@ -64,19 +68,20 @@ pub unsafe fn load_u32(p: *const u8) -> u32 {
     v
 }
 
-/// One 64-bit load of packet bytes at `p`, whatever its alignment (see
+/// One 64-bit load of the packet bytes `OFF` bytes past `base` (see
 /// [`load_u32`]).
 ///
 /// # Safety
-/// `p..p + 8` lies inside the packet.
+/// `base + OFF .. base + OFF + 8` lies inside the packet.
 #[inline(always)]
-pub unsafe fn load_u64(p: *const u8) -> u64 {
+pub unsafe fn load_u64<const OFF: i16>(base: *const u8) -> u64 {
     let v: u64;
     // SAFETY: the caller's promise; a plain load, no other effects.
     unsafe {
         core::arch::asm!(
-            "{v} = *(u64 *)({p} + 0)",
-            p = in(reg) p,
+            "{v} = *(u64 *)({p} + {off})",
+            p = in(reg) base,
+            off = const OFF,
             v = out(reg) v,
             options(nostack, readonly, preserves_flags)
         )

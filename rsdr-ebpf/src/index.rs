@@ -33,12 +33,14 @@ pub trait IndexSlot: Sized {
     /// The real IP that `state` selects.
     fn real(p: *const Self, state: u32) -> Self::Addr;
     fn ctr(p: *const Self) -> u32;
+    /// The slot's reach as a home.
+    fn reach(p: *const Self) -> u32;
 }
 
 impl IndexSlot for Slot4 {
     type Addr = Ipv4Raw;
     const UNREAD: Ipv4Raw = 0;
-    // SAFETY (all three): `p` is a slot pointer from a successful array lookup.
+    // SAFETY (all four): `p` is a slot pointer from a successful array lookup.
     #[inline(always)]
     fn holds(p: *const Self, addr: &Ipv4Raw) -> bool {
         unsafe { read_volatile(addr_of!((*p).addr)) == *addr }
@@ -51,12 +53,16 @@ impl IndexSlot for Slot4 {
     fn ctr(p: *const Self) -> u32 {
         unsafe { read_volatile(addr_of!((*p).ctr)) }
     }
+    #[inline(always)]
+    fn reach(p: *const Self) -> u32 {
+        unsafe { read_volatile(addr_of!((*p).reach)) }
+    }
 }
 
 impl IndexSlot for Slot6 {
     type Addr = Ip6;
     const UNREAD: Ip6 = ip6::UNSPECIFIED;
-    // SAFETY (all three): as for Slot4.
+    // SAFETY (all four): as for Slot4.
     #[inline(always)]
     // (Address fields lie at offsets 8, 24 and 40 of an 8-aligned slot.)
     fn holds(p: *const Self, addr: &Ip6) -> bool {
@@ -69,6 +75,10 @@ impl IndexSlot for Slot6 {
     #[inline(always)]
     fn ctr(p: *const Self) -> u32 {
         unsafe { read_volatile(addr_of!((*p).ctr)) }
+    }
+    #[inline(always)]
+    fn reach(p: *const Self) -> u32 {
+        unsafe { read_volatile(addr_of!((*p).reach)) }
     }
 }
 
@@ -131,11 +141,13 @@ fn step<S: IndexSlot, const REAL: bool>(
     }
 }
 
-/// Probe `map` from `home` for `addr`, at most [`MAX_PROBES`] slots: stop
-/// at an empty slot, pass tombstones and other VIPs. The home slot's page
-/// is looked up once; the probe moves through it by offset and looks up
-/// the next page only if it gets there. The home slot is read before the
-/// loop: most lookups end there. A slot that changed while it was read is
+/// Probe `map` from `home` for `addr`: the home slot's reach many slots
+/// (at most [`MAX_PROBES`]), stopping early at an empty slot, passing
+/// tombstones and other VIPs. A reach of 0 (no VIP has this home) ends a
+/// miss at once. The home slot's page is looked up once; the probe moves
+/// through it by offset and looks up the next page only if it gets there.
+/// The home slot is read before the loop: most lookups end there. A slot
+/// that changed while it was read is
 /// read once more; every iteration moves one slot on, which keeps the
 /// verifier's work linear. (A slot changes once per writer operation, a
 /// syscall-paced userspace store: a probe meets two changes of one slot
@@ -148,11 +160,19 @@ pub fn find<S: IndexSlot, const REAL: bool>(
     mask: u32,
 ) -> Option<Hit<S::Addr>> {
     let mut page = map.get_ptr(page_of(home))?;
+    // SAFETY: as in `step`.
+    let reach = S::reach(unsafe { page.cast::<S>().add(in_page(home)) });
+    if reach == 0 {
+        return None;
+    }
     if let Some(found) = step::<S, REAL>(page, home, addr) {
         return found;
     }
     let mut i = home;
-    for _ in 1..MAX_PROBES {
+    for k in 1..MAX_PROBES {
+        if k >= reach {
+            return None;
+        }
         i = (i + 1) & mask;
         if in_page(i) == 0 {
             page = map.get_ptr(page_of(i))?;

@@ -11,15 +11,17 @@ pub type Ip6 = [u64; 2];
 /// `::`
 pub const UNSPECIFIED: Ip6 = [0; 2];
 
-/// The address at `p` in a packet, whatever its alignment.
+/// The address `LO` bytes past `base` in a packet, whatever its
+/// alignment; `HI` is `LO + 8` (spelt out by the caller: a const operand
+/// cannot be computed from a const parameter).
 ///
 /// # Safety
-/// The 16 bytes at `p` lie inside the packet.
+/// The 16 bytes at `base + LO` lie inside the packet.
 #[inline(always)]
-pub unsafe fn read_packet(p: *const [u8; 16]) -> Ip6 {
-    let q = p.cast::<u8>();
+pub unsafe fn read_packet<const LO: i16, const HI: i16>(base: *const u8) -> Ip6 {
+    const { assert!(HI == LO + 8) };
     // SAFETY: the caller's promise.
-    unsafe { [load_u64(q), load_u64(q.add(8))] }
+    unsafe { [load_u64::<LO>(base), load_u64::<HI>(base)] }
 }
 
 /// The address in `a`, a map value's bytes.

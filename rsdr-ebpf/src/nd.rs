@@ -1,7 +1,7 @@
 //! IPv6 Neighbor Discovery (RFC 4861): Neighbor Solicitation and
 //! Advertisement, validated as the kernel's ndisc code would see them.
 
-use core::ptr::addr_of;
+use core::{mem::offset_of, ptr::addr_of};
 
 use crate::{
     frame::Frame,
@@ -40,6 +40,8 @@ struct NdMsg {
 
 const _: () = assert!(core::mem::size_of::<Ipv6Hdr>() == IPV6_HLEN);
 const ND_MSG_LEN: usize = core::mem::size_of::<NdMsg>();
+const SRC: i16 = offset_of!(Ipv6Hdr, src) as i16;
+const TARGET: i16 = offset_of!(NdMsg, target) as i16;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -110,8 +112,8 @@ pub fn parse(frame: &Frame, off: usize) -> Parsed {
     // SAFETY: both addresses lie inside the headers checked above.
     let (src, target) = unsafe {
         (
-            ip6::read_packet(addr_of!(ip.src)),
-            ip6::read_packet(addr_of!(msg.target)),
+            ip6::read_packet::<SRC, { SRC + 8 }>(addr_of!(*ip).cast()),
+            ip6::read_packet::<TARGET, { TARGET + 8 }>(addr_of!(*msg).cast()),
         )
     };
     Parsed::Nd(Nd { kind, src, target })

@@ -54,7 +54,10 @@ pub fn lookup4(cfg: &Config, addr: Ipv4Raw) -> Option<Hit<Ipv4Raw>> {
 pub fn lookup6(cfg: &Config, addr: &Ip6) -> Option<Hit<Ip6>> {
     let a = addr;
     match cached(cfg, &cfg.pools6, &cfg.pools.v6, |p: &CachedPool6| {
-        let (net, mask) = (ip6::read_shared(addr_of!(p.net)), ip6::read_shared(addr_of!(p.mask)));
+        let (net, mask) = (
+            ip6::read_shared(addr_of!(p.net)),
+            ip6::read_shared(addr_of!(p.mask)),
+        );
         (a[0] & mask[0] == net[0] && a[1] & mask[1] == net[1]).then(|| {
             (
                 ip6::read_shared(addr_of!(p.real)),

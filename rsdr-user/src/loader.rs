@@ -227,14 +227,15 @@ fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {
             .map(names::INDEX4)
             .ok_or(LoadError::MissingMap(names::INDEX4))?;
         match map {
-            aya::maps::Map::Array(d) => d
-                .info()
-                .map_err(|source| LoadError::Map {
-                    name: names::INDEX4,
-                    source,
-                })?
-                .max_entries()
-                * index::PAGE_SLOTS,
+            aya::maps::Map::Array(d) => {
+                d.info()
+                    .map_err(|source| LoadError::Map {
+                        name: names::INDEX4,
+                        source,
+                    })?
+                    .max_entries()
+                    * index::PAGE_SLOTS
+            }
             _ => return Err(LoadError::MissingMap(names::INDEX4)),
         }
     };

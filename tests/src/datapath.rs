@@ -80,12 +80,7 @@ impl Datapath {
         assert_eq!(change, Change::Added, "VIP {vip} should be new");
     }
 
-    fn try_run(
-        &mut self,
-        tc: bool,
-        frame: &[u8],
-        repeat: u32,
-    ) -> Result<(Run, Timing), String> {
+    fn try_run(&mut self, tc: bool, frame: &[u8], repeat: u32) -> Result<(Run, Timing), String> {
         self.try_run_prog(tc, program(tc), frame, repeat)
     }
 

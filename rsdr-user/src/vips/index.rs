@@ -24,8 +24,11 @@ use crate::addr::from_raw;
 pub trait Slot: Copy + Default + 'static {
     type Addr: Copy + Eq;
     fn home(addr: &Self::Addr, shift: u32) -> u32;
-    /// A slot holding `addr` with real IP `real` in `real[0]`.
-    fn filled(addr: Self::Addr, real: Self::Addr, ctr: u32, state: u32) -> Self;
+    /// A slot holding `addr` with real IP `real` in `real[0]`, keeping
+    /// `reach`, which belongs to the slot's position.
+    fn filled(addr: Self::Addr, real: Self::Addr, ctr: u32, state: u32, reach: u32) -> Self;
+    /// Where the reach of the slot at `p` lives.
+    fn reach_ptr(p: *mut Self) -> *mut u32;
     fn addr(&self) -> Self::Addr;
     fn real(&self, sel: usize) -> Self::Addr;
     /// Where `real[sel]` of the slot at `p` lives.
@@ -39,14 +42,18 @@ impl Slot for Slot4 {
     fn home(addr: &Ipv4Raw, shift: u32) -> u32 {
         index::hash4(*addr, shift)
     }
-    fn filled(addr: Ipv4Raw, real: Ipv4Raw, ctr: u32, state: u32) -> Self {
+    fn filled(addr: Ipv4Raw, real: Ipv4Raw, ctr: u32, state: u32, reach: u32) -> Self {
         Slot4 {
             state,
             addr,
             real: [real, real],
             ctr,
-            _pad: 0,
+            reach,
         }
+    }
+    fn reach_ptr(p: *mut Self) -> *mut u32 {
+        // SAFETY: a field of the slot `p` points at.
+        unsafe { std::ptr::addr_of_mut!((*p).reach) }
     }
     fn addr(&self) -> Ipv4Raw {
         self.addr
@@ -71,13 +78,19 @@ impl Slot for Slot6 {
     fn home(addr: &Ipv6Raw, shift: u32) -> u32 {
         index::hash6(addr, shift)
     }
-    fn filled(addr: Ipv6Raw, real: Ipv6Raw, ctr: u32, state: u32) -> Self {
+    fn filled(addr: Ipv6Raw, real: Ipv6Raw, ctr: u32, state: u32, reach: u32) -> Self {
         Slot6 {
             state,
             ctr,
             addr,
             real: [real, real],
+            reach,
+            _pad: 0,
         }
+    }
+    fn reach_ptr(p: *mut Self) -> *mut u32 {
+        // SAFETY: a field of the slot `p` points at.
+        unsafe { std::ptr::addr_of_mut!((*p).reach) }
     }
     fn addr(&self) -> Ipv6Raw {
         self.addr
@@ -181,6 +194,22 @@ impl<S: Slot> Index<S> {
         self.state_cell(i).load(Ordering::Acquire)
     }
 
+    fn reach_cell(&self, i: u32) -> &AtomicU32 {
+        // SAFETY: a 4-aligned u32 field of slot i, inside the mapping,
+        // which outlives &self.
+        unsafe { AtomicU32::from_ptr(S::reach_ptr(self.slot_ptr(i))) }
+    }
+
+    /// The reach of slot `i` as a home (see `rsdr_common::index`).
+    pub fn reach(&self, i: u32) -> u32 {
+        self.reach_cell(i).load(Ordering::Acquire)
+    }
+
+    /// Distance from the home `h` to slot `i` along the probe sequence.
+    fn distance(&self, h: u32, i: u32) -> u32 {
+        i.wrapping_sub(h) & self.mask()
+    }
+
     fn read(&self, i: u32) -> S {
         // SAFETY: inside the mapping; every bit pattern is a valid slot.
         unsafe { std::ptr::read_volatile(self.slot_ptr(i)) }
@@ -267,6 +296,13 @@ impl<S: Slot> Index<S> {
             .probe(&addr)
             .find(|i| kind(self.state(*i)) != LIVE)
             .ok_or(NoSlot)?;
+        // The home's reach covers the new VIP before it is published (the
+        // fence in `fill` orders the two).
+        let h = S::home(&addr, self.shift);
+        let need = self.distance(h, i) + 1;
+        if self.reach(h) < need {
+            self.reach_cell(h).store(need, Ordering::Relaxed);
+        }
         self.fill(i, addr, real, flags, ctr);
         Ok(i)
     }
@@ -275,9 +311,13 @@ impl<S: Slot> Index<S> {
         // No field write may overtake an earlier publish (weakly ordered CPUs).
         fence(Ordering::SeqCst);
         let prev = self.state(i);
-        // SAFETY: inside the mapping. The state word is rewritten with the
-        // value it holds (not live), so readers see no change until publish.
-        unsafe { std::ptr::write_volatile(self.slot_ptr(i), S::filled(addr, real, ctr, prev)) };
+        let reach = self.reach(i);
+        // SAFETY: inside the mapping. The state word and the reach are
+        // rewritten with the values they hold (the slot is not live), so
+        // readers see no change until publish.
+        unsafe {
+            std::ptr::write_volatile(self.slot_ptr(i), S::filled(addr, real, ctr, prev, reach))
+        };
         self.publish(i, index::live(prev, flags, 0));
     }
 
@@ -302,8 +342,19 @@ impl<S: Slot> Index<S> {
 
     /// Remove the live entry at `i`: it becomes a tombstone, and trailing
     /// tombstones (those followed by an empty slot) become empty again.
+    /// Then its home's reach shrinks to what the VIPs left there need.
     pub fn remove(&mut self, i: u32) {
+        let h = S::home(&self.read(i).addr(), self.shift);
         self.bury(i);
+        let reach = (0..self.reach(h))
+            .filter(|d| {
+                let j = (h + d) & self.mask();
+                kind(self.state(j)) == LIVE && S::home(&self.read(j).addr(), self.shift) == h
+            })
+            .map(|d| d + 1)
+            .max()
+            .unwrap_or(0);
+        self.reach_cell(h).store(reach, Ordering::Release);
     }
 
     fn bury(&mut self, i: u32) {
@@ -428,6 +479,55 @@ mod tests {
         );
         assert_eq!(ix.insert(a[MAX_PROBES as usize], 1, 0, 0), Err(NoSlot));
         assert_eq!(ix.len(), MAX_PROBES as usize);
+    }
+
+    /// Every live VIP lies within its home's reach, and every reach is the
+    /// least that covers its home's VIPs.
+    fn assert_reach_exact(ix: &Index<Slot4>) {
+        let mut need = vec![0u32; ix.slots as usize];
+        for l in ix.live() {
+            let h = Slot4::home(&l.addr, ix.shift);
+            let d = ix.distance(h, l.slot);
+            need[h as usize] = need[h as usize].max(d + 1);
+        }
+        for (h, n) in need.iter().enumerate() {
+            assert_eq!(ix.reach(h as u32), *n, "reach of home {h}");
+        }
+    }
+
+    #[test]
+    fn reach_follows_inserts_and_removals() {
+        let mut ix = idx();
+        let a = colliding(6);
+        // Neighbours homed one slot on, so chains of two homes interleave.
+        let shift = index::shift_for(64);
+        let next = (index::hash4(a[0], shift) + 1) & 63;
+        let b: Vec<u32> = (1u32..)
+            .filter(|x| index::hash4(*x, shift) == next)
+            .take(3)
+            .collect();
+        for (n, addr) in a.iter().chain(&b).enumerate() {
+            ix.insert(*addr, 1, 0, n as u32).expect("room");
+            assert_reach_exact(&ix);
+        }
+        // Out of insertion order: the last of a chain, a middle one, the first.
+        for addr in [a[5], a[2], b[0], a[0], b[2], a[4], a[1], a[3], b[1]] {
+            let i = ix.find(&addr).expect("present");
+            ix.remove(i);
+            assert_reach_exact(&ix);
+            assert_eq!(ix.find(&addr), None);
+        }
+        assert!(
+            (0..64).all(|h| ix.reach(h) == 0),
+            "reach left on an empty index"
+        );
+        // A reused tombstone inside a chain keeps the reach exact too.
+        for addr in &a[..3] {
+            ix.insert(*addr, 1, 0, 0).expect("room");
+        }
+        ix.remove(ix.find(&a[1]).expect("present"));
+        ix.insert(b[0], 1, 0, 0).expect("room");
+        assert_reach_exact(&ix);
     }
 
     #[test]

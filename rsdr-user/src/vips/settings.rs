@@ -87,7 +87,11 @@ impl Settings {
 /// # Safety
 /// `dst` points at the family's entries inside the mapped config.
 unsafe fn write_entries<P: Copy + Default>(dst: *mut [P; CACHED_POOLS], pools: &[P]) {
-    let cached = if pools.len() <= CACHED_POOLS { pools } else { &[] };
+    let cached = if pools.len() <= CACHED_POOLS {
+        pools
+    } else {
+        &[]
+    };
     for i in 0..CACHED_POOLS {
         let p = cached.get(i).copied().unwrap_or_default();
         // SAFETY: i < CACHED_POOLS, inside `dst` (the caller's promise).

@@ -183,9 +183,15 @@ pub fn run(tables: Tables, repeat: u32, reps: usize) -> Vec<Record> {
     for case in cases(tables) {
         let (prog, floor) = rounds(&mut dp, &case.frame, case.tc, repeat, reps);
         let kind = if case.tc { "TC" } else { "XDP" };
-        out.push(records(tables, case.key, case.label, prog, floor, case.non_arp, &format!(
-            "{PATH}, repeat {repeat}; floor: an empty {kind} program on the same frame"
-        )));
+        out.push(records(
+            tables,
+            case.key,
+            case.label,
+            prog,
+            floor,
+            case.non_arp,
+            &format!("{PATH}, repeat {repeat}; floor: an empty {kind} program on the same frame"),
+        ));
     }
     out.push(rewrite(&mut dp, tables, repeat, reps));
     out.into_iter().flatten().collect()
@@ -264,6 +270,8 @@ fn rewrite(dp: &mut Datapath, tables: Tables, repeat: u32, reps: usize) -> Vec<R
         prog,
         floor,
         false,
-        &format!("{PATH}, repeat {repeat}, the sender rewritten in every run (a VIP pair, each the other's real IP); floor: an empty TC program on the same frame"),
+        &format!(
+            "{PATH}, repeat {repeat}, the sender rewritten in every run (a VIP pair, each the other's real IP); floor: an empty TC program on the same frame"
+        ),
     )
 }
