@@ -119,8 +119,8 @@ pub const fn pages_for(slots: u32) -> u32 {
 const _: () = assert!(PAGE_SLOTS.is_power_of_two());
 // Elements of an array map are 8-aligned and back to back only if their
 // size is a multiple of 8: then slot i lies at i * size_of::<Slot>().
-const _: () = assert!(core::mem::size_of::<Page4>() % 8 == 0);
-const _: () = assert!(core::mem::size_of::<Page6>() % 8 == 0);
+const _: () = assert!(core::mem::size_of::<Page4>().is_multiple_of(8));
+const _: () = assert!(core::mem::size_of::<Page6>().is_multiple_of(8));
 const _: () = assert!(core::mem::size_of::<Slot4>() == 24);
 // Both sides read and write `state` through a pointer to the slot itself.
 const _: () = assert!(core::mem::offset_of!(Slot4, state) == 0);

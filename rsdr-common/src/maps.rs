@@ -31,6 +31,8 @@ pub mod names {
     pub const STATS: &str = "RSDR_STATS";
     /// Global settings: index 0 -> [`super::Config`] (mmapable array).
     pub const CONFIG: &str = "RSDR_CONFIG";
+    /// Benchmark only: program array of the tail-call egress variant.
+    pub const BENCH_EGRESS_WRITER: &str = "RSDR_BENCH_EGRESS_WRITER";
     /// aya-log ring buffer, pinned so a later `rsdr run` can read the datapath's logs.
     pub const LOGS: &str = "AYA_LOGS";
 }
@@ -51,7 +53,22 @@ pub mod programs {
     pub const BENCH_XDP_TX: &str = "rsdr_bench_xdp_tx";
     /// Benchmark only: XDP_DROP, the flood sink (cheapest disposal).
     pub const BENCH_XDP_DROP: &str = "rsdr_bench_xdp_drop";
+    /// Benchmark only: writes 4 bytes at [`super::BENCH_WRITE_OFFSET`] with
+    /// `bpf_skb_store_bytes`, as the egress rewrite does.
+    pub const BENCH_TC_STORE_BYTES: &str = "rsdr_bench_tc_store_bytes";
+    /// Benchmark only: the same 4 bytes, written directly.
+    pub const BENCH_TC_DIRECT_WRITE: &str = "rsdr_bench_tc_direct_write";
+    /// Benchmark only: the TC egress program built to hand ARP rewrites to
+    /// [`BENCH_TC_EGRESS_WRITER`] through a tail call.
+    pub const BENCH_TC_EGRESS_TAIL_CALL: &str = "rsdr_bench_tc_egress_tail_call";
+    /// Benchmark only: the direct writer it tail-calls.
+    pub const BENCH_TC_EGRESS_WRITER: &str = "rsdr_bench_tc_egress_writer";
 }
+
+/// Where the write benchmark programs write: an ARP sender address.
+pub const BENCH_WRITE_OFFSET: usize = 28;
+/// What they write there.
+pub const BENCH_WRITE_VALUE: [u8; 4] = [10, 0, 0, 2];
 
 /// Default number of exact VIPs (IPv4 and IPv6 together) when the maps are
 /// first created. Their counters are preallocated per CPU (128 bytes each).

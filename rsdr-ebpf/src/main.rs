@@ -18,6 +18,8 @@
 #[cfg(target_arch = "bpf")]
 mod arp;
 #[cfg(target_arch = "bpf")]
+mod bench_writes;
+#[cfg(target_arch = "bpf")]
 mod counters;
 #[cfg(target_arch = "bpf")]
 mod egress;
@@ -58,7 +60,7 @@ mod programs {
 
     #[classifier]
     pub fn rsdr_tc_egress(ctx: TcContext) -> i32 {
-        egress::tc(&ctx)
+        egress::tc::<false>(&ctx)
     }
 
     #[classifier]
@@ -90,6 +92,31 @@ mod programs {
     #[xdp]
     pub fn rsdr_bench_xdp_drop(_ctx: XdpContext) -> u32 {
         aya_ebpf::bindings::xdp_action::XDP_DROP
+    }
+
+    // The ways a TC program can write a frame, for the benchmark's account
+    // of why the egress rewrite is written the way it is (bench_writes.rs).
+
+    #[classifier]
+    pub fn rsdr_bench_tc_store_bytes(ctx: TcContext) -> i32 {
+        crate::bench_writes::store_bytes(&ctx)
+    }
+
+    #[classifier]
+    pub fn rsdr_bench_tc_direct_write(ctx: TcContext) -> i32 {
+        crate::bench_writes::direct_write(&ctx)
+    }
+
+    /// The egress program as it would be with a tail-called writer.
+    #[classifier]
+    pub fn rsdr_bench_tc_egress_tail_call(ctx: TcContext) -> i32 {
+        egress::tc::<true>(&ctx)
+    }
+
+    /// The writer it tail-calls.
+    #[classifier]
+    pub fn rsdr_bench_tc_egress_writer(ctx: TcContext) -> i32 {
+        crate::bench_writes::writer(&ctx)
     }
 }
 

@@ -7,7 +7,7 @@
 use aya_ebpf::{
     bindings::BPF_F_MMAPABLE,
     macros::map,
-    maps::{Array, LpmTrie, PerCpuArray},
+    maps::{Array, LpmTrie, PerCpuArray, ProgramArray},
 };
 use rsdr_common::{
     Config, Page4, Page6, PoolEntry4, PoolEntry6, VipCounters,
@@ -46,5 +46,10 @@ pub static RSDR_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STAT_SLO
 
 /// Mmapable: userspace writes single fields (and the pool cache under its
 /// sequence count) while the datapath reads them.
+/// Benchmark only: slot 0 is filled with `rsdr_bench_tc_egress_writer` by
+/// the benchmark, for `rsdr_bench_tc_egress_tail_call`.
+#[map]
+pub static RSDR_BENCH_EGRESS_WRITER: ProgramArray = ProgramArray::with_max_entries(1, 0);
+
 #[map]
 pub static RSDR_CONFIG: Array<Config> = Array::with_max_entries(1, BPF_F_MMAPABLE);

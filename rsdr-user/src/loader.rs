@@ -60,7 +60,7 @@ pub enum LoadError {
 }
 
 /// Upper bound for `--max-vips`: each VIP's counters cost 128 bytes per CPU,
-/// preallocated, and each family's index 48 or 112 bytes per VIP (two slots each).
+/// preallocated, and each family's index 48 or 128 bytes per VIP (two slots each).
 pub const MAX_VIPS_LIMIT: u32 = 1 << 20;
 /// Upper bound for `--max-pools`: the pool counters are preallocated per CPU.
 pub const MAX_POOLS_LIMIT: u32 = 65_536;

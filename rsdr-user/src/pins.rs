@@ -1,7 +1,8 @@
 //! Layout of rsdr's pin directory on bpffs.
 //!
 //! ```text
-//! <pin-dir>/maps/RSDR_VIPS4 RSDR_STATS RSDR_CONFIG AYA_LOGS
+//! <pin-dir>/maps/RSDR_INDEX4 RSDR_INDEX6 RSDR_VIP_CTRS RSDR_POOLS4 RSDR_POOLS6
+//!               RSDR_POOL_CTRS RSDR_STATS RSDR_CONFIG AYA_LOGS
 //! <pin-dir>/progs/rsdr_xdp_ingress rsdr_tc_ingress rsdr_tc_egress
 //! <pin-dir>/links/<iface>/xdp_native | xdp_skb | tc_ingress   (ingress bpf_link)
 //! <pin-dir>/links/<iface>/tc_egress                (TCX bpf_link)

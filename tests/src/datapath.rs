@@ -164,7 +164,7 @@ impl Datapath {
 
     /// Time per frame over `repeat` kernel-side repetitions.
     pub fn time(&mut self, tc: bool, frame: &[u8], repeat: u32) -> Timing {
-        self.run(tc, frame, repeat).1
+        self.time_prog(tc, program(tc), frame, repeat)
     }
 
     /// Time per frame of the empty benchmark program of the same kind (the
@@ -175,8 +175,14 @@ impl Datapath {
         } else {
             programs::BENCH_XDP_FLOOR
         };
+        self.time_prog(tc, name, frame, repeat)
+    }
+
+    /// Time per frame of the program `name` of the object (a TC program if
+    /// `tc`), over `repeat` repetitions.
+    pub fn time_prog(&mut self, tc: bool, name: &'static str, frame: &[u8], repeat: u32) -> Timing {
         self.try_run_prog(tc, name, frame, repeat)
-            .unwrap_or_else(|e| panic!("floor test run: {e}"))
+            .unwrap_or_else(|e| panic!("test run of {name}: {e}"))
             .1
     }
 

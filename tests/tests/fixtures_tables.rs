@@ -314,3 +314,122 @@ fn the_index_finds_every_vip_through_removals_and_changes() {
         assert_eq!(dp.xdp(&req_in(other)).verdict, XDP_PASS, "{other}");
     }
 }
+
+/// Addresses whose home slot in an index of `slots` slots is `home`.
+fn homed_at(home: u32, slots: u32, n: usize) -> Vec<std::net::Ipv4Addr> {
+    let shift = rsdr_common::index::shift_for(slots);
+    (0x0a40_0000u32..)
+        .map(std::net::Ipv4Addr::from)
+        .filter(|a| rsdr_common::index::hash4(u32::from_ne_bytes(a.octets()), shift) == home)
+        .take(n)
+        .collect()
+}
+
+#[test]
+fn probe_chains_cross_pages_and_wrap_around_the_index() {
+    use rsdr_common::index::{PAGE_SLOTS, slots_for};
+    // 128 slots: two pages. One chain starts on the last slot of the first
+    // page and runs into the second; another on the last slot of the index
+    // and wraps to the first. Members of each and strangers homed there
+    // are judged right, and so are the chains once their heads are gone.
+    let max_vips = 64;
+    let slots = slots_for(max_vips);
+    assert_eq!(slots, 2 * PAGE_SLOTS, "the test needs a two-page index");
+    let mut dp = Datapath::load_with(LoadOptions {
+        max_vips,
+        max_pools: 4,
+    });
+    for home in [PAGE_SLOTS - 1, slots - 1] {
+        let addrs = homed_at(home, slots, 6);
+        let (members, strangers) = addrs.split_at(4);
+        for m in members {
+            dp.add(&m.to_string(), &REAL.to_string(), 0);
+        }
+        for m in members {
+            assert_eq!(dp.xdp(&req_in(*m)).verdict, XDP_DROP, "{m} homed at {home}");
+            let out = dp.tc(&req_out(*m));
+            assert_eq!(out.verdict, TC_PASS);
+            assert_eq!(&out.output[28..32], &REAL.octets(), "{m} rewritten");
+        }
+        for s in strangers {
+            assert_eq!(dp.xdp(&req_in(*s)).verdict, XDP_PASS, "{s} homed at {home}");
+        }
+        // The head of the chain leaves: the rest, across the boundary, stay.
+        dp.tables
+            .remove(parse_vip(&members[0].to_string()).unwrap())
+            .expect("remove the chain's head");
+        assert_eq!(dp.xdp(&req_in(members[0])).verdict, XDP_PASS);
+        for m in &members[1..] {
+            assert_eq!(
+                dp.xdp(&req_in(*m)).verdict,
+                XDP_DROP,
+                "{m} after its chain's head left"
+            );
+        }
+    }
+}
+
+#[test]
+fn pools_match_alike_in_the_cache_and_in_the_tries() {
+    use rsdr_common::pool_cache::CACHED_POOLS;
+    // Grow to more pools than the cache holds (the datapath then asks the
+    // tries), then shrink back into it: every pool's members are filtered
+    // and rewritten to that pool's own real IP, and nothing else is.
+    let mut dp = Datapath::load_with(LoadOptions {
+        max_vips: 16,
+        max_pools: 32,
+    });
+    let n = CACHED_POOLS + 3;
+    let pool4 = |i: usize| format!("198.18.{i}.0/24");
+    let member4 = |i: usize| std::net::Ipv4Addr::new(198, 18, i as u8, 77);
+    let real4 = |i: usize| std::net::Ipv4Addr::new(10, 0, 1, i as u8 + 1);
+    let pool6 = |i: usize| format!("2001:db8:{:x}::/48", 0x200 + i);
+    let member6 = |i: usize| -> std::net::Ipv6Addr {
+        format!("2001:db8:{:x}::9", 0x200 + i).parse().unwrap()
+    };
+    let real6 = |i: usize| format!("2001:db8:ffff::{:x}", i + 1);
+    let check = |dp: &mut Datapath, live: usize, when: &str| {
+        for i in 0..n {
+            let want = if i < live { XDP_DROP } else { XDP_PASS };
+            assert_eq!(
+                dp.xdp(&req_in(member4(i))).verdict,
+                want,
+                "{} {when}",
+                member4(i)
+            );
+            let ns = Nd::ns(PEER6, member6(i), PEER_MAC)
+                .frame(PEER_MAC, SERVER_MAC)
+                .bytes();
+            assert_eq!(dp.xdp(&ns).verdict, want, "{} {when}", member6(i));
+            if i < live {
+                let out = dp.tc(&req_out(member4(i)));
+                assert_eq!(
+                    &out.output[28..32],
+                    &real4(i).octets(),
+                    "{} {when}",
+                    member4(i)
+                );
+            }
+        }
+        let stranger = std::net::Ipv4Addr::new(198, 19, 0, 1);
+        assert_eq!(
+            dp.xdp(&req_in(stranger)).verdict,
+            XDP_PASS,
+            "{stranger} {when}"
+        );
+    };
+    for i in 0..n {
+        dp.add(&pool4(i), &real4(i).to_string(), 0);
+        dp.add(&pool6(i), &real6(i), 0);
+        check(&mut dp, i + 1, &format!("with {} pools", i + 1));
+    }
+    for i in (0..n).rev() {
+        dp.tables
+            .remove(parse_vip(&pool4(i)).unwrap())
+            .expect("remove pool");
+        dp.tables
+            .remove(parse_vip(&pool6(i)).unwrap())
+            .expect("remove pool");
+        check(&mut dp, i, &format!("down to {i} pools"));
+    }
+}

@@ -79,6 +79,9 @@ pub struct VipTables {
     pools6: LpmTrie<MapData, [u8; 16], PoolEntry6>,
     pool_ctrs: PerCpuArray<MapData, VipCounters>,
     settings: Settings,
+    /// The maps behind the mappings, kept open: a program of the same
+    /// object loaded later refers to its maps by these descriptors.
+    _mapped: [MapData; 3],
     cap_vips: u32,
     cap_pools: u32,
 }
@@ -123,8 +126,18 @@ impl VipTables {
         mut get: impl FnMut(&'static str) -> Result<MapData, VipError>,
     ) -> Result<Self, VipError> {
         let cap = |d: &MapData, name| d.info().map(|i| i.max_entries()).map_err(map_err(name));
-        let index4 = map_index(&get(names::INDEX4)?, names::INDEX4)?;
-        let index6 = map_index(&get(names::INDEX6)?, names::INDEX6)?;
+        let (d4, d6, dcfg) = (
+            get(names::INDEX4)?,
+            get(names::INDEX6)?,
+            get(names::CONFIG)?,
+        );
+        let index4 = map_index(&d4, names::INDEX4)?;
+        let index6 = map_index(&d6, names::INDEX6)?;
+        let settings =
+            Settings::map(std::os::fd::AsFd::as_fd(dcfg.fd())).map_err(|e| VipError::Index {
+                map: names::CONFIG,
+                source: e,
+            })?;
         let dv = get(names::VIP_COUNTERS)?;
         let cap_vips = cap(&dv, names::VIP_COUNTERS)?;
         let dc = get(names::POOL_COUNTERS)?;
@@ -140,12 +153,8 @@ impl VipTables {
                 .map_err(map_err(names::POOLS6))?,
             pool_ctrs: PerCpuArray::try_from(Map::PerCpuArray(dc))
                 .map_err(map_err(names::POOL_COUNTERS))?,
-            settings: Settings::map(std::os::fd::AsFd::as_fd(get(names::CONFIG)?.fd())).map_err(
-                |e| VipError::Index {
-                    map: names::CONFIG,
-                    source: e,
-                },
-            )?,
+            settings,
+            _mapped: [d4, d6, dcfg],
             cap_vips,
             cap_pools,
         })

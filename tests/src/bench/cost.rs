@@ -7,6 +7,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use rsdr_user::addr::VipSpec;
 
 use super::Record;
+use aya::maps::ProgramArray;
+use rsdr_common::maps::{names, programs};
+use rsdr_user::loader;
+
 use crate::{
     datapath::Datapath,
     frames::{
@@ -200,18 +204,37 @@ pub fn run(tables: Tables, repeat: u32, reps: usize) -> Vec<Record> {
 /// How a cost is measured, for every record.
 const PATH: &str = "BPF_PROG_TEST_RUN on the loaded program, ns per run: this thread's CPU time across the syscall divided by repeat (the kernel's own figure, truncated to whole ns, is in kernel_ns)";
 
-/// `reps` rounds of the program and its floor back to back on `frame`:
-/// per-run times, and the kernel's truncated figures beside them.
+/// Per-run times of `reps` rounds, and the kernel's truncated figures.
+type Samples = (Vec<f64>, Vec<f64>);
+
+/// `reps` rounds of the rsdr program and its floor back to back on `frame`.
 fn rounds(
     dp: &mut Datapath,
     frame: &[u8],
     tc: bool,
     repeat: u32,
     reps: usize,
-) -> ((Vec<f64>, Vec<f64>), (Vec<f64>, Vec<f64>)) {
+) -> (Samples, Samples) {
+    let name = if tc {
+        programs::TC_EGRESS
+    } else {
+        programs::XDP_INGRESS
+    };
+    rounds_of(dp, name, frame, tc, repeat, reps)
+}
+
+/// `reps` rounds of program `name` and its floor back to back on `frame`.
+fn rounds_of(
+    dp: &mut Datapath,
+    name: &'static str,
+    frame: &[u8],
+    tc: bool,
+    repeat: u32,
+    reps: usize,
+) -> (Samples, Samples) {
     let (mut prog, mut floor) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
     for _ in 0..reps {
-        let p = dp.time(tc, frame, repeat);
+        let p = dp.time_prog(tc, name, frame, repeat);
         let f = dp.time_floor(tc, frame, repeat);
         prog.0.push(p.cpu_ns);
         prog.1.push(p.kernel_ns as f64);
@@ -225,19 +248,41 @@ fn records(
     tables: Tables,
     key: &str,
     label: &str,
-    (prog, prog_kernel): (Vec<f64>, Vec<f64>),
-    (floor, floor_kernel): (Vec<f64>, Vec<f64>),
+    prog: Samples,
+    floor: Samples,
     non_arp: bool,
     path: &str,
 ) -> Vec<Record> {
-    let base = format!("cost/{}/{key}", tables.key());
-    let floor = Record::new("cost", format!("{base}/floor"), "ns/packet", path, floor)
-        .detail("kernel_ns", super::median(&floor_kernel));
     let target = if non_arp { 1.0 } else { 8.0 };
-    let prog = Record::new("cost", base, "ns/packet", path, prog).against(&floor);
-    // Each round timed the program and its floor back to back: the delta
-    // is the median of the per-round differences, so drift between rounds
-    // (this machine is shared) cancels.
+    let [floor, prog] = paired(
+        "cost",
+        &format!("cost/{}/{key}", tables.key()),
+        prog,
+        floor,
+        path,
+    );
+    let delta = prog.details["delta_ns"].as_f64().unwrap_or(f64::NAN);
+    let prog = prog
+        .detail("label", label)
+        .detail("tables", tables.label())
+        .detail("target_delta_ns", target)
+        .detail("met", delta <= target);
+    vec![floor, prog]
+}
+
+/// A program's record and its floor's, the program's with the delta: the
+/// median of the per-round differences (each round timed the two back to
+/// back, so drift between rounds, this machine being shared, cancels).
+fn paired(
+    section: &'static str,
+    base: &str,
+    (prog, prog_kernel): Samples,
+    (floor, floor_kernel): Samples,
+    path: &str,
+) -> [Record; 2] {
+    let floor = Record::new(section, format!("{base}/floor"), "ns/packet", path, floor)
+        .detail("kernel_ns", super::median(&floor_kernel));
+    let prog = Record::new(section, base, "ns/packet", path, prog).against(&floor);
     let diffs: Vec<f64> = prog
         .samples
         .iter()
@@ -246,14 +291,10 @@ fn records(
         .collect();
     let delta = super::median(&diffs);
     let prog = prog
-        .detail("label", label)
-        .detail("tables", tables.label())
         .detail("floor_ns", floor.value)
         .detail("delta_ns", (delta * 100.0).round() / 100.0)
-        .detail("kernel_ns", super::median(&prog_kernel))
-        .detail("target_delta_ns", target)
-        .detail("met", delta <= target);
-    vec![floor, prog]
+        .detail("kernel_ns", super::median(&prog_kernel));
+    [floor, prog]
 }
 
 /// The TC rewrite. BPF_PROG_TEST_RUN's `repeat` re-runs one skb, so the
@@ -274,4 +315,87 @@ fn rewrite(dp: &mut Datapath, tables: Tables, repeat: u32, reps: usize) -> Vec<R
             "{PATH}, repeat {repeat}, the sender rewritten in every run (a VIP pair, each the other's real IP); floor: an empty TC program on the same frame"
         ),
     )
+}
+
+/// The ways a TC program can write a frame (rsdr-ebpf/src/bench_writes.rs),
+/// each beside the empty TC program: why the egress rewrite uses
+/// `bpf_skb_store_bytes`. Table-independent, so measured once: two minimal
+/// writers, then rsdr's egress program beside its variant that tail-calls
+/// a direct writer, on IPv4 TCP and on the rewrite.
+pub fn writes(repeat: u32, reps: usize) -> Vec<Record> {
+    let mut dp = Datapath::load();
+    dp.tables
+        .add_swapped_pair(SWAP_A, SWAP_B)
+        .unwrap_or_else(|e| panic!("the rewrite case's VIP pair: {e}"));
+    fill_writer_slot(&mut dp);
+    let arp = Frame::arp(SERVER_MAC, &Arp::request(SERVER_MAC, SWAP_A, PEER)).bytes();
+    let tcp = Frame::new(PEER_MAC, SERVER_MAC, ETH_P_IP, ipv4_tcp(VIP, PEER)).bytes();
+    let cases: [(&str, &str, &'static str, &[u8]); 6] = [
+        (
+            "store_bytes",
+            "4-byte write with bpf_skb_store_bytes (the rewrite's way)",
+            programs::BENCH_TC_STORE_BYTES,
+            &arp,
+        ),
+        (
+            "direct_write",
+            "4-byte direct write (un-clone prologue; test-run skbs are never clones)",
+            programs::BENCH_TC_DIRECT_WRITE,
+            &arp,
+        ),
+        (
+            "egress_tcp",
+            "rsdr TC egress: IPv4 TCP (pass)",
+            programs::TC_EGRESS,
+            &tcp,
+        ),
+        (
+            "tail_call_tcp",
+            "tail-call variant: IPv4 TCP (pass)",
+            programs::BENCH_TC_EGRESS_TAIL_CALL,
+            &tcp,
+        ),
+        (
+            "egress_rewrite",
+            "rsdr TC egress: ARP sender rewrite",
+            programs::TC_EGRESS,
+            &arp,
+        ),
+        (
+            "tail_call_rewrite",
+            "tail-call variant: ARP sender rewrite",
+            programs::BENCH_TC_EGRESS_TAIL_CALL,
+            &arp,
+        ),
+    ];
+    let mut out = Vec::new();
+    for (key, label, name, frame) in cases {
+        let (prog, floor) = rounds_of(&mut dp, name, frame, true, repeat, reps);
+        let [floor, prog] = paired(
+            "writes",
+            &format!("writes/{key}"),
+            prog,
+            floor,
+            &format!("{PATH}, repeat {repeat}; floor: an empty TC program on the same frame"),
+        );
+        out.push(floor);
+        out.push(prog.detail("label", label));
+    }
+    out
+}
+
+/// Put the direct writer into the tail-call variant's program array.
+fn fill_writer_slot(dp: &mut Datapath) {
+    let ebpf = dp.ebpf();
+    let fd = loader::tc_program(ebpf, programs::BENCH_TC_EGRESS_WRITER)
+        .map(|p| p.fd().expect("loaded").try_clone().expect("dup"))
+        .unwrap_or_else(|e| panic!("writer program: {e}"));
+    let map = ebpf
+        .map_mut(names::BENCH_EGRESS_WRITER)
+        .expect("writer program array in the object");
+    let mut slots = ProgramArray::try_from(map).expect("a program array");
+    slots.set(0, &fd, 0).expect("fill the writer slot");
+    // The variant itself must load too.
+    loader::tc_program(ebpf, programs::BENCH_TC_EGRESS_TAIL_CALL)
+        .unwrap_or_else(|e| panic!("tail-call variant: {e}"));
 }

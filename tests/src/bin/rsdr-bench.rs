@@ -83,6 +83,8 @@ fn main() {
             eprintln!("bench: program cost, {t:?}");
             records.extend(cost::run(t, repeat, reps));
         }
+        eprintln!("bench: ways to write a frame");
+        records.extend(cost::writes(repeat, reps));
     }
     if want("flood") {
         eprintln!("bench: ARP flood");
@@ -112,7 +114,7 @@ fn main() {
             let mut kept: Vec<_> = old
                 .records
                 .into_iter()
-                .filter(|r| &r.section != only)
+                .filter(|r| &r.section != only && !(only == "cost" && r.section == "writes"))
                 .collect();
             kept.extend(records);
             records = kept;
