@@ -10,7 +10,10 @@
 //! and trusts the entries only if the count was even and unchanged;
 //! otherwise it asks the trie. A pool being added may therefore be missed
 //! until the change returns, and one being removed still matched until
-//! then; a configured pool is never missed.
+//! then; a configured pool is never missed. A writer that dies between a
+//! trie change and the cache's rewrite leaves the cache stale (or the count
+//! odd, and the tries asked) until the next writer, which republishes the
+//! cache before it changes anything.
 
 use crate::{Ipv4Raw, Ipv6Raw};
 

@@ -88,12 +88,16 @@ fn cached<P, R>(
     test: impl Fn(&P) -> Option<(R, u32, u32)>,
 ) -> Cached<R> {
     let seq = vread!(cfg.pools.seq);
+    // Odd first: a writer that died midway leaves the count unreliable.
+    if seq & 1 != 0 {
+        return Cached::AskTrie;
+    }
     // SAFETY: a field of the live config map value.
     let n = unsafe { read_volatile(count) } as usize;
     if n == 0 {
         return Cached::Miss;
     }
-    if seq & 1 != 0 || n > CACHED_POOLS {
+    if n > CACHED_POOLS {
         return Cached::AskTrie;
     }
     let mut found = None;

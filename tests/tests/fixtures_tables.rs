@@ -433,3 +433,32 @@ fn pools_match_alike_in_the_cache_and_in_the_tries() {
         check(&mut dp, i, &format!("down to {i} pools"));
     }
 }
+
+#[test]
+fn an_interrupted_pool_publish_sends_frames_to_the_tries_until_the_next_change() {
+    // A writer killed right after it began publishing the first pool of a
+    // family leaves the cache's count odd and the pool count at 0, while
+    // the trie holds the pool: the datapath must ask the trie, not take
+    // the count for "no pools". The next change republishes.
+    let mut dp = Datapath::load_with(LoadOptions {
+        max_vips: 16,
+        max_pools: 4,
+    });
+    dp.add("203.0.113.0/24", &REAL.to_string(), 0);
+    dp.tables.interrupt_pool_publish((0, 0));
+    assert_eq!(
+        dp.xdp(&req_in(POOLED)).verdict,
+        XDP_DROP,
+        "pool member while the cache is marked mid-write"
+    );
+    assert_eq!(dp.stat(Stat::InArpRequestDropped, false), 1);
+    dp.add(&VIP.to_string(), &REAL.to_string(), 0);
+    assert_eq!(
+        dp.xdp(&req_in(POOLED)).verdict,
+        XDP_DROP,
+        "after the next change"
+    );
+    assert_eq!(dp.xdp(&req_in(VIP)).verdict, XDP_DROP);
+    let other = std::net::Ipv4Addr::new(203, 0, 114, 1);
+    assert_eq!(dp.xdp(&req_in(other)).verdict, XDP_PASS, "{other}");
+}

@@ -82,6 +82,21 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Tests only: leave the pool cache as a writer killed right after it
+    /// began a publish leaves it: the sequence count odd, the counts of
+    /// `counts` (the ones from before the change it was publishing).
+    #[cfg(feature = "bench")]
+    pub fn interrupt_publish(&mut self, counts: (u32, u32)) {
+        let seq = self.word(|c| unsafe { addr_of_mut!((*c).pools.seq) });
+        seq.store(seq.load(Ordering::Relaxed) | 1, Ordering::Release);
+        self.word(|c| unsafe { addr_of_mut!((*c).pools4) })
+            .store(counts.0, Ordering::Release);
+        self.word(|c| unsafe { addr_of_mut!((*c).pools6) })
+            .store(counts.1, Ordering::Release);
+    }
+}
+
 /// Fill the cache entries of one family: `pools` if they fit, zeros after.
 ///
 /// # Safety

@@ -250,6 +250,7 @@ impl VipTables {
         for (_, _, flags) in items {
             check_flags(*flags)?;
         }
+        self.heal_pool_cache()?;
         let all = self.entries()?;
         let pairs: Vec<(VipSpec, IpAddr)> = items.iter().map(|(v, r, _)| (*v, *r)).collect();
         check(&all, &pairs)?;
@@ -348,12 +349,36 @@ impl VipTables {
         a: std::net::Ipv4Addr,
         b: std::net::Ipv4Addr,
     ) -> Result<(), VipError> {
+        let all = self.entries()?;
+        let exact = all
+            .iter()
+            .filter(|e| matches!(e.vip, VipSpec::Addr(_)))
+            .count();
+        if exact + 2 > self.cap_vips as usize {
+            return Err(VipError::Full {
+                what: "VIP",
+                capacity: self.cap_vips,
+                flag: "--max-vips",
+            });
+        }
+        for v in [a, b] {
+            let spec = VipSpec::Addr(IpAddr::V4(v));
+            if all.iter().any(|e| e.vip == spec) {
+                return Err(VipError::Duplicate(spec));
+            }
+        }
         let ctrs = self.free_counter_slots(2)?;
         for (ctr, (vip, real)) in ctrs.into_iter().zip([(a, b), (b, a)]) {
             zero(&mut self.vip_ctrs, ctr, names::VIP_COUNTERS)?;
             self.put_exact(IpAddr::V4(vip), IpAddr::V4(real), 0, Some(ctr))?;
         }
         Ok(())
+    }
+
+    /// Tests only: see [`Settings::interrupt_publish`].
+    #[cfg(feature = "bench")]
+    pub fn interrupt_pool_publish(&mut self, counts: (u32, u32)) {
+        self.settings.interrupt_publish(counts);
     }
 
     /// Check that every new VIP finds an index slot, before anything is
@@ -511,6 +536,14 @@ impl VipTables {
         Ok(used)
     }
 
+    /// Before a change: publish the pools afresh, in case an earlier writer
+    /// died between changing a trie and publishing it (the cache would
+    /// then hide or keep a pool until the next pool change). Writers hold
+    /// the pin directory's lock, so nothing else publishes meanwhile.
+    fn heal_pool_cache(&mut self) -> Result<(), VipError> {
+        self.sync_pools()
+    }
+
     /// Tell the datapath which pools exist, as the tries hold them: their
     /// counts (it skips pools at zero) and, for families with few, the
     /// pool cache it matches them in.
@@ -518,9 +551,11 @@ impl VipTables {
         let mut v4 = Vec::new();
         for item in self.pools4.iter() {
             let (k, e) = item.map_err(map_err(names::POOLS4))?;
+            let mask = u32::from_ne_bytes(mask_bytes(k.prefix_len() as u8));
             v4.push(CachedPool4 {
-                net: u32::from_ne_bytes(k.data()),
-                mask: u32::from_ne_bytes(mask_bytes(k.prefix_len() as u8)),
+                // Masked like the trie matches, whatever the key holds.
+                net: u32::from_ne_bytes(k.data()) & mask,
+                mask,
                 real: e.real,
                 flags: e.flags,
                 slot: e.slot,
@@ -530,9 +565,12 @@ impl VipTables {
         let mut v6 = Vec::new();
         for item in self.pools6.iter() {
             let (k, e) = item.map_err(map_err(names::POOLS6))?;
+            let mask: [u8; 16] = mask_bytes(k.prefix_len() as u8);
+            let mut net = k.data();
+            net.iter_mut().zip(&mask).for_each(|(n, m)| *n &= m);
             v6.push(CachedPool6 {
-                net: k.data(),
-                mask: mask_bytes(k.prefix_len() as u8),
+                net,
+                mask,
                 real: e.real,
                 flags: e.flags,
                 slot: e.slot,
@@ -586,36 +624,36 @@ impl VipTables {
             }
             found.push(self.get(vip)?.ok_or(VipError::Absent(*vip))?);
         }
+        self.heal_pool_cache()?;
         let mut pools = false;
-        for vip in vips {
-            let res = match *vip {
-                VipSpec::Addr(IpAddr::V4(a)) => {
-                    remove_from(&mut self.index4, &to_raw(a));
-                    Ok(())
-                }
-                VipSpec::Addr(IpAddr::V6(a)) => {
-                    remove_from(&mut self.index6, &a.octets());
-                    Ok(())
-                }
-                VipSpec::Pool(IpAddr::V4(n), l) => {
-                    pools = true;
-                    self.pools4
-                        .remove(&Key::new(u32::from(l), n.octets()))
-                        .map_err(map_err(names::POOLS4))
-                }
-                VipSpec::Pool(IpAddr::V6(n), l) => {
-                    pools = true;
-                    self.pools6
-                        .remove(&Key::new(u32::from(l), n.octets()))
-                        .map_err(map_err(names::POOLS6))
-                }
-            };
-            res?;
-        }
+        let removed = vips.iter().try_for_each(|vip| match *vip {
+            VipSpec::Addr(IpAddr::V4(a)) => {
+                remove_from(&mut self.index4, &to_raw(a));
+                Ok(())
+            }
+            VipSpec::Addr(IpAddr::V6(a)) => {
+                remove_from(&mut self.index6, &a.octets());
+                Ok(())
+            }
+            VipSpec::Pool(IpAddr::V4(n), l) => {
+                pools = true;
+                self.pools4
+                    .remove(&Key::new(u32::from(l), n.octets()))
+                    .map_err(map_err(names::POOLS4))
+            }
+            VipSpec::Pool(IpAddr::V6(n), l) => {
+                pools = true;
+                self.pools6
+                    .remove(&Key::new(u32::from(l), n.octets()))
+                    .map_err(map_err(names::POOLS6))
+            }
+        });
+        // Even when a removal failed midway: the pools removed so far must
+        // leave the cache too, or the datapath would go on matching them.
         if pools {
             self.sync_pools()?;
         }
-        Ok(found)
+        removed.map(|()| found)
     }
 
     /// The global monitor switch.
