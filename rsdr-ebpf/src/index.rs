@@ -62,9 +62,9 @@ impl IndexSlot for Slot4 {
 impl IndexSlot for Slot6 {
     type Addr = Ip6;
     const UNREAD: Ip6 = ip6::UNSPECIFIED;
-    // SAFETY (all four): as for Slot4.
+    // SAFETY (all four): as for Slot4. The address fields lie at offsets 8,
+    // 24 and 40 of an 8-aligned slot, as `ip6::read_shared` needs.
     #[inline(always)]
-    // (Address fields lie at offsets 8, 24 and 40 of an 8-aligned slot.)
     fn holds(p: *const Self, addr: &Ip6) -> bool {
         ip6::read_shared(unsafe { addr_of!((*p).addr) }) == *addr
     }
@@ -147,9 +147,8 @@ fn step<S: IndexSlot, const REAL: bool>(
 /// miss at once. The home slot's page is looked up once; the probe moves
 /// through it by offset and looks up the next page only if it gets there.
 /// The home slot is read before the loop: most lookups end there. A slot
-/// that changed while it was read is
-/// read once more; every iteration moves one slot on, which keeps the
-/// verifier's work linear. (A slot changes once per writer operation, a
+/// that changed while it was read is read once more; every iteration moves
+/// one slot on, which keeps the verifier's work linear. (A slot changes once per writer operation, a
 /// syscall-paced userspace store: a probe meets two changes of one slot
 /// only if the CPU is taken from it for that long.)
 #[inline(always)]

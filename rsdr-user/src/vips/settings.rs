@@ -55,15 +55,29 @@ impl Settings {
             .store(flags, Ordering::Release);
     }
 
+    /// The pool cache's sequence count.
+    fn seq(&self) -> &AtomicU32 {
+        // SAFETY: a field of the config the pointer points at.
+        self.word(|c| unsafe { addr_of_mut!((*c).pools.seq) })
+    }
+
+    /// Store the pool counts of both families.
+    fn store_counts(&self, (v4, v6): (u32, u32), order: Ordering) {
+        // SAFETY (closures): fields of the config the pointer points at.
+        self.word(|c| unsafe { addr_of_mut!((*c).pools4) })
+            .store(v4, order);
+        self.word(|c| unsafe { addr_of_mut!((*c).pools6) })
+            .store(v6, order);
+    }
+
     /// Publish the pools of both families (all of them, as the tries hold
     /// them) and their counts: the entries are written only while the
     /// sequence count is odd, so the datapath asks the tries meanwhile.
     /// Families with more than [`CACHED_POOLS`] pools get only their count.
     pub fn publish_pools(&mut self, v4: &[CachedPool4], v6: &[CachedPool6]) {
-        let seq = self.word(|c| unsafe { addr_of_mut!((*c).pools.seq) });
         // Odd already if an earlier writer died midway: stay odd.
-        let odd = seq.load(Ordering::Relaxed) | 1;
-        seq.store(odd, Ordering::Relaxed);
+        let odd = self.seq().load(Ordering::Relaxed) | 1;
+        self.seq().store(odd, Ordering::Relaxed);
         // No entry write may become visible before the odd count.
         fence(Ordering::SeqCst);
         let c = self.ptr.as_ptr();
@@ -73,27 +87,18 @@ impl Settings {
             write_entries(addr_of_mut!((*c).pools.v4), v4);
             write_entries(addr_of_mut!((*c).pools.v6), v6);
         }
-        self.word(|c| unsafe { addr_of_mut!((*c).pools4) })
-            .store(v4.len() as u32, Ordering::Relaxed);
-        self.word(|c| unsafe { addr_of_mut!((*c).pools6) })
-            .store(v6.len() as u32, Ordering::Relaxed);
-        self.word(|c| unsafe { addr_of_mut!((*c).pools.seq) })
-            .store(odd.wrapping_add(1), Ordering::Release);
+        self.store_counts((v4.len() as u32, v6.len() as u32), Ordering::Relaxed);
+        self.seq().store(odd.wrapping_add(1), Ordering::Release);
     }
-}
 
-impl Settings {
     /// Tests only: leave the pool cache as a writer killed right after it
     /// began a publish leaves it: the sequence count odd, the counts of
     /// `counts` (the ones from before the change it was publishing).
     #[cfg(feature = "bench")]
     pub fn interrupt_publish(&mut self, counts: (u32, u32)) {
-        let seq = self.word(|c| unsafe { addr_of_mut!((*c).pools.seq) });
-        seq.store(seq.load(Ordering::Relaxed) | 1, Ordering::Release);
-        self.word(|c| unsafe { addr_of_mut!((*c).pools4) })
-            .store(counts.0, Ordering::Release);
-        self.word(|c| unsafe { addr_of_mut!((*c).pools6) })
-            .store(counts.1, Ordering::Release);
+        let odd = self.seq().load(Ordering::Relaxed) | 1;
+        self.seq().store(odd, Ordering::Release);
+        self.store_counts(counts, Ordering::Release);
     }
 }
 
