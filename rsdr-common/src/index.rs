@@ -168,27 +168,14 @@ pub const fn hash4(raw: u32, shift: u32) -> u32 {
 /// with independent multiplies, then Fibonacci-hashed.
 #[inline(always)]
 pub fn hash6(a: &[u8; 16], shift: u32) -> u32 {
-    let w = |i: usize| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&a[i..i + 8]);
-        u64::from_ne_bytes(b)
-    };
-    hash6_words(&[w(0), w(8)], shift)
+    hash6_words(&crate::maps::ipv6_words(a), shift)
 }
 
 /// [`hash6`] of an address held as two native words of its wire bytes
 /// (bytes 0..8 and 8..16), as the datapath holds it.
 #[inline(always)]
 pub fn hash6_words(a: &[u64; 2], shift: u32) -> u32 {
-    let halves = |x: u64| {
-        let b = x.to_ne_bytes();
-        (
-            u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
-            u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
-        )
-    };
-    let (w0, w1) = halves(a[0]);
-    let (w2, w3) = halves(a[1]);
+    let [w0, w1, w2, w3] = crate::maps::ipv6_words32(a);
     let x = w0
         ^ w1.wrapping_mul(0x85eb_ca6b)
         ^ w2.wrapping_mul(0xc2b2_ae35)

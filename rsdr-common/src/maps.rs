@@ -10,6 +10,32 @@ pub type Ipv4Raw = u32;
 /// An IPv6 address as its sixteen wire bytes.
 pub type Ipv6Raw = [u8; 16];
 
+/// An IPv6 address as two native 64-bit words of its wire bytes (bytes
+/// 0..8 and 8..16), as the datapath holds it: two loads, two compares.
+pub type Ipv6Words = [u64; 2];
+
+/// [`Ipv6Raw`] as [`Ipv6Words`].
+#[inline(always)]
+pub fn ipv6_words(a: &Ipv6Raw) -> Ipv6Words {
+    let w = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&a[i..i + 8]);
+        u64::from_ne_bytes(b)
+    };
+    [w(0), w(8)]
+}
+
+/// [`Ipv6Words`] as four native 32-bit words of the wire bytes (bytes
+/// 0..4, 4..8, 8..12, 12..16).
+#[inline(always)]
+pub fn ipv6_words32(a: &Ipv6Words) -> [u32; 4] {
+    let half = |x: u64, i: usize| {
+        let b = x.to_ne_bytes();
+        u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+    };
+    [half(a[0], 0), half(a[0], 4), half(a[1], 0), half(a[1], 4)]
+}
+
 /// Per-VIP (or per-pool) counters, see [`crate::VipCounter`].
 pub type VipCounters = [u64; VIP_COUNTER_SLOTS];
 

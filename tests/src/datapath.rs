@@ -44,7 +44,7 @@ pub struct Datapath {
 }
 
 /// The program the fixtures run: TC egress if `tc`, else XDP ingress.
-fn program(tc: bool) -> &'static str {
+pub fn program(tc: bool) -> &'static str {
     if tc {
         programs::TC_EGRESS
     } else {
@@ -160,11 +160,6 @@ impl Datapath {
     /// Run the TC egress program on `frame`.
     pub fn tc(&mut self, frame: &[u8]) -> Run {
         self.run(true, frame, 1).0
-    }
-
-    /// Time per frame over `repeat` kernel-side repetitions.
-    pub fn time(&mut self, tc: bool, frame: &[u8], repeat: u32) -> Timing {
-        self.time_prog(tc, program(tc), frame, repeat)
     }
 
     /// Time per frame of the empty benchmark program of the same kind (the

@@ -12,7 +12,7 @@ use rsdr_common::maps::{names, programs};
 use rsdr_user::loader;
 
 use crate::{
-    datapath::Datapath,
+    datapath::{self, Datapath},
     frames::{
         Arp, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, Frame, Nd, PEER_MAC, SERVER_MAC, ipv4_tcp, ipv6_tcp,
     },
@@ -212,12 +212,7 @@ fn rounds(
     repeat: u32,
     reps: usize,
 ) -> (Samples, Samples) {
-    let name = if tc {
-        programs::TC_EGRESS
-    } else {
-        programs::XDP_INGRESS
-    };
-    rounds_of(dp, name, frame, tc, repeat, reps)
+    rounds_of(dp, datapath::program(tc), frame, tc, repeat, reps)
 }
 
 /// `reps` rounds of program `name` and its floor back to back on `frame`.
@@ -297,9 +292,8 @@ fn paired(
 /// The TC rewrite. BPF_PROG_TEST_RUN's `repeat` re-runs one skb, so the
 /// frame comes from one VIP of a pair that are each other's real IP (a
 /// table `rsdr` itself refuses): every run rewrites the sender, from A to B,
-/// then from B to A.
-/// The pair is added last, so that the other cases see only the tables
-/// their label names.
+/// then from B to A. The pair is added last, so that the other cases see
+/// only the tables their labels name.
 fn rewrite(dp: &mut Datapath, tables: Tables, repeat: u32, reps: usize) -> Vec<Record> {
     dp.tables
         .add_swapped_pair(SWAP_A, SWAP_B)
