@@ -61,6 +61,9 @@ pub mod names {
     pub const BENCH_EGRESS_WRITER: &str = "RSDR_BENCH_EGRESS_WRITER";
     /// aya-log ring buffer, pinned so a later `rsdr run` can read the datapath's logs.
     pub const LOGS: &str = "AYA_LOGS";
+    /// Global (read-only data, set by the loader): the hash shift of both
+    /// VIP indexes, from their size ([`crate::index::shift_for`]).
+    pub const INDEX_SHIFT_GLOBAL: &str = "RSDR_INDEX_SHIFT";
 }
 
 /// Program names, as declared in the eBPF object.
@@ -150,8 +153,10 @@ pub struct Config {
     pub pools4: u32,
     /// Number of IPv6 pools; likewise.
     pub pools6: u32,
-    /// Hash shift of both VIP indexes ([`crate::index::shift_for`]); 0 until
-    /// the loader sets it, and then no address is an exact VIP.
+    /// Hash shift of both VIP indexes ([`crate::index::shift_for`]), set
+    /// when the maps are made. The datapath reads its own load-time copy
+    /// ([`names::INDEX_SHIFT_GLOBAL`]); this one tells programs of earlier
+    /// builds, which read it here, during an upgrade.
     pub index_shift: u32,
     pub _pad: u32,
     /// The pools, while few (see [`crate::pool_cache`]).

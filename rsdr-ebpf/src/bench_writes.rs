@@ -5,9 +5,9 @@
 //! - `bpf_skb_store_bytes`, as the egress ARP rewrite writes: a helper
 //!   call per write.
 //! - A direct write: cheaper per write, but any direct write makes the
-//!   kernel prefix the whole program with an un-clone of every cloned skb
-//!   (every TCP segment on egress), which BPF_PROG_TEST_RUN's fresh skbs
-//!   do not show.
+//!   verifier prefix the whole program with a `bpf_skb_pull_data` call on
+//!   every cloned skb (every TCP segment on egress; it copies headers that
+//!   are shared), which BPF_PROG_TEST_RUN's fresh skbs do not show.
 //! - Moving direct writes into a tail-called program keeps that prologue
 //!   off other traffic, but a program that contains a tail call pays the
 //!   JIT's tail-call bookkeeping on every packet. The benchmark measures

@@ -4,8 +4,8 @@
 //!
 //! Packet bytes are only read directly; writes go through helpers
 //! (`bpf_skb_store_bytes`, `bpf_l4_csum_replace`). A direct packet write
-//! would make the kernel un-clone every skb this program sees (TCP's
-//! included) before it runs.
+//! would make the verifier start this program with a `bpf_skb_pull_data`
+//! call on every cloned skb (every TCP segment), copying shared headers.
 
 use aya_ebpf::{
     bindings::{BPF_F_PSEUDO_HDR, TC_ACT_SHOT, TC_ACT_UNSPEC},

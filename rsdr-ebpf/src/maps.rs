@@ -5,6 +5,7 @@
 //! array by counter slot, as pools' do.
 
 use aya_ebpf::{
+    Global,
     bindings::BPF_F_MMAPABLE,
     macros::map,
     maps::{Array, LpmTrie, PerCpuArray, ProgramArray},
@@ -53,3 +54,10 @@ pub static RSDR_BENCH_EGRESS_WRITER: ProgramArray = ProgramArray::with_max_entri
 
 #[map]
 pub static RSDR_CONFIG: Array<Config> = Array::with_max_entries(1, BPF_F_MMAPABLE);
+
+/// The indexes' hash shift (`rsdr_common::maps::names::INDEX_SHIFT_GLOBAL`):
+/// fixed with their size when the object is loaded, so a lookup reads it
+/// from read-only data, not from the settings map. 0 only if a loader did
+/// not set it, and then no address is an exact VIP.
+#[unsafe(no_mangle)]
+pub static RSDR_INDEX_SHIFT: Global<u32> = Global::new(0);

@@ -9,7 +9,7 @@ use rsdr_common::{
 use crate::{
     index::find,
     ip6::{self, Ip6},
-    maps::{RSDR_CONFIG, RSDR_INDEX4, RSDR_INDEX6},
+    maps::{RSDR_CONFIG, RSDR_INDEX_SHIFT, RSDR_INDEX4, RSDR_INDEX6},
     pools,
 };
 
@@ -56,7 +56,7 @@ pub fn lookup4<const REAL: bool>(cfg: &Config, addr: Ipv4Raw) -> Option<Hit<Ipv4
     if addr == 0 {
         return None;
     }
-    let shift = cfg.index_shift;
+    let shift = RSDR_INDEX_SHIFT.load();
     if shift != 0 {
         let hit = find::<_, REAL>(
             &RSDR_INDEX4,
@@ -78,7 +78,7 @@ pub fn lookup6<const REAL: bool>(cfg: &Config, addr: &Ip6) -> Option<Hit<Ip6>> {
     if *addr == ip6::UNSPECIFIED {
         return None;
     }
-    let shift = cfg.index_shift;
+    let shift = RSDR_INDEX_SHIFT.load();
     if shift != 0 {
         let hit = find::<_, REAL>(
             &RSDR_INDEX6,

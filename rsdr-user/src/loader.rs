@@ -202,6 +202,13 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
     let pages = index::pages_for(index::slots_for(opts.max_vips));
     loader.map_max_entries(names::INDEX4, pages);
     loader.map_max_entries(names::INDEX6, pages);
+    // Reused indexes keep their size, whatever `max_vips` says now.
+    let pages = match pins {
+        Some(pins) => pinned_pages(pins)?.unwrap_or(pages),
+        None => pages,
+    };
+    let shift = index::shift_for(pages * index::PAGE_SLOTS);
+    loader.override_global(names::INDEX_SHIFT_GLOBAL, &shift, true);
     loader.map_max_entries(names::VIP_COUNTERS, opts.max_vips);
     loader.map_max_entries(names::POOLS4, opts.max_pools);
     loader.map_max_entries(names::POOLS6, opts.max_pools);
@@ -219,6 +226,35 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
     tc_program(&mut ebpf, programs::TC_INGRESS)?;
     tc_program(&mut ebpf, programs::TC_EGRESS)?;
     Ok(ebpf)
+}
+
+/// The page count of the pinned indexes, if they are pinned; both must
+/// have the same, as the one hash shift serves both.
+fn pinned_pages(pins: &PinDir) -> Result<Option<u32>, LoadError> {
+    let mut pages = None;
+    for name in [names::INDEX4, names::INDEX6] {
+        let path = pins.map(name);
+        if !path.exists() {
+            continue;
+        }
+        let got = MapInfo::from_pin(&path)
+            .map_err(|source| LoadError::Inspect {
+                path: path.clone(),
+                source,
+            })?
+            .max_entries();
+        if pages.is_some_and(|p| p != got) {
+            return Err(LoadError::Incompatible {
+                path,
+                what: format!(
+                    "{got} index pages, the other index has {}",
+                    pages.unwrap_or(0)
+                ),
+            });
+        }
+        pages = Some(got);
+    }
+    Ok(pages)
 }
 
 fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {

@@ -248,3 +248,46 @@ fn a_full_table_fails_in_one_short_line_and_changes_nothing() {
     assert!(run.stderr.len() < 400, "short error: {}", run.stderr);
     assert_eq!(state(&lab), before, "rolled back to the first file");
 }
+
+/// Programs loaded later against pinned maps (by another rsdr build, or
+/// after their own pins were lost) hash with the pinned indexes' size, not
+/// with the `max_vips` of the run that happens to load them: the hash shift
+/// is fixed from the maps when the object is loaded.
+#[test]
+fn programs_loaded_against_pinned_maps_hash_with_their_size() {
+    let lab = Lab::new();
+    let conf = ConfFile::new(&("[settings]\nmax_vips = 16\n".to_owned() + &base()));
+    lab.rsdr(&["apply", "-c", &conf.arg()]).ok();
+    assert_eq!(lab.arping_from_peer(VIP, 1), 0, "filtered at first");
+    let progs = std::path::Path::new(&lab.pin_dir()).join("progs");
+    let pins =
+        std::fs::read_dir(&progs).unwrap_or_else(|e| panic!("listing {}: {e}", progs.display()));
+    for pin in pins {
+        let path = pin.expect("a program pin").path();
+        std::fs::remove_file(&path).unwrap_or_else(|e| panic!("removing {}: {e}", path.display()));
+    }
+    // The hook change needs the TC ingress program: the object is loaded
+    // again, against the pinned maps, by a run asking for far more room.
+    conf.write(
+        &("[settings]\nmax_vips = 100000\n".to_owned()
+            + &iface("eth0", "ingress = \"tc\"")
+            + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")),
+    );
+    let out = lab.rsdr(&["apply", "-c", &conf.arg()]);
+    assert!(out.ok().contains("~ eth0: ingress"), "{}", out.stdout);
+    // The egress program, loaded first, would drop the kernel's reply
+    // anyway: the ingress program's own count tells whether it found the VIP.
+    let requests_dropped = || {
+        let st: serde_json::Value =
+            serde_json::from_str(lab.rsdr(&["stats", "--json"]).ok()).expect("stats JSON");
+        st["vips"][0]["counters"]["requests_dropped"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no requests_dropped counter: {st}"))
+    };
+    let before = requests_dropped();
+    assert_eq!(lab.arping_from_peer(VIP, 2), 0, "no reply for the VIP");
+    assert!(
+        requests_dropped() >= before + 2,
+        "the programs loaded later find the VIP and drop the requests themselves"
+    );
+}

@@ -317,7 +317,8 @@ fn rewrite(dp: &mut Datapath, tables: Tables, repeat: u32, reps: usize) -> Vec<R
 /// each beside the empty TC program: why the egress rewrite uses
 /// `bpf_skb_store_bytes`. Table-independent, so measured once: two minimal
 /// writers, then rsdr's egress program beside its variant that tail-calls
-/// a direct writer, on IPv4 TCP and on the rewrite.
+/// a direct writer, on IPv4 TCP and on the rewrite; then one decision on
+/// both ingress hooks, and the rewrite's decision without its write.
 pub fn writes(repeat: u32, reps: usize) -> Vec<Record> {
     let mut dp = Datapath::load();
     dp.tables
@@ -326,59 +327,93 @@ pub fn writes(repeat: u32, reps: usize) -> Vec<Record> {
     fill_writer_slot(&mut dp);
     let arp = Frame::arp(SERVER_MAC, &Arp::request(SERVER_MAC, SWAP_A, PEER)).bytes();
     let tcp = Frame::new(PEER_MAC, SERVER_MAC, ETH_P_IP, ipv4_tcp(VIP, PEER)).bytes();
-    let cases: [(&str, &str, &'static str, &[u8]); 6] = [
+    // One request for a VIP, decided by the same code on both ingress hooks.
+    let request = Frame::arp(PEER_MAC, &Arp::request(PEER_MAC, PEER, SWAP_B)).bytes();
+    let tc = |name| (name, true);
+    let cases: [(&str, &str, Prog, &[u8]); 8] = [
         (
             "store_bytes",
             "4-byte write with bpf_skb_store_bytes (the rewrite's way)",
-            programs::BENCH_TC_STORE_BYTES,
+            tc(programs::BENCH_TC_STORE_BYTES),
             &arp,
         ),
         (
             "direct_write",
-            "4-byte direct write (un-clone prologue; test-run skbs are never clones)",
-            programs::BENCH_TC_DIRECT_WRITE,
+            "4-byte direct write (its prologue pulls every cloned skb; test-run skbs are never clones)",
+            tc(programs::BENCH_TC_DIRECT_WRITE),
             &arp,
         ),
         (
             "egress_tcp",
             "rsdr TC egress: IPv4 TCP (pass)",
-            programs::TC_EGRESS,
+            tc(programs::TC_EGRESS),
             &tcp,
         ),
         (
             "tail_call_tcp",
             "tail-call variant: IPv4 TCP (pass)",
-            programs::BENCH_TC_EGRESS_TAIL_CALL,
+            tc(programs::BENCH_TC_EGRESS_TAIL_CALL),
             &tcp,
         ),
         (
             "egress_rewrite",
             "rsdr TC egress: ARP sender rewrite",
-            programs::TC_EGRESS,
+            tc(programs::TC_EGRESS),
             &arp,
         ),
         (
             "tail_call_rewrite",
             "tail-call variant: ARP sender rewrite",
-            programs::BENCH_TC_EGRESS_TAIL_CALL,
+            tc(programs::BENCH_TC_EGRESS_TAIL_CALL),
             &arp,
+        ),
+        (
+            "xdp_request",
+            "XDP ingress: ARP request for a VIP (drop)",
+            (programs::XDP_INGRESS, false),
+            &request,
+        ),
+        (
+            "tc_ingress_request",
+            "TC ingress: the same request, the same decision code (drop)",
+            tc(programs::TC_INGRESS),
+            &request,
         ),
     ];
     let mut out = Vec::new();
-    for (key, label, name, frame) in cases {
-        let (prog, floor) = rounds_of(&mut dp, name, frame, true, repeat, reps);
+    let mut run = |dp: &mut Datapath, key: &str, label: &str, (name, tc), frame: &[u8]| {
+        let (prog, floor) = rounds_of(dp, name, frame, tc, repeat, reps);
+        let kind = if tc { "TC" } else { "XDP" };
         let [floor, prog] = paired(
             "writes",
             &format!("writes/{key}"),
             prog,
             floor,
-            &format!("{PATH}, repeat {repeat}; floor: an empty TC program on the same frame"),
+            &format!("{PATH}, repeat {repeat}; floor: an empty {kind} program on the same frame"),
         );
         out.push(floor);
         out.push(prog.detail("label", label));
+    };
+    for (key, label, prog, frame) in cases {
+        run(&mut dp, key, label, prog, frame);
     }
+    // The rewrite's frame with rsdr in monitor mode: decided and counted,
+    // nothing written. Its difference to the rewrite row is the write.
+    dp.tables
+        .set_monitor(true)
+        .unwrap_or_else(|e| panic!("monitor mode for the decision-only row: {e}"));
+    run(
+        &mut dp,
+        "egress_rewrite_monitored",
+        "rsdr TC egress: the rewrite's frame in monitor mode (decided and counted, not written)",
+        tc(programs::TC_EGRESS),
+        &arp,
+    );
     out
 }
+
+/// A program by name, and whether it is a TC program.
+type Prog = (&'static str, bool);
 
 /// Put the direct writer into the tail-call variant's program array.
 fn fill_writer_slot(dp: &mut Datapath) {

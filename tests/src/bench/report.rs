@@ -217,7 +217,7 @@ pub fn markdown(results: &Results, charts: &[String]) -> String {
     );
     let _ = writeln!(
         s,
-        "Where an ARP/ND decision's time goes: the header checks, one read of the settings, a probe of the exact-VIP index for the sender and one for the target (a page lookup, then the home slot: its reach says how many slots to look at, 0 when no VIP has that home, so most misses end there), and one global and one per-VIP per-CPU counter. Addresses inside a pool are matched in the pool cache of the settings while a family has at most 8 pools, in an LPM trie beyond. Non-ARP traffic leaves after one bounds check and one 16-bit compare (IPv6 after one more bounds check and a byte compare).\n"
+        "Where an ARP/ND decision's time goes: the header checks, one read of the settings, a probe of the exact-VIP index for the sender and one for the target (hashed with a shift fixed in the program's read-only data at load, then a page lookup, then the home slot: its reach says how many slots to look at, 0 when no VIP has that home, so most misses end there), and one global and one per-VIP per-CPU counter. Addresses inside a pool are matched in the pool cache of the settings while a family has at most 8 pools, in an LPM trie beyond. Non-ARP traffic leaves after one bounds check and one 16-bit compare (IPv6 after one more bounds check and a byte compare).\n"
     );
     let writes: Vec<&Record> = results
         .records
@@ -227,11 +227,11 @@ pub fn markdown(results: &Results, charts: &[String]) -> String {
     if !writes.is_empty() {
         let _ = writeln!(
             s,
-            "Why the TC rewrite costs more than the other decisions: it writes with `bpf_skb_store_bytes`, a helper call. The first two rows are minimal programs that write the 4 bytes each way; the last four measure rsdr's egress program beside a variant built to hand each rewrite to a tail-called direct writer (rsdr-ebpf/src/bench_writes.rs), on IPv4 TCP and on the rewrite, all against the empty TC program:\n"
+            "Why the TC rewrite misses its target: it writes with `bpf_skb_store_bytes`, a helper call, and it is decided on the TC hook. The first two rows are minimal programs that write the 4 bytes each way; the next four measure rsdr's egress program beside a variant built to hand each rewrite to a tail-called direct writer (rsdr-ebpf/src/bench_writes.rs), on IPv4 TCP and on the rewrite; the last three are one ARP request for a VIP decided by the same code on the XDP and on the TC ingress hook, and the rewrite's frame decided in monitor mode, where rsdr counts the decision and writes nothing. Each row is against the empty program of its kind:\n"
         );
         let _ = writeln!(s, "| program | ns | floor ns | delta ns |");
         let _ = writeln!(s, "|---|---|---|---|");
-        for r in writes {
+        for r in &writes {
             let d = |k: &str| r.details.get(k).cloned().unwrap_or_default();
             let _ = writeln!(
                 s,
@@ -244,7 +244,35 @@ pub fn markdown(results: &Results, charts: &[String]) -> String {
         }
         let _ = writeln!(
             s,
-            "\nA direct write saves the helper call, but the kernel then prefixes the whole program with an un-clone of every cloned skb, and every TCP segment leaves as a clone (test-run skbs never are, so the second row does not show it). Moving the write into a tail-called program keeps that off other traffic, but a program with a tail call in it pays the JIT's tail-call bookkeeping on every packet: the variant's IPv4 TCP row. A real server's egress hook carries all its response traffic, and the rewrite is needed only for the few ARP requests the host sends from a VIP, so rsdr keeps the helper and puts the cost on the rare frame: the rewrite row misses its 8 ns target by design, and non-ARP egress traffic stays within its 1 ns.\n"
+            "\nA direct write saves the helper call, but then the verifier prefixes the whole program with a `bpf_skb_pull_data` call on every cloned skb (it copies the headers when they are shared), and every TCP segment leaves as a clone (test-run skbs never are, so the second row does not show it). Moving the write into a tail-called program keeps that off other traffic, but a program with a tail call in it pays the JIT's tail-call bookkeeping on every packet: the variant's IPv4 TCP row. A real server's egress hook carries all its response traffic, and the rewrite is needed only for the few ARP requests the host sends from a VIP, so rsdr keeps the helper and puts the cost on the rare frame, and non-ARP egress traffic stays within its 1 ns.\n"
+        );
+        let delta = |key: &str| {
+            writes
+                .iter()
+                .find(|r| r.name == format!("writes/{key}"))
+                .and_then(|r| r.details.get("delta_ns"))
+                .and_then(|v| v.as_f64())
+                .unwrap_or(f64::NAN)
+        };
+        let decision = delta("egress_rewrite_monitored");
+        let writes_cost = format!(
+            "the helper's write costs {} ns (rewrite row minus this one) and the tail-called direct write {} ns (its row minus this one)",
+            fmt(delta("egress_rewrite") - decision),
+            fmt(delta("tail_call_rewrite") - decision)
+        );
+        let room = if decision > 8.0 {
+            format!("over the target before anything is written; {writes_cost}")
+        } else {
+            format!(
+                "which leaves {} ns of the target for the write; {writes_cost}",
+                fmt(8.0 - decision)
+            )
+        };
+        let _ = writeln!(
+            s,
+            "The monitor-mode row is the rewrite's decision with no write at all: {} ns, {room}. The two ingress rows show where the decision's cost comes from: the same request, decided by the same instructions (`bpftool prog dump xlated` differs only in the skb's bounds check), costs {} ns more under the TC hook than under XDP; this VM exposes no performance counters to say where those cycles go. Ingress decisions are made on XDP, where they meet their target.\n",
+            fmt(decision),
+            fmt(delta("tc_ingress_request") - delta("xdp_request"))
         );
     }
 
