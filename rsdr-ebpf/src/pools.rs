@@ -100,16 +100,23 @@ fn cached<P, R>(
     if n > CACHED_POOLS {
         return Cached::AskTrie;
     }
-    let mut found = None;
-    for (i, p) in entries.iter().enumerate() {
-        if i >= n {
-            break;
+    // Unrolled by hand: per entry one count check and the test, no loop
+    // bookkeeping (this runs for both addresses of every ARP frame).
+    let found = 'scan: {
+        macro_rules! entry {
+            ($($i:literal)*) => {$(
+                if n <= $i {
+                    break 'scan None;
+                }
+                if let Some(f) = test(&entries[$i]) {
+                    break 'scan Some(f);
+                }
+            )*};
         }
-        if let Some(f) = test(p) {
-            found = Some(f);
-            break;
-        }
-    }
+        const { assert!(CACHED_POOLS == 8, "one entry! per cached pool") };
+        entry!(0 1 2 3 4 5 6 7);
+        None
+    };
     if vread!(cfg.pools.seq) != seq {
         return Cached::AskTrie;
     }
