@@ -25,14 +25,10 @@ pub fn count(stat: Stat) {
 /// Count a decision about `hit` in the enforced or monitored copies.
 #[inline(always)]
 pub fn count_vip<R>(hit: &Hit<R>, stat: Stat, counter: VipCounter, monitored: bool) {
-    let (s, c) = if monitored {
-        (
-            stat as u32 + MONITOR_OFFSET,
-            counter as usize + VIP_MONITOR_OFFSET,
-        )
-    } else {
-        (stat as u32, counter as usize)
-    };
+    // The copy chosen by arithmetic, not by branches.
+    let m = monitored as u32;
+    let s = stat as u32 + m * MONITOR_OFFSET;
+    let c = counter as usize + m as usize * VIP_MONITOR_OFFSET;
     bump_stat(s);
     // SAFETY: `counters` points at this CPU's counters of a live map value;
     // `c` is below VIP_COUNTER_SLOTS by construction.

@@ -31,7 +31,8 @@ impl<R> Hit<R> {
     /// Decisions about this VIP are counted but not enforced.
     #[inline(always)]
     pub fn monitored(&self, cfg: &Config) -> bool {
-        (self.flags & VIP_F_MONITOR) != 0 || (cfg.flags & CONFIG_F_MONITOR) != 0
+        // `|`, not `||`: two loads and no branch.
+        ((self.flags & VIP_F_MONITOR) | (cfg.flags & CONFIG_F_MONITOR)) != 0
     }
 
     /// Frames announcing this VIP from elsewhere may reach the host.
