@@ -176,13 +176,18 @@ fn cases(tables: Tables) -> Vec<Case> {
     ]
 }
 
-/// Measure every case under `tables`: `reps` rounds, each timing the case
-/// and its floor back to back over `repeat` in-kernel repetitions.
+/// Measure every case under `tables`: `reps` rounds, each timing every
+/// case and its floor back to back over `repeat` in-kernel repetitions.
 pub fn run(tables: Tables, repeat: u32, reps: usize) -> Vec<Record> {
     let mut dp = datapath(tables);
+    let cases = cases(tables);
+    let runs: Vec<Run> = cases
+        .iter()
+        .map(|c| (datapath::program(c.tc), c.tc, c.frame.as_slice()))
+        .collect();
+    let samples = rounds(&mut dp, &runs, repeat, reps);
     let mut out = Vec::new();
-    for case in cases(tables) {
-        let (prog, floor) = rounds(&mut dp, &case.frame, case.tc, repeat, reps);
+    for (case, (prog, floor)) in cases.iter().zip(samples) {
         let kind = if case.tc { "TC" } else { "XDP" };
         out.push(records(
             tables,
@@ -204,36 +209,31 @@ const PATH: &str = "BPF_PROG_TEST_RUN on the loaded program, ns per run: this th
 /// Per-run times of `reps` rounds, and the kernel's truncated figures.
 type Samples = (Vec<f64>, Vec<f64>);
 
-/// `reps` rounds of the rsdr program and its floor back to back on `frame`.
-fn rounds(
-    dp: &mut Datapath,
-    frame: &[u8],
-    tc: bool,
-    repeat: u32,
-    reps: usize,
-) -> (Samples, Samples) {
-    rounds_of(dp, datapath::program(tc), frame, tc, repeat, reps)
+/// One program to time: its name, whether it is a TC program, the frame.
+type Run<'a> = (&'static str, bool, &'a [u8]);
+
+/// `reps` rounds, each timing every run's program and then its floor: the
+/// runs take turns, so a noisy moment on this shared machine spoils one
+/// round of several runs rather than every round of one.
+fn rounds(dp: &mut Datapath, runs: &[Run], repeat: u32, reps: usize) -> Vec<(Samples, Samples)> {
+    let mut out: Vec<(Samples, Samples)> = runs.iter().map(|_| Default::default()).collect();
+    for _ in 0..reps {
+        for (&(name, tc, frame), (prog, floor)) in runs.iter().zip(out.iter_mut()) {
+            let p = dp.time_prog(tc, name, frame, repeat);
+            let f = dp.time_floor(tc, frame, repeat);
+            prog.0.push(p.cpu_ns);
+            prog.1.push(p.kernel_ns as f64);
+            floor.0.push(f.cpu_ns);
+            floor.1.push(f.kernel_ns as f64);
+        }
+    }
+    out
 }
 
-/// `reps` rounds of program `name` and its floor back to back on `frame`.
-fn rounds_of(
-    dp: &mut Datapath,
-    name: &'static str,
-    frame: &[u8],
-    tc: bool,
-    repeat: u32,
-    reps: usize,
-) -> (Samples, Samples) {
-    let (mut prog, mut floor) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
-    for _ in 0..reps {
-        let p = dp.time_prog(tc, name, frame, repeat);
-        let f = dp.time_floor(tc, frame, repeat);
-        prog.0.push(p.cpu_ns);
-        prog.1.push(p.kernel_ns as f64);
-        floor.0.push(f.cpu_ns);
-        floor.1.push(f.kernel_ns as f64);
-    }
-    (prog, floor)
+/// [`rounds`] of one run.
+fn rounds_of(dp: &mut Datapath, run: Run, repeat: u32, reps: usize) -> (Samples, Samples) {
+    let mut samples = rounds(dp, &[run], repeat, reps);
+    samples.pop().unwrap_or_default()
 }
 
 fn records(
@@ -299,7 +299,7 @@ fn rewrite(dp: &mut Datapath, tables: Tables, repeat: u32, reps: usize) -> Vec<R
         .add_swapped_pair(SWAP_A, SWAP_B)
         .unwrap_or_else(|e| panic!("the rewrite case's VIP pair: {e}"));
     let frame = Frame::arp(SERVER_MAC, &Arp::request(SERVER_MAC, SWAP_A, PEER)).bytes();
-    let (prog, floor) = rounds(dp, &frame, true, repeat, reps);
+    let (prog, floor) = rounds_of(dp, (programs::TC_EGRESS, true, &frame), repeat, reps);
     records(
         tables,
         "tc_arp_sender_rewrite",
@@ -380,9 +380,7 @@ pub fn writes(repeat: u32, reps: usize) -> Vec<Record> {
             &request,
         ),
     ];
-    let mut out = Vec::new();
-    let mut run = |dp: &mut Datapath, key: &str, label: &str, (name, tc), frame: &[u8]| {
-        let (prog, floor) = rounds_of(dp, name, frame, tc, repeat, reps);
+    let record = |key: &str, label: &str, tc: bool, (prog, floor): (Samples, Samples)| {
         let kind = if tc { "TC" } else { "XDP" };
         let [floor, prog] = paired(
             "writes",
@@ -391,24 +389,29 @@ pub fn writes(repeat: u32, reps: usize) -> Vec<Record> {
             floor,
             &format!("{PATH}, repeat {repeat}; floor: an empty {kind} program on the same frame"),
         );
-        out.push(floor);
-        out.push(prog.detail("label", label));
+        [floor, prog.detail("label", label)]
     };
-    for (key, label, prog, frame) in cases {
-        run(&mut dp, key, label, prog, frame);
-    }
+    let runs: Vec<Run> = cases
+        .iter()
+        .map(|&(_, _, (name, tc), frame)| (name, tc, frame))
+        .collect();
+    let samples = rounds(&mut dp, &runs, repeat, reps);
+    let mut out: Vec<Record> = cases
+        .iter()
+        .zip(samples)
+        .flat_map(|(&(key, label, (_, tc), _), s)| record(key, label, tc, s))
+        .collect();
     // The rewrite's frame with rsdr in monitor mode: decided and counted,
     // nothing written. Its difference to the rewrite row is the write.
     dp.tables
         .set_monitor(true)
         .unwrap_or_else(|e| panic!("monitor mode for the decision-only row: {e}"));
-    run(
-        &mut dp,
+    out.extend(record(
         "egress_rewrite_monitored",
         "rsdr TC egress: the rewrite's frame in monitor mode (decided and counted, not written)",
-        tc(programs::TC_EGRESS),
-        &arp,
-    );
+        true,
+        rounds_of(&mut dp, (programs::TC_EGRESS, true, &arp), repeat, reps),
+    ));
     out
 }
 

@@ -62,7 +62,7 @@ fn main() {
     let (repeat, reps) = if a.quick {
         (200_000, 3)
     } else {
-        (1_000_000, 7)
+        (1_000_000, 11)
     };
     if want("cost") {
         let scales: Vec<cost::Tables> = if a.quick {
