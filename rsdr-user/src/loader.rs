@@ -34,6 +34,10 @@ pub enum LoadError {
         "pinned map {path} was made by an incompatible rsdr ({what}); run `rsdr detach` to remove the old pins first"
     )]
     Incompatible { path: PathBuf, what: String },
+    #[error(
+        "the pin directory is damaged: {present} is pinned but {missing} is not; run `rsdr detach` and attach again"
+    )]
+    HalfPinned { present: PathBuf, missing: PathBuf },
     #[error("cannot inspect pinned map {path}: {source}")]
     Inspect { path: PathBuf, source: MapError },
     #[error("loading the eBPF object failed: {0}")]
@@ -199,14 +203,13 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
     let level = LOG_LEVEL_INFO;
     let mut loader = EbpfLoader::new();
     loader.override_global(LOG_LEVEL_GLOBAL, &level, false);
-    let pages = index::pages_for(index::slots_for(opts.max_vips));
+    // Reused indexes keep their size, whatever `max_vips` says now.
+    let pages = match pins.map(pinned_pages).transpose()?.flatten() {
+        Some(pinned) => pinned,
+        None => index::pages_for(index::slots_for(opts.max_vips)),
+    };
     loader.map_max_entries(names::INDEX4, pages);
     loader.map_max_entries(names::INDEX6, pages);
-    // Reused indexes keep their size, whatever `max_vips` says now.
-    let pages = match pins {
-        Some(pins) => pinned_pages(pins)?.unwrap_or(pages),
-        None => pages,
-    };
     let shift = index::shift_for(pages * index::PAGE_SLOTS);
     loader.override_global(names::INDEX_SHIFT_GLOBAL, &shift, true);
     loader.map_max_entries(names::VIP_COUNTERS, opts.max_vips);
@@ -228,33 +231,45 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
     Ok(ebpf)
 }
 
-/// The page count of the pinned indexes, if they are pinned; both must
-/// have the same, as the one hash shift serves both.
+/// The page count of the pinned indexes, if they are pinned: both or
+/// neither, with the same number of pages (the one hash shift serves both),
+/// a power of two that rsdr could have made.
 fn pinned_pages(pins: &PinDir) -> Result<Option<u32>, LoadError> {
-    let mut pages = None;
-    for name in [names::INDEX4, names::INDEX6] {
-        let path = pins.map(name);
-        if !path.exists() {
-            continue;
-        }
-        let got = MapInfo::from_pin(&path)
-            .map_err(|source| LoadError::Inspect {
-                path: path.clone(),
-                source,
-            })?
-            .max_entries();
-        if pages.is_some_and(|p| p != got) {
-            return Err(LoadError::Incompatible {
-                path,
-                what: format!(
-                    "{got} index pages, the other index has {}",
-                    pages.unwrap_or(0)
-                ),
+    let (v4, v6) = (pins.map(names::INDEX4), pins.map(names::INDEX6));
+    match (v4.exists(), v6.exists()) {
+        (false, false) => return Ok(None),
+        (true, false) => {
+            return Err(LoadError::HalfPinned {
+                present: v4,
+                missing: v6,
             });
         }
-        pages = Some(got);
+        (false, true) => {
+            return Err(LoadError::HalfPinned {
+                present: v6,
+                missing: v4,
+            });
+        }
+        (true, true) => {}
     }
-    Ok(pages)
+    let pages_of = |path: PathBuf| -> Result<(u32, PathBuf), LoadError> {
+        let info = MapInfo::from_pin(&path).map_err(|source| LoadError::Inspect {
+            path: path.clone(),
+            source,
+        })?;
+        Ok((info.max_entries(), path))
+    };
+    let ((p4, _), (p6, v6)) = (pages_of(v4)?, pages_of(v6)?);
+    let most = index::pages_for(index::slots_for(MAX_VIPS_LIMIT));
+    if p4 != p6 || !p6.is_power_of_two() || p6 > most {
+        return Err(LoadError::Incompatible {
+            path: v6,
+            what: format!(
+                "{p6} index pages beside {p4}, expected the same power of two, at most {most}"
+            ),
+        });
+    }
+    Ok(Some(p4))
 }
 
 fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {

@@ -48,6 +48,24 @@ impl Lab {
         self.bpffs.path().join("rsdr").display().to_string()
     }
 
+    /// Remove the pin `rel` (relative to the pin directory), or every pin
+    /// in it if it is a directory: what a damaged pin directory lacks.
+    pub fn unpin(&self, rel: &str) {
+        let path = std::path::Path::new(&self.pin_dir()).join(rel);
+        let pins: Vec<std::path::PathBuf> = if path.is_dir() {
+            std::fs::read_dir(&path)
+                .unwrap_or_else(|e| panic!("listing {}: {e}", path.display()))
+                .map(|entry| entry.expect("a pin").path())
+                .collect()
+        } else {
+            vec![path]
+        };
+        for pin in pins {
+            std::fs::remove_file(&pin)
+                .unwrap_or_else(|e| panic!("removing {}: {e}", pin.display()));
+        }
+    }
+
     /// Run `rsdr --pin-dir <lab pins> args...` inside the server namespace.
     pub fn rsdr(&self, args: &[&str]) -> RsdrRun {
         self.rsdr_as(None, args)

@@ -169,3 +169,23 @@ fn tc_ingress_coexists_with_someone_elses_xdp_program() {
         "filtered by rsdr's TC ingress hook"
     );
 }
+
+/// A pin directory that lost one of the two VIP indexes (and the programs,
+/// so the object must be loaded again) is refused with the way out, and
+/// the filter that is running stays as it is: a new, empty index of
+/// another size would hide that family's VIPs from the new programs.
+#[test]
+fn a_pin_directory_missing_one_index_is_refused_and_left_running() {
+    let lab = Lab::new();
+    lab.rsdr(&["attach", "eth0"]).ok();
+    lab.add_vip(&[]);
+    lab.unpin("progs");
+    lab.unpin("maps/RSDR_INDEX6");
+    lab.rsdr(&["attach", "eth0", "--max-vips", "100000"])
+        .fails_with("the pin directory is damaged");
+    assert_eq!(
+        lab.arping_from_peer(VIP, 2),
+        0,
+        "the running filter is untouched"
+    );
+}

@@ -259,13 +259,7 @@ fn programs_loaded_against_pinned_maps_hash_with_their_size() {
     let conf = ConfFile::new(&("[settings]\nmax_vips = 16\n".to_owned() + &base()));
     lab.rsdr(&["apply", "-c", &conf.arg()]).ok();
     assert_eq!(lab.arping_from_peer(VIP, 1), 0, "filtered at first");
-    let progs = std::path::Path::new(&lab.pin_dir()).join("progs");
-    let pins =
-        std::fs::read_dir(&progs).unwrap_or_else(|e| panic!("listing {}: {e}", progs.display()));
-    for pin in pins {
-        let path = pin.expect("a program pin").path();
-        std::fs::remove_file(&path).unwrap_or_else(|e| panic!("removing {}: {e}", path.display()));
-    }
+    lab.unpin("progs");
     // The hook change needs the TC ingress program: the object is loaded
     // again, against the pinned maps, by a run asking for far more room.
     conf.write(
