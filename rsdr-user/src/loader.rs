@@ -224,7 +224,7 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
         loader.map_pin_path(name, path.as_path());
     }
     let mut ebpf = loader.load(EBPF_OBJECT)?;
-    init_config(&mut ebpf)?;
+    init_config(&mut ebpf, shift)?;
     xdp_program(&mut ebpf, programs::XDP_INGRESS)?;
     tc_program(&mut ebpf, programs::TC_INGRESS)?;
     tc_program(&mut ebpf, programs::TC_EGRESS)?;
@@ -252,14 +252,15 @@ fn pinned_pages(pins: &PinDir) -> Result<Option<u32>, LoadError> {
         }
         (true, true) => {}
     }
-    let pages_of = |path: PathBuf| -> Result<(u32, PathBuf), LoadError> {
-        let info = MapInfo::from_pin(&path).map_err(|source| LoadError::Inspect {
-            path: path.clone(),
-            source,
-        })?;
-        Ok((info.max_entries(), path))
+    let pages_of = |path: &PathBuf| {
+        MapInfo::from_pin(path)
+            .map(|info| info.max_entries())
+            .map_err(|source| LoadError::Inspect {
+                path: path.clone(),
+                source,
+            })
     };
-    let ((p4, _), (p6, v6)) = (pages_of(v4)?, pages_of(v6)?);
+    let (p4, p6) = (pages_of(&v4)?, pages_of(&v6)?);
     let most = index::pages_for(index::slots_for(MAX_VIPS_LIMIT));
     if p4 != p6 || !p6.is_power_of_two() || p6 > most {
         return Err(LoadError::Incompatible {
@@ -272,24 +273,9 @@ fn pinned_pages(pins: &PinDir) -> Result<Option<u32>, LoadError> {
     Ok(Some(p4))
 }
 
-fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {
-    let slots = {
-        let map = ebpf
-            .map(names::INDEX4)
-            .ok_or(LoadError::MissingMap(names::INDEX4))?;
-        match map {
-            aya::maps::Map::Array(d) => {
-                d.info()
-                    .map_err(|source| LoadError::Map {
-                        name: names::INDEX4,
-                        source,
-                    })?
-                    .max_entries()
-                    * index::PAGE_SLOTS
-            }
-            _ => return Err(LoadError::MissingMap(names::INDEX4)),
-        }
-    };
+/// Mark a config map this build created, with the indexes' hash `shift`
+/// (which the loaded indexes were sized for).
+fn init_config(ebpf: &mut Ebpf, shift: u32) -> Result<(), LoadError> {
     let map = ebpf
         .map_mut(names::CONFIG)
         .ok_or(LoadError::MissingMap(names::CONFIG))?;
@@ -303,8 +289,7 @@ fn init_config(ebpf: &mut Ebpf) -> Result<(), LoadError> {
     })?;
     if cfg.layout_version == 0 {
         cfg.layout_version = LAYOUT_VERSION;
-        // Both indexes have the same number of slots, and start empty.
-        cfg.index_shift = index::shift_for(slots);
+        cfg.index_shift = shift;
         array.set(0, cfg, 0).map_err(|source| LoadError::Map {
             name: names::CONFIG,
             source,

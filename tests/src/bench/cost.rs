@@ -329,55 +329,49 @@ pub fn writes(repeat: u32, reps: usize) -> Vec<Record> {
     let tcp = Frame::new(PEER_MAC, SERVER_MAC, ETH_P_IP, ipv4_tcp(VIP, PEER)).bytes();
     // One request for a VIP, decided by the same code on both ingress hooks.
     let request = Frame::arp(PEER_MAC, &Arp::request(PEER_MAC, PEER, SWAP_B)).bytes();
-    let tc = |name| (name, true);
-    let cases: [(&str, &str, Prog, &[u8]); 8] = [
+    fn tc<'a>(name: &'static str, frame: &'a [u8]) -> Run<'a> {
+        (name, true, frame)
+    }
+    let cases: [(&str, &str, Run); 8] = [
         (
             "store_bytes",
             "4-byte write with bpf_skb_store_bytes (the rewrite's way)",
-            tc(programs::BENCH_TC_STORE_BYTES),
-            &arp,
+            tc(programs::BENCH_TC_STORE_BYTES, &arp),
         ),
         (
             "direct_write",
             "4-byte direct write (its prologue pulls every cloned skb; test-run skbs are never clones)",
-            tc(programs::BENCH_TC_DIRECT_WRITE),
-            &arp,
+            tc(programs::BENCH_TC_DIRECT_WRITE, &arp),
         ),
         (
             "egress_tcp",
             "rsdr TC egress: IPv4 TCP (pass)",
-            tc(programs::TC_EGRESS),
-            &tcp,
+            tc(programs::TC_EGRESS, &tcp),
         ),
         (
             "tail_call_tcp",
             "tail-call variant: IPv4 TCP (pass)",
-            tc(programs::BENCH_TC_EGRESS_TAIL_CALL),
-            &tcp,
+            tc(programs::BENCH_TC_EGRESS_TAIL_CALL, &tcp),
         ),
         (
             "egress_rewrite",
             "rsdr TC egress: ARP sender rewrite",
-            tc(programs::TC_EGRESS),
-            &arp,
+            tc(programs::TC_EGRESS, &arp),
         ),
         (
             "tail_call_rewrite",
             "tail-call variant: ARP sender rewrite",
-            tc(programs::BENCH_TC_EGRESS_TAIL_CALL),
-            &arp,
+            tc(programs::BENCH_TC_EGRESS_TAIL_CALL, &arp),
         ),
         (
             "xdp_request",
             "XDP ingress: ARP request for a VIP (drop)",
-            (programs::XDP_INGRESS, false),
-            &request,
+            (programs::XDP_INGRESS, false, &request),
         ),
         (
             "tc_ingress_request",
             "TC ingress: the same request, the same decision code (drop)",
-            tc(programs::TC_INGRESS),
-            &request,
+            tc(programs::TC_INGRESS, &request),
         ),
     ];
     let record = |key: &str, label: &str, tc: bool, (prog, floor): (Samples, Samples)| {
@@ -391,15 +385,12 @@ pub fn writes(repeat: u32, reps: usize) -> Vec<Record> {
         );
         [floor, prog.detail("label", label)]
     };
-    let runs: Vec<Run> = cases
-        .iter()
-        .map(|&(_, _, (name, tc), frame)| (name, tc, frame))
-        .collect();
+    let runs: Vec<Run> = cases.iter().map(|c| c.2).collect();
     let samples = rounds(&mut dp, &runs, repeat, reps);
     let mut out: Vec<Record> = cases
         .iter()
         .zip(samples)
-        .flat_map(|(&(key, label, (_, tc), _), s)| record(key, label, tc, s))
+        .flat_map(|(&(key, label, (_, tc, _)), s)| record(key, label, tc, s))
         .collect();
     // The rewrite's frame with rsdr in monitor mode: decided and counted,
     // nothing written. Its difference to the rewrite row is the write.
@@ -414,9 +405,6 @@ pub fn writes(repeat: u32, reps: usize) -> Vec<Record> {
     ));
     out
 }
-
-/// A program by name, and whether it is a TC program.
-type Prog = (&'static str, bool);
 
 /// Put the direct writer into the tail-call variant's program array.
 fn fill_writer_slot(dp: &mut Datapath) {
