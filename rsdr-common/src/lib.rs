@@ -14,7 +14,7 @@ pub mod pool_cache;
 
 pub use counters::{Stat, VipCounter};
 pub use index::{Page4, Page6, Slot4, Slot6};
-pub use maps::{Config, Ipv4Raw, Ipv6Raw, PoolEntry4, PoolEntry6, VipCounters};
+pub use maps::{Ipv4Raw, Ipv6Raw, PoolEntry4, PoolEntry6, Settings, VipCounters};
 
 /// Bumped whenever the layout of a pinned map changes incompatibly. Stored in
 /// the pinned config map so a newer `rsdr` never misreads an older pin set.

@@ -55,7 +55,7 @@ pub mod names {
     pub const POOL_COUNTERS: &str = "RSDR_POOL_CTRS";
     /// Global decision counters: `u32` index -> `u64` (per-CPU array).
     pub const STATS: &str = "RSDR_STATS";
-    /// Global settings: index 0 -> [`super::Config`] (mmapable array).
+    /// Global settings: index 0 -> [`super::Settings`] (mmapable array).
     pub const CONFIG: &str = "RSDR_CONFIG";
     /// Benchmark only: program array of the tail-call egress variant.
     pub const BENCH_EGRESS_WRITER: &str = "RSDR_BENCH_EGRESS_WRITER";
@@ -113,7 +113,7 @@ pub const VIP_F_SHOW_CONFLICTS: u32 = 1 << 1;
 /// All VIP flags this build knows.
 pub const VIP_F_ALL: u32 = VIP_F_MONITOR | VIP_F_SHOW_CONFLICTS;
 
-/// Config flag: monitor mode for every VIP.
+/// Settings flag: monitor mode for every VIP.
 pub const CONFIG_F_MONITOR: u32 = 1 << 0;
 
 /// Value of the IPv4 pool trie. Counters live in the pool-counter array at
@@ -138,11 +138,12 @@ pub struct PoolEntry6 {
     pub slot: u32,
 }
 
-/// Global settings, single entry at index 0 of the config array.
+/// Global settings, single entry at index 0 of the config map
+/// ([`names::CONFIG`], a name kept for pins made by earlier builds).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
-pub struct Config {
+pub struct Settings {
     /// [`crate::LAYOUT_VERSION`] of the rsdr that created the pinned maps.
     pub layout_version: u32,
     /// `CONFIG_F_*` bits.
@@ -171,9 +172,9 @@ mod user {
     unsafe impl aya::Pod for crate::Slot6 {}
     unsafe impl aya::Pod for super::PoolEntry4 {}
     unsafe impl aya::Pod for super::PoolEntry6 {}
-    unsafe impl aya::Pod for super::Config {}
+    unsafe impl aya::Pod for super::Settings {}
 }
 
 const _: () = assert!(core::mem::size_of::<PoolEntry4>() == 16);
 const _: () = assert!(core::mem::size_of::<PoolEntry6>() == 24);
-const _: () = assert!(core::mem::size_of::<Config>() == 24 + core::mem::size_of::<PoolCache>());
+const _: () = assert!(core::mem::size_of::<Settings>() == 24 + core::mem::size_of::<PoolCache>());

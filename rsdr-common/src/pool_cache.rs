@@ -49,7 +49,7 @@ pub struct CachedPool6 {
     pub slot: u32,
 }
 
-/// The cache: entries `0..Config::pools4` of `v4` (and likewise `v6`) are
+/// The cache: entries `0..Settings::pools4` of `v4` (and likewise `v6`) are
 /// the pools, when that count is at most [`CACHED_POOLS`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

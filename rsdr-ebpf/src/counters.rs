@@ -2,7 +2,7 @@
 //! decisions about a VIP, each in its enforced or its monitored copy.
 
 use rsdr_common::{
-    Config, Stat, VipCounter,
+    Settings, Stat, VipCounter,
     counters::{MONITOR_OFFSET, VIP_MONITOR_OFFSET},
 };
 
@@ -37,7 +37,7 @@ pub fn count_vip<R>(hit: &Hit<R>, stat: Stat, counter: VipCounter, monitored: bo
 
 /// Count a decision about `hit`; true if it is to be enforced (not monitor mode).
 #[inline(always)]
-pub fn decide<R>(hit: &Hit<R>, cfg: &Config, stat: Stat, counter: VipCounter) -> bool {
+pub fn decide<R>(hit: &Hit<R>, cfg: &Settings, stat: Stat, counter: VipCounter) -> bool {
     let monitored = hit.monitored(cfg);
     count_vip(hit, stat, counter, monitored);
     !monitored

@@ -13,7 +13,7 @@ use aya_ebpf::{
     programs::TcContext,
 };
 use aya_log_ebpf::warn;
-use rsdr_common::{Config, Stat, VipCounter};
+use rsdr_common::{Settings, Stat, VipCounter};
 
 use crate::{
     arp::{self, ARP_LEN, OP_REPLY, OP_REQUEST, SPA_OFFSET},
@@ -71,7 +71,7 @@ fn arp_frame<const BENCH_TAIL_CALL: bool>(ctx: &TcContext, off: usize) -> i32 {
         count(Stat::OutArpMalformedPassed);
         return PASS;
     };
-    let Some(cfg) = vip::config() else {
+    let Some(cfg) = vip::settings() else {
         count(Stat::OutArpPassed);
         return PASS;
     };
@@ -116,7 +116,7 @@ fn rewrite_arp_sender<const BENCH_TAIL_CALL: bool>(
     ctx: &TcContext,
     off: usize,
     hit: &Hit<u32>,
-    cfg: &Config,
+    cfg: &Settings,
 ) -> i32 {
     let (stat, counter) = (Stat::OutArpSenderRewritten, VipCounter::SendersRewritten);
     if hit.monitored(cfg) {
@@ -158,7 +158,7 @@ fn nd_frame(ctx: &TcContext, frame: &Frame, off: usize) -> i32 {
         }
         Parsed::Nd(nd) => nd,
     };
-    let Some(cfg) = vip::config() else {
+    let Some(cfg) = vip::settings() else {
         count(Stat::OutNdPassed);
         return PASS;
     };
@@ -188,7 +188,13 @@ fn nd_frame(ctx: &TcContext, frame: &Frame, off: usize) -> i32 {
 }
 
 #[inline(always)]
-fn rewrite_ns_source(ctx: &TcContext, off: usize, old: &Ip6, hit: &Hit<Ip6>, cfg: &Config) -> i32 {
+fn rewrite_ns_source(
+    ctx: &TcContext,
+    off: usize,
+    old: &Ip6,
+    hit: &Hit<Ip6>,
+    cfg: &Settings,
+) -> i32 {
     let (stat, counter) = (Stat::OutNsSourceRewritten, VipCounter::SendersRewritten);
     if hit.monitored(cfg) {
         count_vip(hit, stat, counter, true);

@@ -81,7 +81,7 @@ fn arp_frame(frame: &Frame, off: usize) -> Verdict {
         count(Stat::InArpMalformedPassed);
         return PASS;
     };
-    let Some(cfg) = vip::config() else {
+    let Some(cfg) = vip::settings() else {
         count(Stat::InArpPassed);
         return PASS;
     };
@@ -145,7 +145,7 @@ fn nd_frame(parsed: Parsed) -> Verdict {
         }
         Parsed::Nd(nd) => nd,
     };
-    let Some(cfg) = vip::config() else {
+    let Some(cfg) = vip::settings() else {
         count(Stat::InNdPassed);
         return PASS;
     };

@@ -11,7 +11,7 @@ use aya_ebpf::{
     maps::{Array, LpmTrie, PerCpuArray, ProgramArray},
 };
 use rsdr_common::{
-    Config, Page4, Page6, PoolEntry4, PoolEntry6, VipCounters,
+    Page4, Page6, PoolEntry4, PoolEntry6, Settings, VipCounters,
     counters::STAT_SLOTS,
     index::{pages_for, slots_for},
     maps::{DEFAULT_MAX_POOLS, DEFAULT_MAX_VIPS},
@@ -53,7 +53,7 @@ pub static RSDR_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STAT_SLO
 pub static RSDR_BENCH_EGRESS_WRITER: ProgramArray = ProgramArray::with_max_entries(1, 0);
 
 #[map]
-pub static RSDR_CONFIG: Array<Config> = Array::with_max_entries(1, BPF_F_MMAPABLE);
+pub static RSDR_CONFIG: Array<Settings> = Array::with_max_entries(1, BPF_F_MMAPABLE);
 
 /// The indexes' hash shift (`rsdr_common::maps::names::INDEX_SHIFT_GLOBAL`):
 /// fixed with their size when the object is loaded, so a lookup reads it

@@ -6,7 +6,7 @@ use core::ptr::{addr_of, read_volatile};
 
 use aya_ebpf::maps::lpm_trie::Key;
 use rsdr_common::{
-    Config, Ipv4Raw,
+    Ipv4Raw, Settings,
     pool_cache::{CACHED_POOLS, CachedPool4, CachedPool6},
 };
 
@@ -34,7 +34,7 @@ enum Cached<R> {
 
 /// An IPv4 pool holding `addr`, or `None`. `count` is `cfg.pools4`.
 #[inline(always)]
-pub fn lookup4(cfg: &Config, addr: Ipv4Raw) -> Option<Hit<Ipv4Raw>> {
+pub fn lookup4(cfg: &Settings, addr: Ipv4Raw) -> Option<Hit<Ipv4Raw>> {
     match cached(cfg, &cfg.pools4, &cfg.pools.v4, |p: &CachedPool4| {
         let (net, mask) = (vread!(p.net), vread!(p.mask));
         (addr & mask == net).then(|| (vread!(p.real), vread!(p.flags), vread!(p.slot)))
@@ -51,7 +51,7 @@ pub fn lookup4(cfg: &Config, addr: Ipv4Raw) -> Option<Hit<Ipv4Raw>> {
 
 /// An IPv6 pool holding `addr`, or `None`.
 #[inline(always)]
-pub fn lookup6(cfg: &Config, addr: &Ip6) -> Option<Hit<Ip6>> {
+pub fn lookup6(cfg: &Settings, addr: &Ip6) -> Option<Hit<Ip6>> {
     let a = addr;
     match cached(cfg, &cfg.pools6, &cfg.pools.v6, |p: &CachedPool6| {
         let (net, mask) = (
@@ -82,7 +82,7 @@ pub fn lookup6(cfg: &Config, addr: &Ip6) -> Option<Hit<Ip6>> {
 /// if the sequence count was even before and unchanged after.
 #[inline(always)]
 fn cached<P, R>(
-    cfg: &Config,
+    cfg: &Settings,
     count: &u32,
     entries: &[P; CACHED_POOLS],
     test: impl Fn(&P) -> Option<(R, u32, u32)>,

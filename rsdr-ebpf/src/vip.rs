@@ -2,7 +2,7 @@
 //! (`pools.rs`), which are looked at only when some exist.
 
 use rsdr_common::{
-    Config, Ipv4Raw, VipCounters, index,
+    Ipv4Raw, Settings, VipCounters, index,
     maps::{CONFIG_F_MONITOR, VIP_F_MONITOR, VIP_F_SHOW_CONFLICTS},
 };
 
@@ -30,7 +30,7 @@ pub struct Hit<R> {
 impl<R> Hit<R> {
     /// Decisions about this VIP are counted but not enforced.
     #[inline(always)]
-    pub fn monitored(&self, cfg: &Config) -> bool {
+    pub fn monitored(&self, cfg: &Settings) -> bool {
         // `|`, not `||`: two loads and no branch.
         ((self.flags & VIP_F_MONITOR) | (cfg.flags & CONFIG_F_MONITOR)) != 0
     }
@@ -45,7 +45,7 @@ impl<R> Hit<R> {
 /// The global settings: `None` only if the config map cannot be read,
 /// and then no address is a VIP.
 #[inline(always)]
-pub fn config() -> Option<&'static Config> {
+pub fn settings() -> Option<&'static Settings> {
     RSDR_CONFIG.get(0)
 }
 
@@ -53,7 +53,7 @@ pub fn config() -> Option<&'static Config> {
 /// The hit's real IP is read only if `REAL` (for exact VIPs; a pool's is
 /// always at hand).
 #[inline(always)]
-pub fn lookup4<const REAL: bool>(cfg: &Config, addr: Ipv4Raw) -> Option<Hit<Ipv4Raw>> {
+pub fn lookup4<const REAL: bool>(cfg: &Settings, addr: Ipv4Raw) -> Option<Hit<Ipv4Raw>> {
     if addr == 0 {
         return None;
     }
@@ -75,7 +75,7 @@ pub fn lookup4<const REAL: bool>(cfg: &Config, addr: Ipv4Raw) -> Option<Hit<Ipv4
 /// :: is never a VIP (docs/semantics.md), whatever the tables hold.
 /// The real IP is read as for [`lookup4`].
 #[inline(always)]
-pub fn lookup6<const REAL: bool>(cfg: &Config, addr: &Ip6) -> Option<Hit<Ip6>> {
+pub fn lookup6<const REAL: bool>(cfg: &Settings, addr: &Ip6) -> Option<Hit<Ip6>> {
     if *addr == ip6::UNSPECIFIED {
         return None;
     }

@@ -7,12 +7,16 @@ use std::{collections::HashSet, process::Command};
 use serde::Serialize;
 
 use crate::{
-    addr::VipSpec,
-    addrs::{self, DevAddr, Link},
     config::Config,
+    netlink::{
+        self,
+        addresses::{self, DevAddr},
+        links::{self, Link},
+    },
     pins::PinDir,
     status,
-    vips::VipTables,
+    tables::VipTables,
+    vip::Vip,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -73,7 +77,7 @@ fn command_lines(cmd: &str, args: &[&str]) -> Option<Vec<String>> {
 }
 
 /// Run every check. `config` adds the checks against a configuration file.
-pub async fn run(pins: &PinDir, config: Option<&Config>) -> Vec<Finding> {
+pub async fn diagnose(pins: &PinDir, config: Option<&Config>) -> Vec<Finding> {
     let mut out = Vec::new();
     match kernel_version() {
         Some((maj, min)) if (maj, min) >= (6, 6) => out.push(f(
@@ -107,9 +111,9 @@ pub async fn run(pins: &PinDir, config: Option<&Config>) -> Vec<Finding> {
     }
 
     let mut attached: Vec<String> = Vec::new();
-    let mut vips: Vec<VipSpec> = Vec::new();
+    let mut vips: Vec<Vip> = Vec::new();
     if pins.is_loaded() {
-        match status::status(pins) {
+        match status::read(pins) {
             Ok(st) => {
                 if st.interfaces.is_empty() {
                     out.push(f(
@@ -222,14 +226,14 @@ pub async fn run(pins: &PinDir, config: Option<&Config>) -> Vec<Finding> {
         }
     }
 
-    let handle = match addrs::connect() {
+    let handle = match netlink::connect() {
         Ok(h) => h,
         Err(e) => {
             out.push(f("addresses", Level::Fail, e.to_string()));
             return out;
         }
     };
-    let (Ok(all), Ok(links)) = (addrs::list(&handle).await, addrs::links(&handle).await) else {
+    let (Ok(all), Ok(links)) = (addresses::list(&handle).await, links::list(&handle).await) else {
         out.push(f(
             "addresses",
             Level::Fail,
@@ -243,30 +247,23 @@ pub async fn run(pins: &PinDir, config: Option<&Config>) -> Vec<Finding> {
 
 fn vip_placement(
     out: &mut Vec<Finding>,
-    vips: &[VipSpec],
+    vips: &[Vip],
     all: &[DevAddr],
     links: &[Link],
     attached: &[String],
     config: Option<&Config>,
 ) {
-    let dev = |ifindex: u32| {
-        links
-            .iter()
-            .find(|l| l.ifindex == ifindex)
-            .map(|l| l.name.clone())
-            .unwrap_or_default()
-    };
     let held: Vec<&DevAddr> = all
         .iter()
         .filter(|a| vips.iter().any(|v| v.covers(a.addr)))
         .collect();
     for v in vips {
-        if let VipSpec::Addr(a) = v {
+        if let Vip::Addr(a) = v {
             match all.iter().find(|d| d.addr == *a) {
                 Some(d) => out.push(f(
                     format!("vip {a}"),
                     Level::Ok,
-                    format!("on {}, filtered", dev(d.ifindex)),
+                    format!("on {}, filtered", d.dev),
                 )),
                 None => out.push(f(
                     format!("vip {a}"),
@@ -277,15 +274,15 @@ fn vip_placement(
         }
     }
     if let Some(cfg) = config {
-        let table: HashSet<VipSpec> = vips.iter().copied().collect();
-        for v in &cfg.vips {
+        let table: HashSet<Vip> = vips.iter().copied().collect();
+        for v in cfg.entries() {
             if table.contains(&v.vip) {
                 continue;
             }
             let present: Vec<String> = all
                 .iter()
                 .filter(|d| v.vip.covers(d.addr))
-                .map(|d| format!("{} on {}", d.addr, dev(d.ifindex)))
+                .map(|d| format!("{} on {}", d.addr, d.dev))
                 .collect();
             if present.is_empty() {
                 out.push(f(

@@ -11,7 +11,6 @@
 
 use std::{
     collections::HashSet,
-    net::IpAddr,
     path::{Path, PathBuf},
 };
 
@@ -19,11 +18,12 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::{
-    addr::{self, AddrError, VipSpec},
-    attach::{IngressChoice, XdpModeChoice},
+    entry::{VipEntry, VipFlag, VipFlags},
+    hook::{HookChoice, IngressHook, XdpMode},
     iface,
     loader::LoadOptions,
-    vips::{self, VipError},
+    tables::{VipError, rules},
+    vip::{AddressError, Vip},
 };
 
 pub const DEFAULT_PATH: &str = "/etc/rsdr/rsdr.toml";
@@ -46,7 +46,7 @@ pub enum ConfigError {
     Address {
         path: PathBuf,
         what: String,
-        source: AddrError,
+        source: AddressError,
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -64,21 +64,21 @@ impl ConfigError {
     }
 }
 
+/// The file as written; [`Config::parse`] checks it into a [`Config`].
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct File {
     #[serde(default)]
-    settings: Settings,
+    settings: FileSettings,
     #[serde(default, rename = "interface")]
-    interfaces: Vec<IfaceEntry>,
+    interfaces: Vec<FileInterface>,
     #[serde(default, rename = "vip")]
-    vips: Vec<VipEntry>,
+    vips: Vec<FileVip>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-#[derive(Default)]
-struct Settings {
+struct FileSettings {
     pin_dir: Option<PathBuf>,
     #[serde(default)]
     monitor: bool,
@@ -88,17 +88,16 @@ struct Settings {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct IfaceEntry {
+struct FileInterface {
     name: String,
     #[serde(default)]
-    ingress: Option<String>,
-    #[serde(default)]
-    xdp_mode: Option<String>,
+    ingress: IngressHook,
+    xdp_mode: Option<XdpMode>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct VipEntry {
+struct FileVip {
     address: String,
     real: String,
     #[serde(default)]
@@ -110,19 +109,15 @@ struct VipEntry {
 
 /// One interface to filter on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IfaceSpec {
+pub struct InterfaceConfig {
     pub name: String,
-    pub ingress: IngressChoice,
-    pub mode: XdpModeChoice,
+    pub hooks: HookChoice,
 }
 
-/// One VIP or pool as configured.
+/// One `[[vip]]`: the entry for the tables, and where rsdr keeps its address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VipConfig {
-    pub vip: VipSpec,
-    pub real: IpAddr,
-    /// `VIP_F_*` bits.
-    pub flags: u32,
+    pub entry: VipEntry,
     /// Device that should hold the VIP, which rsdr then adds and removes.
     pub manage_address: Option<String>,
 }
@@ -134,7 +129,7 @@ pub struct Config {
     pub pin_dir: Option<PathBuf>,
     pub monitor: bool,
     pub load: LoadOptions,
-    pub interfaces: Vec<IfaceSpec>,
+    pub interfaces: Vec<InterfaceConfig>,
     pub vips: Vec<VipConfig>,
 }
 
@@ -147,6 +142,22 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 impl Config {
+    /// The entries of every `[[vip]]`.
+    pub fn entries(&self) -> impl Iterator<Item = VipEntry> + '_ {
+        self.vips.iter().map(|v| v.entry)
+    }
+
+    /// The addresses rsdr is to manage: (address, device).
+    pub fn managed_addresses(&self) -> Vec<(std::net::IpAddr, String)> {
+        self.vips
+            .iter()
+            .filter_map(|v| match (v.entry.vip, &v.manage_address) {
+                (Vip::Addr(a), Some(dev)) => Some((a, dev.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Read and check `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -198,34 +209,7 @@ impl Config {
                     format!("interface {}: no such interface", i.name),
                 ));
             }
-            let ingress = match i.ingress.as_deref() {
-                None | Some("xdp") => IngressChoice::Xdp,
-                Some("tc") => IngressChoice::Tc,
-                Some(o) => {
-                    return Err(ConfigError::invalid(
-                        path,
-                        format!(
-                            "interface {}: ingress must be \"xdp\" or \"tc\", not {o:?}",
-                            i.name
-                        ),
-                    ));
-                }
-            };
-            let mode = match i.xdp_mode.as_deref() {
-                None | Some("auto") => XdpModeChoice::Auto,
-                Some("native") => XdpModeChoice::Native,
-                Some("skb") => XdpModeChoice::Skb,
-                Some(o) => {
-                    return Err(ConfigError::invalid(
-                        path,
-                        format!(
-                            "interface {}: xdp_mode must be \"auto\", \"native\" or \"skb\", not {o:?}",
-                            i.name
-                        ),
-                    ));
-                }
-            };
-            if ingress == IngressChoice::Tc && i.xdp_mode.is_some() {
+            if i.ingress == IngressHook::Tc && i.xdp_mode.is_some() {
                 return Err(ConfigError::invalid(
                     path,
                     format!(
@@ -234,35 +218,30 @@ impl Config {
                     ),
                 ));
             }
-            interfaces.push(IfaceSpec {
+            interfaces.push(InterfaceConfig {
                 name: i.name,
-                ingress,
-                mode,
+                hooks: HookChoice {
+                    ingress: i.ingress,
+                    xdp_mode: i.xdp_mode.unwrap_or_default(),
+                },
             });
         }
 
         let mut vips = Vec::new();
         for v in file.vips {
-            let what = format!("vip {:?}", v.address);
-            let spec = addr::parse_vip(&v.address).map_err(|source| ConfigError::Address {
-                path: path.to_path_buf(),
-                what: what.clone(),
-                source,
+            let flags = VipFlags::NONE
+                .with(VipFlag::Monitor, v.monitor)
+                .with(VipFlag::ShowConflicts, v.show_conflicts);
+            let entry = VipEntry::parse(&v.address, &v.real, flags).map_err(|source| {
+                ConfigError::Address {
+                    path: path.to_path_buf(),
+                    what: format!("vip {:?}", v.address),
+                    source,
+                }
             })?;
-            let real = addr::parse_real(&v.real, &spec).map_err(|source| ConfigError::Address {
-                path: path.to_path_buf(),
-                what: what.clone(),
-                source,
-            })?;
-            let mut flags = 0;
-            if v.monitor {
-                flags |= rsdr_common::maps::VIP_F_MONITOR;
-            }
-            if v.show_conflicts {
-                flags |= rsdr_common::maps::VIP_F_SHOW_CONFLICTS;
-            }
+            let spec = entry.vip;
             if let Some(dev) = &v.manage_address {
-                if let VipSpec::Pool(..) = spec {
+                if let Vip::Pool(..) = spec {
                     return Err(ConfigError::invalid(
                         path,
                         format!("vip {spec}: manage_address applies to single VIPs, not to pools"),
@@ -279,14 +258,12 @@ impl Config {
                 }
             }
             vips.push(VipConfig {
-                vip: spec,
-                real,
-                flags,
+                entry,
                 manage_address: v.manage_address,
             });
         }
-        let pairs: Vec<(VipSpec, IpAddr)> = vips.iter().map(|v| (v.vip, v.real)).collect();
-        vips::check(&[], &pairs).map_err(|source| ConfigError::Vips {
+        let entries: Vec<VipEntry> = vips.iter().map(|v| v.entry).collect();
+        rules::check(&[], &entries).map_err(|source| ConfigError::Vips {
             path: path.to_path_buf(),
             source,
         })?;
@@ -296,9 +273,9 @@ impl Config {
                 "VIPs are configured but no [[interface]] to filter them on",
             ));
         }
-        let exact = vips
+        let exact = entries
             .iter()
-            .filter(|v| matches!(v.vip, VipSpec::Addr(_)))
+            .filter(|e| matches!(e.vip, Vip::Addr(_)))
             .count();
         if exact > load.max_vips as usize {
             return Err(ConfigError::invalid(

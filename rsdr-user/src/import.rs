@@ -16,7 +16,7 @@ use std::{collections::BTreeMap, fmt::Write as _, net::IpAddr};
 
 use thiserror::Error;
 
-use crate::addr::{self, VipSpec};
+use crate::vip::{self, Vip};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ImportError {
@@ -86,8 +86,8 @@ fn normalise_prefix(s: &str) -> String {
 
 pub fn arptables(text: &str) -> Result<Import, ImportError> {
     let mut out = Import::default();
-    let mut drops: BTreeMap<VipSpec, usize> = BTreeMap::new();
-    let mut reals: BTreeMap<VipSpec, (IpAddr, usize)> = BTreeMap::new();
+    let mut drops: BTreeMap<Vip, usize> = BTreeMap::new();
+    let mut reals: BTreeMap<Vip, (IpAddr, usize)> = BTreeMap::new();
     let mut ifaces: Vec<String> = Vec::new();
     let mut rules = 0;
     for (n, raw) in text.lines().enumerate() {
@@ -129,7 +129,7 @@ pub fn arptables(text: &str) -> Result<Import, ImportError> {
         }
         match (chain, r.jump.as_deref(), &r.src, &r.dst, &r.mangle_src) {
             ("INPUT", Some("DROP"), None, Some(d), None) => {
-                match addr::parse_vip(&normalise_prefix(d)) {
+                match vip::parse_vip(&normalise_prefix(d)) {
                     Ok(v) => {
                         drops.insert(v, line);
                     }
@@ -137,8 +137,8 @@ pub fn arptables(text: &str) -> Result<Import, ImportError> {
                 }
             }
             ("OUTPUT", Some("mangle"), Some(s), None, Some(m)) => {
-                match addr::parse_vip(&normalise_prefix(s)) {
-                    Ok(v) => match addr::parse_real(m, &v) {
+                match vip::parse_vip(&normalise_prefix(s)) {
+                    Ok(v) => match vip::parse_real(m, &v) {
                         Ok(real) => {
                             if let Some((other, l0)) = reals.get(&v) {
                                 out.warnings.push(format!("line {line}: {v} already mangled to {other} on line {l0}; keeping that"));
@@ -176,7 +176,7 @@ pub fn arptables(text: &str) -> Result<Import, ImportError> {
     for i in &ifaces {
         let _ = writeln!(t, "[[interface]]\nname = \"{i}\"\n");
     }
-    let mut specs: Vec<&VipSpec> = drops.keys().chain(reals.keys()).collect();
+    let mut specs: Vec<&Vip> = drops.keys().chain(reals.keys()).collect();
     specs.sort();
     specs.dedup();
     for v in specs {

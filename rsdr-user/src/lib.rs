@@ -1,34 +1,43 @@
-//! The userspace half of rsdr: loading and pinning the datapath, attaching it
-//! to interfaces, and reading and writing its maps. The `rsdr` binary is a
-//! thin CLI over this library; the integration tests use it to load the very
-//! same object for BPF_PROG_TEST_RUN.
+//! The userspace half of rsdr: loading and pinning the datapath, attaching
+//! it to interfaces, and reading and writing its maps. The `rsdr` binary is
+//! a thin CLI over this library; the integration tests use it to load the
+//! very same object for BPF_PROG_TEST_RUN. docs/architecture.md shows how
+//! the modules fit together.
 
 // Errors carry the offending input for one-line messages; they are built on
 // cold paths only, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
-pub mod addr;
-pub mod addrs;
+// What an operator says, as types.
+pub mod config;
+pub mod entry;
+pub mod hook;
+pub mod vip;
+
+// Carrying it out.
 pub mod apply;
 pub mod attach;
-pub mod check;
-pub mod config;
-pub mod iface;
-pub mod import;
+pub mod daemon;
 pub mod loader;
-pub mod lock;
-pub mod metrics;
-pub mod object;
 pub mod pins;
-pub mod privilege;
-pub mod sd_notify;
+pub mod settings;
+pub mod tables;
+
+// Reading it back.
+pub mod check;
+pub mod metrics;
 pub mod stats;
 pub mod status;
-pub mod sys;
-pub mod vips;
 
-/// Default pin directory (overridden by `--pin-dir` / `RSDR_PIN_DIR`).
-pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/rsdr";
+// Around the edges.
+pub mod iface;
+pub mod import;
+mod mmap;
+pub mod netlink;
+pub mod object;
+pub mod privilege;
+pub mod sd_notify;
+pub mod sys;
 
 /// An error and all its sources on one line ("a: b: c"), for errors that
 /// are turned into strings inside typed errors.

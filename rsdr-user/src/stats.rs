@@ -13,8 +13,10 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::{
+    entry::VipRecord,
     pins::PinDir,
-    vips::{Entry, VipError, VipTables},
+    settings::{SettingsError, SettingsHandle},
+    tables::{VipError, VipTables},
 };
 
 #[derive(Debug, Error)]
@@ -23,6 +25,10 @@ pub enum StatsError {
     Map(#[from] MapError),
     #[error(transparent)]
     Vips(#[from] VipError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Pins(#[from] crate::pins::PinError),
 }
 
 /// One VIP's (or pool's) counters by name.
@@ -35,8 +41,8 @@ pub struct VipStats {
     pub monitored: BTreeMap<&'static str, u64>,
 }
 
-impl From<&Entry> for VipStats {
-    fn from(e: &Entry) -> Self {
+impl From<&VipRecord> for VipStats {
+    fn from(e: &VipRecord) -> Self {
         let pick = |off: usize| {
             VipCounter::ALL
                 .iter()
@@ -44,8 +50,8 @@ impl From<&Entry> for VipStats {
                 .collect()
         };
         Self {
-            vip: e.vip.to_string(),
-            real: e.real,
+            vip: e.entry.vip.to_string(),
+            real: e.entry.real,
             counters: pick(0),
             monitored: pick(VIP_MONITOR_OFFSET),
         }
@@ -92,13 +98,13 @@ pub fn global<T: Borrow<MapData>>(map: &PerCpuArray<T, u64>) -> Result<Global, M
 
 /// Everything, from a pin directory.
 pub fn snapshot(pins: &PinDir) -> Result<Snapshot, StatsError> {
+    pins.require_loaded()?;
     let data = MapData::from_pin(pins.map(names::STATS))?;
     let stats: PerCpuArray<_, u64> = PerCpuArray::try_from(Map::PerCpuArray(data))?;
-    let tables = VipTables::open(pins)?;
-    let entries = tables.entries()?;
+    let records = VipTables::open(pins)?.records()?;
     Ok(Snapshot {
-        monitor: tables.monitor()?,
+        monitor: SettingsHandle::open(pins)?.monitor(),
         global: global(&stats)?,
-        vips: entries.iter().map(VipStats::from).collect(),
+        vips: records.iter().map(VipStats::from).collect(),
     })
 }

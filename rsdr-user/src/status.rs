@@ -3,10 +3,12 @@
 use serde::Serialize;
 
 use crate::{
+    hook::XdpMode,
     iface,
     pins::{PinDir, PinError},
+    settings::{SettingsError, SettingsHandle},
     sys,
-    vips::{VipError, VipTables},
+    tables::{VipError, VipTables},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -15,19 +17,22 @@ pub enum StatusError {
     Pins(#[from] PinError),
     #[error(transparent)]
     Vips(#[from] VipError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error("program map: {0}")]
     Map(#[from] aya::maps::MapError),
 }
 
+/// One hook of an interface, as its pinned link says.
 #[derive(Clone, Debug, Serialize)]
-pub struct Hook {
+pub struct HookStatus {
     /// "xdp" or "tcx".
     pub kind: &'static str,
     /// "ingress" or "egress".
     pub direction: &'static str,
     /// XDP mode ("native" or "skb"); none for TCX.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mode: Option<&'static str>,
+    pub mode: Option<XdpMode>,
     pub link_id: u32,
     pub program_id: u32,
     /// True while the link is attached to this interface.
@@ -43,7 +48,7 @@ pub struct IfaceStatus {
     /// filter follows the device, not the name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renamed_to: Option<String>,
-    pub hooks: Vec<Hook>,
+    pub hooks: Vec<HookStatus>,
     /// Both hooks present and live.
     pub healthy: bool,
 }
@@ -64,7 +69,8 @@ pub struct Status {
     pub interfaces: Vec<IfaceStatus>,
 }
 
-pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
+/// Read what rsdr has in place under `pins`.
+pub fn read(pins: &PinDir) -> Result<Status, StatusError> {
     pins.require_loaded()?;
     let tables = VipTables::open(pins)?;
     let (vips, pools) = tables.counts()?;
@@ -89,7 +95,7 @@ pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
         } else {
             by_name
         };
-        let hook = |kind, direction, mode, info: sys::LinkInfo| Hook {
+        let hook = |kind, direction, mode, info: sys::LinkInfo| HookStatus {
             kind,
             direction,
             mode,
@@ -115,7 +121,7 @@ pub fn status(pins: &PinDir) -> Result<Status, StatusError> {
     }
     Ok(Status {
         pin_dir: pins.root().display().to_string(),
-        monitor: tables.monitor()?,
+        monitor: SettingsHandle::open(pins)?.monitor(),
         vips,
         pools,
         max_vips,

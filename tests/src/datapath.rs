@@ -1,8 +1,6 @@
 //! BPF_PROG_TEST_RUN over the real rsdr programs, loaded from the object the
 //! `rsdr` binary embeds, with private (unpinned) maps.
 
-use std::net::IpAddr;
-
 use aya::{
     Ebpf,
     maps::{MapData, PerCpuArray},
@@ -14,10 +12,12 @@ use rsdr_common::{
     maps::{names, programs},
 };
 use rsdr_user::{
-    addr::{VipSpec, parse_vip},
+    entry::{Change, VipEntry, VipFlags},
     loader::{self, LoadOptions},
+    settings::SettingsHandle,
     stats,
-    vips::{Change, VipTables},
+    tables::VipTables,
+    vip::parse_vip,
 };
 
 use crate::root::require_root;
@@ -41,6 +41,8 @@ pub struct Run {
 pub struct Datapath {
     ebpf: Ebpf,
     pub tables: VipTables,
+    /// The global switches (monitor mode).
+    pub settings: SettingsHandle,
 }
 
 /// The program the fixtures run: TC egress if `tc`, else XDP ingress.
@@ -62,22 +64,26 @@ impl Datapath {
         require_root();
         let mut ebpf = loader::load(None, opts)
             .unwrap_or_else(|e| panic!("loading the rsdr eBPF object failed: {e}"));
+        let settings = SettingsHandle::from_ebpf(&ebpf)
+            .unwrap_or_else(|e| panic!("opening the settings: {e}"));
         let tables = VipTables::from_ebpf(&mut ebpf)
             .unwrap_or_else(|e| panic!("opening the VIP tables: {e}"));
-        Self { ebpf, tables }
+        Self {
+            ebpf,
+            tables,
+            settings,
+        }
     }
 
-    /// Add a VIP or pool (`"192.0.2.10"`, `"203.0.113.0/24"`) with flags.
+    /// Add a VIP or pool (`"192.0.2.10"`, `"203.0.113.0/24"`) with
+    /// `VIP_F_*` flags.
     pub fn add(&mut self, vip: &str, real: &str, flags: u32) {
-        let spec = parse_vip(vip).unwrap_or_else(|e| panic!("{e}"));
-        let real: IpAddr = real
-            .parse()
-            .unwrap_or_else(|e| panic!("real IP {real}: {e}"));
+        let entry = entry(vip, real, flags);
         let change = self
             .tables
-            .add(spec, real, flags)
+            .put(&[entry])
             .unwrap_or_else(|e| panic!("adding VIP {vip}: {e}"));
-        assert_eq!(change, Change::Added, "VIP {vip} should be new");
+        assert_eq!(change, [Change::Added], "VIP {vip} should be new");
     }
 
     fn try_run(&mut self, tc: bool, frame: &[u8], repeat: u32) -> Result<(Run, Timing), String> {
@@ -194,7 +200,7 @@ impl Datapath {
         change: impl FnOnce(&mut VipTables, &std::sync::atomic::AtomicBool) -> T + Send,
     ) -> (Vec<Run>, T) {
         let stop = std::sync::atomic::AtomicBool::new(false);
-        let Self { ebpf, tables } = self;
+        let Self { ebpf, tables, .. } = self;
         std::thread::scope(|s| {
             let writer = s.spawn(|| change(tables, &stop));
             let name = program(tc);
@@ -241,14 +247,20 @@ impl Datapath {
 
     /// A VIP's (or pool's) counter, enforced or monitored.
     pub fn vip_counter(&self, vip: &str, counter: VipCounter, monitored: bool) -> u64 {
-        let spec: VipSpec = parse_vip(vip).expect("VIP");
-        let entries = self.tables.entries().expect("listing VIPs");
-        let e = entries
-            .iter()
-            .find(|e| e.vip == spec)
+        let spec = parse_vip(vip).expect("VIP");
+        let record = self
+            .tables
+            .get(&spec)
+            .expect("reading the VIP tables")
             .unwrap_or_else(|| panic!("VIP {vip} not configured"));
-        e.counters[counter as usize + if monitored { VIP_MONITOR_OFFSET } else { 0 }]
+        record.counters[counter as usize + if monitored { VIP_MONITOR_OFFSET } else { 0 }]
     }
+}
+
+/// A VIP entry from test input (`VIP_F_*` flags); panics on bad input.
+pub fn entry(vip: &str, real: &str, flags: u32) -> VipEntry {
+    let flags = VipFlags::from_bits(flags).unwrap_or_else(|e| panic!("VIP {vip}: {e}"));
+    VipEntry::parse(vip, real, flags).unwrap_or_else(|e| panic!("VIP {vip}: {e}"))
 }
 
 /// How long one test run took, per repetition of the frame.

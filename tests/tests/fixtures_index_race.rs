@@ -14,16 +14,17 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use rsdr_common::{Stat, index, maps::VIP_F_SHOW_CONFLICTS};
+use rsdr_common::{Stat, index};
 use rsdr_tests::{
     datapath::{Datapath, Run, XDP_DROP},
     fixture::std_vips::{PEER, PEER6, REAL, REAL2, REAL6, VIP, VIP6},
     frames::*,
 };
 use rsdr_user::{
-    addr::VipSpec,
+    entry::{Change, VipEntry, VipFlag, VipFlags},
     loader::LoadOptions,
-    vips::{Change, VipTables},
+    tables::VipTables,
+    vip::Vip,
 };
 
 const MAX_VIPS: u32 = 64;
@@ -52,6 +53,12 @@ fn shift() -> u32 {
     index::shift_for(index::slots_for(MAX_VIPS))
 }
 
+/// An entry, with no flags or with `show-conflicts`.
+fn entry(vip: Vip, real: IpAddr, show_conflicts: bool) -> VipEntry {
+    let flags = VipFlags::NONE.with(VipFlag::ShowConflicts, show_conflicts);
+    VipEntry { vip, real, flags }
+}
+
 fn raw4(a: Ipv4Addr) -> u32 {
     u32::from_ne_bytes(a.octets())
 }
@@ -65,25 +72,26 @@ fn churn(
     others: &[IpAddr],
     other_real: IpAddr,
 ) -> usize {
-    let spec = VipSpec::Addr(vip);
+    let spec = Vip::Addr(vip);
     let add: Vec<_> = others
         .iter()
-        .map(|o| (VipSpec::Addr(*o), other_real, 0))
+        .map(|o| entry(Vip::Addr(*o), other_real, false))
         .collect();
-    let remove: Vec<_> = others.iter().map(|o| VipSpec::Addr(*o)).collect();
+    let remove: Vec<_> = others.iter().map(|o| Vip::Addr(*o)).collect();
     let mut rounds = 0;
     while !stop.load(Ordering::Relaxed) {
         // Half the neighbours leave after the first change, half after the
         // second, so live entries and tombstones change places around the
         // VIP between its changes.
-        t.add_many(&add).expect("adding neighbours");
+        t.put(&add).expect("adding neighbours");
         let change = t
-            .add(spec, reals[1], VIP_F_SHOW_CONFLICTS)
+            .put(&[entry(spec, reals[1], true)])
             .expect("changing the VIP's real IP and flags");
-        assert!(matches!(change, Change::Updated { .. }));
-        t.remove_many(&remove[..4]).expect("removing neighbours");
-        t.add(spec, reals[0], 0).expect("changing the VIP back");
-        t.remove_many(&remove[4..]).expect("removing neighbours");
+        assert!(matches!(change[..], [Change::Updated { .. }]));
+        t.remove(&remove[..4]).expect("removing neighbours");
+        t.put(&[entry(spec, reals[0], false)])
+            .expect("changing the VIP back");
+        t.remove(&remove[4..]).expect("removing neighbours");
         rounds += 1;
     }
     rounds
@@ -204,7 +212,7 @@ fn a_pool_member_is_never_missed_while_other_pools_come_and_go() {
         max_vips: MAX_VIPS,
         max_pools: 32,
     });
-    let stable = VipSpec::Pool(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 0)), 24);
+    let stable = Vip::Pool(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 0)), 24);
     let member = Ipv4Addr::new(203, 0, 113, 50);
     dp.add(&stable.to_string(), &REAL.to_string(), 0);
     // Nine more pools, each of its own prefix length, around it in the trie.
@@ -213,22 +221,22 @@ fn a_pool_member_is_never_missed_while_other_pools_come_and_go() {
         .enumerate()
         .map(|(i, len)| {
             let net = IpAddr::V4(Ipv4Addr::new(100, 64 + i as u8, 0, 0));
-            (VipSpec::Pool(net, *len), IpAddr::V4(REAL), 0)
+            entry(Vip::Pool(net, *len), IpAddr::V4(REAL), false)
         })
         .collect();
-    let specs: Vec<VipSpec> = others.iter().map(|(v, _, _)| *v).collect();
+    let specs: Vec<Vip> = others.iter().map(|e| e.vip).collect();
     let request = Frame::arp(PEER_MAC, &Arp::request(PEER_MAC, PEER, member)).bytes();
     let change = |t: &mut VipTables, stop: &AtomicBool| {
         let mut rounds = 0;
         while !stop.load(Ordering::Relaxed) {
-            t.add_many(&others[..7]).expect("adding pools");
-            t.add(stable, IpAddr::V4(REAL2), 0)
+            t.put(&others[..7]).expect("adding pools");
+            t.put(&[entry(stable, IpAddr::V4(REAL2), false)])
                 .expect("changing the pool");
-            t.add_many(&others[7..]).expect("adding pools");
-            t.remove_many(&specs[7..]).expect("removing pools");
-            t.add(stable, IpAddr::V4(REAL), VIP_F_SHOW_CONFLICTS)
+            t.put(&others[7..]).expect("adding pools");
+            t.remove(&specs[7..]).expect("removing pools");
+            t.put(&[entry(stable, IpAddr::V4(REAL), true)])
                 .expect("changing the pool back");
-            t.remove_many(&specs[..7]).expect("removing pools");
+            t.remove(&specs[..7]).expect("removing pools");
             rounds += 1;
         }
         rounds

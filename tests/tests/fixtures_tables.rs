@@ -4,12 +4,13 @@
 use std::net::IpAddr;
 
 use rsdr_common::{Stat, VipCounter, maps::VIP_F_MONITOR};
+use rsdr_tests::datapath::entry;
 use rsdr_tests::{
     datapath::{Datapath, TC_PASS, TC_SHOT, XDP_DROP, XDP_PASS},
     fixture::std_vips::*,
     frames::*,
 };
-use rsdr_user::{addr::parse_vip, loader::LoadOptions, vips::Change};
+use rsdr_user::{entry::Change, loader::LoadOptions, vip::parse_vip};
 
 fn req_in(target: std::net::Ipv4Addr) -> Vec<u8> {
     Frame::arp(PEER_MAC, &Arp::request(PEER_MAC, PEER, target)).bytes()
@@ -17,10 +18,6 @@ fn req_in(target: std::net::Ipv4Addr) -> Vec<u8> {
 
 fn req_out(sender: std::net::Ipv4Addr) -> Vec<u8> {
     Frame::arp(SERVER_MAC, &Arp::request(SERVER_MAC, sender, PEER)).bytes()
-}
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
 }
 
 #[test]
@@ -34,13 +31,13 @@ fn vip_table_changes_take_effect_immediately() {
     dp.add(&VIP.to_string(), &REAL.to_string(), 0);
     assert_eq!(dp.xdp(&req_in(VIP)).verdict, XDP_DROP, "after add");
     dp.tables
-        .remove(parse_vip(&VIP.to_string()).unwrap())
+        .remove(&[parse_vip(&VIP.to_string()).unwrap()])
         .expect("remove VIP");
     assert_eq!(dp.xdp(&req_in(VIP)).verdict, XDP_PASS, "after remove");
     dp.add("203.0.113.0/24", &REAL.to_string(), 0);
     assert_eq!(dp.xdp(&req_in(POOLED)).verdict, XDP_DROP, "after pool add");
     dp.tables
-        .remove(parse_vip("203.0.113.0/24").unwrap())
+        .remove(&[parse_vip("203.0.113.0/24").unwrap()])
         .expect("remove pool");
     assert_eq!(
         dp.xdp(&req_in(POOLED)).verdict,
@@ -95,9 +92,9 @@ fn changing_the_real_ip_keeps_counters_and_rewrites_to_the_new_one() {
     dp.xdp(&req_in(VIP));
     let change = dp
         .tables
-        .add(parse_vip(&VIP.to_string()).unwrap(), ip("10.0.0.99"), 0)
+        .put(&[entry(&VIP.to_string(), "10.0.0.99", 0)])
         .expect("update");
-    assert!(matches!(change, Change::Updated { old_real, .. } if old_real == IpAddr::V4(REAL)));
+    assert!(matches!(change[..], [Change::Updated { old }] if old.real == IpAddr::V4(REAL)));
     assert_eq!(
         dp.vip_counter(&VIP.to_string(), VipCounter::RequestsDropped, false),
         1,
@@ -113,9 +110,9 @@ fn changing_the_real_ip_keeps_counters_and_rewrites_to_the_new_one() {
 #[test]
 fn flags_change_in_place() {
     let mut dp = datapath();
-    let vip = parse_vip(&VIP.to_string()).unwrap();
+    let (vip, real) = (VIP.to_string(), REAL.to_string());
     dp.tables
-        .add(vip, IpAddr::V4(REAL), VIP_F_MONITOR)
+        .put(&[entry(&vip, &real, VIP_F_MONITOR)])
         .expect("to monitor");
     assert_eq!(dp.xdp(&req_in(VIP)).verdict, XDP_PASS, "monitored: passed");
     assert_eq!(
@@ -124,7 +121,7 @@ fn flags_change_in_place() {
         "counted as monitored"
     );
     dp.tables
-        .add(vip, IpAddr::V4(REAL), 0)
+        .put(&[entry(&vip, &real, 0)])
         .expect("back to enforcing");
     assert_eq!(dp.xdp(&req_in(VIP)).verdict, XDP_DROP, "enforced again");
     assert_eq!(
@@ -136,7 +133,7 @@ fn flags_change_in_place() {
 #[test]
 fn global_monitor_switch_counts_everything_and_enforces_nothing() {
     let mut dp = datapath();
-    dp.tables.set_monitor(true).expect("monitor on");
+    dp.settings.set_monitor(true);
     assert_eq!(dp.xdp(&req_in(VIP)).verdict, XDP_PASS);
     let r = dp.tc(&req_out(VIP));
     assert_eq!(
@@ -154,7 +151,7 @@ fn global_monitor_switch_counts_everything_and_enforces_nothing() {
         0,
         "nothing enforced"
     );
-    dp.tables.set_monitor(false).expect("monitor off");
+    dp.settings.set_monitor(false);
     assert_eq!(dp.tc(&garp).verdict, TC_SHOT, "enforced again");
 }
 
@@ -168,7 +165,7 @@ fn full_tables_are_refused_and_unchanged() {
     dp.add(&VIP2.to_string(), &REAL2.to_string(), 0);
     let err = dp
         .tables
-        .add(parse_vip("192.0.2.99").unwrap(), IpAddr::V4(REAL), 0)
+        .put(&[entry("192.0.2.99", &REAL.to_string(), 0)])
         .expect_err("third VIP");
     assert!(
         err.to_string().contains("VIP table is full (2 entries)"),
@@ -177,7 +174,7 @@ fn full_tables_are_refused_and_unchanged() {
     dp.add("203.0.113.0/24", &REAL.to_string(), 0);
     let err = dp
         .tables
-        .add(parse_vip("198.51.100.0/24").unwrap(), IpAddr::V4(REAL), 0)
+        .put(&[entry("198.51.100.0/24", &REAL.to_string(), 0)])
         .expect_err("second pool");
     assert!(
         err.to_string().contains("pool table is full (1 entries)"),
@@ -199,7 +196,7 @@ fn pool_slots_are_reused_with_zeroed_counters() {
         1
     );
     dp.tables
-        .remove(parse_vip("203.0.113.0/24").unwrap())
+        .remove(&[parse_vip("203.0.113.0/24").unwrap()])
         .expect("remove");
     dp.add("198.51.100.0/24", &REAL.to_string(), 0);
     assert_eq!(
@@ -241,46 +238,30 @@ fn the_index_finds_every_vip_through_removals_and_changes() {
         .collect();
     let items: Vec<_> = vips
         .iter()
-        .map(|v| {
-            (
-                rsdr_user::addr::VipSpec::Addr(IpAddr::V4(*v)),
-                IpAddr::V4(REAL),
-                0,
-            )
-        })
+        .map(|v| entry(&v.to_string(), &REAL.to_string(), 0))
         .collect();
-    dp.tables.add_many(&items).expect("add 6000 VIPs");
+    dp.tables.put(&items).expect("add 6000 VIPs");
     let half: Vec<_> = vips
         .iter()
         .step_by(2)
         .map(|v| parse_vip(&v.to_string()).unwrap())
         .collect();
-    dp.tables
-        .remove_many(&half[..1000])
-        .expect("remove a batch");
+    dp.tables.remove(&half[..1000]).expect("remove a batch");
     for v in &half[1000..1100] {
         dp.tables
-            .remove(*v)
+            .remove(&[*v])
             .unwrap_or_else(|e| panic!("remove {v}: {e}"));
     }
-    dp.tables
-        .remove_many(&half[1100..])
-        .expect("remove the rest");
+    dp.tables.remove(&half[1100..]).expect("remove the rest");
     let changed: Vec<_> = vips
         .iter()
         .skip(1)
         .step_by(6)
-        .map(|v| {
-            (
-                rsdr_user::addr::VipSpec::Addr(IpAddr::V4(*v)),
-                IpAddr::V4(REAL2),
-                0,
-            )
-        })
+        .map(|v| entry(&v.to_string(), &REAL2.to_string(), 0))
         .collect();
-    dp.tables.add_many(&changed).expect("change reals");
+    dp.tables.put(&changed).expect("change reals");
     let back: Vec<_> = items.iter().step_by(10).copied().collect();
-    dp.tables.add_many(&back).expect("re-add some removed VIPs");
+    dp.tables.put(&back).expect("re-add some removed VIPs");
     let mut wrong = Vec::new();
     for (i, v) in vips.iter().enumerate() {
         let want = if i % 2 == 0 && i % 10 != 0 {
@@ -298,9 +279,9 @@ fn the_index_finds_every_vip_through_removals_and_changes() {
         3000 + 600,
         "one entry per VIP, no copies left"
     );
-    for (vip, real, _) in &changed {
-        let e = dp.tables.get(vip).expect("get").expect("present");
-        assert_eq!(e.real, *real, "{vip} keeps its new real IP");
+    for e in &changed {
+        let got = dp.tables.get(&e.vip).expect("get").expect("present");
+        assert_eq!(got.entry.real, e.real, "{} keeps its new real IP", e.vip);
     }
     assert!(
         wrong.is_empty(),
@@ -356,7 +337,7 @@ fn probe_chains_cross_pages_and_wrap_around_the_index() {
         }
         // The head of the chain leaves: the rest, across the boundary, stay.
         dp.tables
-            .remove(parse_vip(&members[0].to_string()).unwrap())
+            .remove(&[parse_vip(&members[0].to_string()).unwrap()])
             .expect("remove the chain's head");
         assert_eq!(dp.xdp(&req_in(members[0])).verdict, XDP_PASS);
         for m in &members[1..] {
@@ -425,10 +406,10 @@ fn pools_match_alike_in_the_cache_and_in_the_tries() {
     }
     for i in (0..n).rev() {
         dp.tables
-            .remove(parse_vip(&pool4(i)).unwrap())
+            .remove(&[parse_vip(&pool4(i)).unwrap()])
             .expect("remove pool");
         dp.tables
-            .remove(parse_vip(&pool6(i)).unwrap())
+            .remove(&[parse_vip(&pool6(i)).unwrap()])
             .expect("remove pool");
         check(&mut dp, i, &format!("down to {i} pools"));
     }

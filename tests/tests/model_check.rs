@@ -237,7 +237,7 @@ fn programs_match_the_reference_model() {
     run.frames(n, &addrs);
     run.check_counters(&rules);
     // A tenth more with global monitor mode on: nothing enforced, all counted.
-    run.dp.tables.set_monitor(true).expect("monitor on");
+    run.dp.settings.set_monitor(true);
     run.model.monitor = true;
     run.frames(n / 10, &addrs);
     run.check_counters(&rules);

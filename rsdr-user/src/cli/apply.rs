@@ -1,9 +1,10 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use rsdr_user::{
-    DEFAULT_PIN_DIR, addrs, apply,
+    apply,
     config::{self, Config},
+    netlink,
     pins::PinDir,
     privilege::{self, Need},
 };
@@ -25,63 +26,30 @@ Examples:
 pub struct Args {
     /// Configuration file
     #[arg(short, long, value_name = "FILE", default_value = config::DEFAULT_PATH)]
-    config: PathBuf,
+    pub config: PathBuf,
 
     /// Print the changes, make none
     #[arg(long)]
     dry_run: bool,
 }
 
-/// The pin directory: the flag (or RSDR_PIN_DIR), else the file's, else the default.
-pub fn pins_for(flag: Option<&Path>, cfg: &Config) -> PinDir {
-    PinDir::new(
-        flag.map(Path::to_path_buf)
-            .or_else(|| cfg.pin_dir.clone())
-            .unwrap_or_else(|| DEFAULT_PIN_DIR.into()),
-    )
-}
-
-pub fn run(pin_flag: Option<&Path>, args: Args) -> anyhow::Result<()> {
-    let cfg = Config::load(&args.config)?;
+pub fn run(pins: &PinDir, cfg: Config, args: Args) -> anyhow::Result<()> {
     privilege::require(Need::BpfAndNetAdmin)?;
-    let pins = pins_for(pin_flag, &cfg);
-    pins.check_bpffs()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    rt.block_on(async {
-        let handle = addrs::connect()?;
-        let guard = pins.lock()?;
-        let n = apply_locked(&pins, &cfg, &handle, args.dry_run, &mut |l| println!("{l}")).await?;
-        drop(guard);
-        if args.dry_run {
-            println!("dry run: nothing changed");
-        } else if n == 0 {
-            println!("nothing to change");
-        } else {
-            println!("applied {n} step(s) from {}", cfg.path.display());
-        }
-        Ok::<(), anyhow::Error>(())
-    })
-}
-
-/// Plan and (unless `dry_run`) carry out; the caller holds the lock.
-/// Returns the number of steps done.
-pub async fn apply_locked(
-    pins: &PinDir,
-    cfg: &Config,
-    handle: &rtnetlink::Handle,
-    dry_run: bool,
-    say: &mut dyn FnMut(String),
-) -> anyhow::Result<usize> {
-    let cur = apply::current(pins, handle).await?;
-    let steps = apply::plan(cfg, &cur);
-    if dry_run {
-        for s in &steps {
-            say(s.to_string());
-        }
-        return Ok(0);
+    let n = rt.block_on(async {
+        let netlink = netlink::connect()?;
+        let mut say = |l: String| println!("{l}");
+        anyhow::Ok(apply::apply(pins, &cfg, &netlink, args.dry_run, &mut say).await?)
+    })?;
+    if args.dry_run {
+        println!("dry run: nothing changed");
+    } else if n == 0 {
+        println!("nothing to change");
+    } else {
+        println!("applied {n} step(s) from {}", cfg.path.display());
     }
-    Ok(apply::execute(pins, cfg, handle, steps, cur.loaded, say).await?)
+    Ok(())
 }

@@ -1,10 +1,10 @@
 use anyhow::Context as _;
-use clap::ValueEnum;
 use rsdr_common::maps::{DEFAULT_MAX_POOLS, DEFAULT_MAX_VIPS};
 use rsdr_user::{
-    attach::{self, AttachOptions, IngressChoice, Outcome, XdpModeChoice},
+    attach::{self, AttachOptions, Outcome},
+    hook::{AttachedIngress, HookChoice, IngressHook, XdpMode},
     loader::LoadOptions,
-    pins::{Ingress, PinDir},
+    pins::PinDir,
     privilege::{self, Need},
 };
 
@@ -29,12 +29,12 @@ pub struct Args {
     ifaces: Vec<String>,
 
     /// Ingress hook: xdp, or tc (TCX)
-    #[arg(long, value_enum, default_value_t = Hook::Xdp)]
-    ingress: Hook,
+    #[arg(long, value_enum, default_value_t = IngressHook::Xdp)]
+    ingress: IngressHook,
 
     /// XDP mode: auto tries native (driver) mode and falls back to skb mode
-    #[arg(long, value_enum, default_value_t = Mode::Auto)]
-    xdp_mode: Mode,
+    #[arg(long, value_enum, default_value_t = XdpMode::Auto)]
+    xdp_mode: XdpMode,
 
     /// Number of exact VIPs (IPv4 and IPv6 together), used when the maps are first
     /// created; each preallocates 128 bytes of counters per CPU
@@ -46,63 +46,41 @@ pub struct Args {
     max_pools: u32,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Mode {
-    Auto,
-    Native,
-    Skb,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Hook {
-    Xdp,
-    Tc,
-}
-
 pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
     privilege::require(Need::BpfAndNetAdmin)?;
-    let mode = match args.xdp_mode {
-        Mode::Auto => XdpModeChoice::Auto,
-        Mode::Native => XdpModeChoice::Native,
-        Mode::Skb => XdpModeChoice::Skb,
-    };
-    let ingress = match args.ingress {
-        Hook::Xdp => IngressChoice::Xdp,
-        Hook::Tc => IngressChoice::Tc,
-    };
     let opts = AttachOptions {
-        ingress,
-        mode,
+        hooks: HookChoice {
+            ingress: args.ingress,
+            xdp_mode: args.xdp_mode,
+        },
         load: LoadOptions {
             max_vips: args.max_vips,
             max_pools: args.max_pools,
         },
     };
-    let outcomes = attach::attach(pins, &args.ifaces, opts).context("attach")?;
+    let outcomes = attach::attach_interfaces(pins, &args.ifaces, opts).context("attach")?;
+    let hooks = |h: AttachedIngress| format!("{h} ingress, tcx egress");
     for o in outcomes {
-        let hooks = |h: Ingress| format!("{} ingress, tcx egress", h.as_str());
+        let iface = o.iface;
         match o.outcome {
             Outcome::Attached {
                 ingress,
                 fallback: None,
-            } => println!("{}: attached ({})", o.iface, hooks(ingress)),
+            } => println!("{iface}: attached ({})", hooks(ingress)),
             Outcome::Attached {
                 ingress,
                 fallback: Some(why),
-            } => {
-                println!("{}: attached ({}): {why}", o.iface, hooks(ingress))
-            }
+            } => println!("{iface}: attached ({}): {why}", hooks(ingress)),
             Outcome::AlreadyAttached { ingress } => {
-                let note = if opts.wants(ingress) {
+                let note = if opts.hooks.accepts(ingress) {
                     ""
                 } else {
                     "; to change the ingress hook or XDP mode, detach it first"
                 };
-                println!("{}: already attached ({}){note}", o.iface, hooks(ingress))
+                println!("{iface}: already attached ({}){note}", hooks(ingress))
             }
             Outcome::AlreadyAttachedAs { ingress, pinned_as } => println!(
-                "{}: already attached ({}), pinned under its former name {pinned_as}",
-                o.iface,
+                "{iface}: already attached ({}), pinned under its former name {pinned_as}",
                 hooks(ingress)
             ),
         }

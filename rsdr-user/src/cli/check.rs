@@ -15,26 +15,26 @@ use super::output;
 /// Kernel and bpffs support, the hooks in use, sysctls and other ARP
 /// filters that interact, VIPs configured but on no device, and VIPs held
 /// but not filtered. With --config, also VIPs of the file that rsdr does not
-/// filter yet. Exits 0 when all is well, 1 otherwise.
+/// filter yet (and the file's pin_dir, unless --pin-dir is given). Exits 0
+/// when all is well, 1 otherwise.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  rsdr check\n  rsdr check -c /etc/rsdr/rsdr.toml --json")]
 pub struct Args {
     /// Also check against this configuration file
     #[arg(short, long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
     /// Print JSON instead of a table
     #[arg(long)]
     json: bool,
 }
 
-pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
+pub fn run(pins: &PinDir, cfg: Option<&Config>, args: Args) -> anyhow::Result<()> {
     privilege::require(Need::Bpf)?;
-    let cfg = args.config.as_deref().map(Config::load).transpose()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let findings = rt.block_on(check::run(pins, cfg.as_ref()));
+    let findings = rt.block_on(check::diagnose(pins, cfg));
     let well = check::all_well(&findings);
     if args.json {
         output::json(&serde_json::json!({ "all_well": well, "findings": findings }))?;

@@ -22,12 +22,11 @@ pub struct Args {
 
 pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
     privilege::require(Need::BpfAndNetAdmin)?;
-    let all = args.ifaces.is_empty();
-    let done = attach::detach(pins, &args.ifaces).context("detach")?;
+    let done = attach::detach_interfaces(pins, &args.ifaces).context("detach")?;
     for iface in &done {
         println!("{iface}: detached");
     }
-    if all {
+    if args.ifaces.is_empty() {
         println!("removed all pins under {}", pins.root().display());
     }
     Ok(())

@@ -14,10 +14,10 @@ mod stats;
 mod status;
 mod vip;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use rsdr_user::{DEFAULT_PIN_DIR, pins::PinDir};
+use rsdr_user::{config::Config, pins::PinDir};
 
 const ABOUT: &str =
     "Keep an LVS direct-routing real server from answering or announcing its VIPs in ARP";
@@ -71,20 +71,32 @@ enum Command {
     Status(status::Args),
 }
 
+impl Command {
+    /// The configuration file this command reads, if any.
+    fn config_path(&self) -> Option<&Path> {
+        match self {
+            Command::Apply(a) => Some(&a.config),
+            Command::Run(a) => Some(&a.config),
+            Command::Check(a) => a.config.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 impl Cli {
+    /// Read the configuration file (if the command has one), settle the
+    /// pin directory once from the flag, the file and the default, and run
+    /// the command.
     pub fn run(self) -> anyhow::Result<()> {
-        let pins = PinDir::new(
-            self.pin_dir
-                .clone()
-                .unwrap_or_else(|| DEFAULT_PIN_DIR.into()),
-        );
+        let cfg = self.command.config_path().map(Config::load).transpose()?;
+        let pins = PinDir::resolve(self.pin_dir.as_deref(), cfg.as_ref());
         match self.command {
-            Command::Apply(args) => apply::run(self.pin_dir.as_deref(), args),
-            Command::Check(args) => check::run(&pins, args),
+            Command::Apply(args) => apply::run(&pins, cfg.expect("apply reads its file"), args),
+            Command::Check(args) => check::run(&pins, cfg.as_ref(), args),
             Command::Completions(args) => completions::run(args),
             Command::Import(cmd) => import::run(cmd),
             Command::Man(args) => man::run(args),
-            Command::Run(args) => run::run(self.pin_dir.as_deref(), args),
+            Command::Run(args) => run::run(&pins, cfg.expect("run reads its file"), args),
             Command::Attach(args) => attach::run(&pins, args),
             Command::Detach(args) => detach::run(&pins, args),
             Command::Vip(cmd) => vip::run(&pins, cmd),

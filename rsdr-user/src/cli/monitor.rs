@@ -1,8 +1,7 @@
-use anyhow::Context as _;
 use rsdr_user::{
     pins::PinDir,
     privilege::{self, Need},
-    vips::VipTables,
+    settings,
 };
 
 /// Switch global monitor mode: count what would be done for every VIP, change nothing
@@ -27,12 +26,8 @@ enum State {
 
 pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
     privilege::require(Need::Bpf)?;
-    pins.check_bpffs()?;
-    let _guard = pins.lock()?;
-    pins.require_loaded()?;
-    let mut tables = VipTables::open(pins).context("opening the config map")?;
     let on = matches!(args.state, State::On);
-    tables.set_monitor(on)?;
+    settings::set_monitor(pins, on)?;
     println!(
         "monitor mode {}",
         if on {

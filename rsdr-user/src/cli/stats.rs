@@ -32,7 +32,6 @@ fn nonzero(counters: &std::collections::BTreeMap<&str, u64>) -> String {
 
 pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
     privilege::require(Need::Bpf)?;
-    pins.require_loaded()?;
     let snap = stats::snapshot(pins)?;
     if args.json {
         return output::json(&snap);

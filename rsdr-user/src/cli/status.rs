@@ -17,7 +17,7 @@ pub struct Args {
 
 pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
     privilege::require(Need::Bpf)?;
-    let st = status::status(pins)?;
+    let st = status::read(pins)?;
     if args.json {
         return output::json(&st);
     }

@@ -1,11 +1,9 @@
-use anyhow::Context as _;
-use rsdr_common::maps::{VIP_F_MONITOR, VIP_F_SHOW_CONFLICTS};
 use rsdr_user::{
-    addr,
-    lock::PinLock,
+    entry::{Change, VipEntry, VipFlag, VipFlags},
     pins::PinDir,
     privilege::{self, Need},
-    vips::{Change, EntryView, VipTables},
+    tables::{self, VipTables},
+    vip,
 };
 
 use super::output;
@@ -68,75 +66,51 @@ pub struct ListArgs {
     json: bool,
 }
 
-fn open(pins: &PinDir) -> anyhow::Result<VipTables> {
-    privilege::require(Need::Bpf)?;
-    pins.require_loaded()?;
-    VipTables::open(pins).context("opening the VIP tables")
-}
-
-/// Open the tables for a change, holding the pin-directory lock: checks and
-/// writes of two concurrent `vip add`s must not interleave.
-fn open_for_change(pins: &PinDir) -> anyhow::Result<(PinLock, VipTables)> {
-    privilege::require(Need::Bpf)?;
-    pins.check_bpffs()?;
-    let guard = pins.lock()?;
-    Ok((guard, open(pins)?))
-}
-
 pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Add(a) => {
-            let vip = addr::parse_vip(&a.vip)?;
-            let real = addr::parse_real(&a.real, &vip)?;
-            let mut flags = 0;
-            if a.monitor {
-                flags |= VIP_F_MONITOR;
-            }
-            if a.show_conflicts {
-                flags |= VIP_F_SHOW_CONFLICTS;
-            }
-            let (_guard, mut tables) = open_for_change(pins)?;
+            let flags = VipFlags::NONE
+                .with(VipFlag::Monitor, a.monitor)
+                .with(VipFlag::ShowConflicts, a.show_conflicts);
+            let entry = VipEntry::parse(&a.vip, &a.real, flags)?;
+            privilege::require(Need::Bpf)?;
+            let change = tables::edit(pins, |t| t.put(&[entry]))?[0];
+            let (vip, real) = (entry.vip, entry.real);
             let note = if a.monitor {
                 " [monitor: counted, not enforced]"
             } else {
                 ""
             };
-            match tables.add(vip, real, flags)? {
+            match change {
                 Change::Added => println!("added VIP {vip} (real IP {real}){note}"),
                 Change::Unchanged => println!("VIP {vip} already present (real IP {real}){note}"),
-                Change::Updated { old_real, .. } if old_real != real => {
-                    println!("updated VIP {vip}: real IP {old_real} -> {real}{note}")
+                Change::Updated { old } if old.real != real => {
+                    println!("updated VIP {vip}: real IP {} -> {real}{note}", old.real)
                 }
                 Change::Updated { .. } => println!("updated VIP {vip}: flags changed{note}"),
             }
         }
         Command::Del(a) => {
-            let vip = addr::parse_vip(&a.vip)?;
-            let (_guard, mut tables) = open_for_change(pins)?;
-            let removed = tables.remove(vip)?;
-            println!("removed VIP {vip} (real IP {})", removed.real);
+            let vip = vip::parse_vip(&a.vip)?;
+            privilege::require(Need::Bpf)?;
+            let removed = tables::edit(pins, |t| t.remove(&[vip]))?;
+            println!("removed VIP {vip} (real IP {})", removed[0].real);
         }
         Command::List(a) => {
-            let entries = open(pins)?.entries()?;
-            let views: Vec<EntryView> = entries.iter().map(EntryView::from).collect();
+            privilege::require(Need::Bpf)?;
+            let entries = VipTables::open(pins)?.entries()?;
             if a.json {
-                output::json(&views)?;
+                output::json(&entries)?;
             } else {
-                let rows: Vec<Vec<String>> = views
+                let rows: Vec<Vec<String>> = entries
                     .iter()
-                    .map(|v| {
-                        let mut flags = Vec::new();
-                        if v.monitor {
-                            flags.push("monitor");
-                        }
-                        if v.show_conflicts {
-                            flags.push("show-conflicts");
-                        }
+                    .map(|e| {
+                        let kind = e.vip.kind().to_string();
                         vec![
-                            v.vip.clone(),
-                            v.real.to_string(),
-                            v.kind.to_string(),
-                            flags.join(","),
+                            e.vip.to_string(),
+                            e.real.to_string(),
+                            kind,
+                            e.flags.to_string(),
                         ]
                     })
                     .collect();

@@ -4,7 +4,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use rsdr_user::addr::VipSpec;
+use rsdr_user::{
+    entry::{VipEntry, VipFlags},
+    vip::Vip,
+};
 
 use super::Record;
 use aya::maps::ProgramArray;
@@ -63,26 +66,26 @@ fn datapath(tables: Tables) -> Datapath {
         max_vips: (n + 3).max(16),
         max_pools: 16,
     });
+    let entry = |vip: Vip, real: IpAddr| VipEntry {
+        vip,
+        real,
+        flags: VipFlags::NONE,
+    };
     let real = IpAddr::V4(REAL);
-    let mut items = vec![(VipSpec::Addr(IpAddr::V4(VIP)), real, 0)];
+    let mut items = vec![entry(Vip::Addr(IpAddr::V4(VIP)), real)];
     // Other VIPs: 100.64.0.0/10 and up, never the ones measured.
-    items.extend((1..n).map(|i| {
-        (
-            VipSpec::Addr(IpAddr::V4(Ipv4Addr::from(0x6440_0000 + i))),
-            real,
-            0,
-        )
-    }));
-    items.push((
-        VipSpec::Addr("2001:db8::10".parse().unwrap()),
+    items.extend(
+        (1..n).map(|i| entry(Vip::Addr(IpAddr::V4(Ipv4Addr::from(0x6440_0000 + i))), real)),
+    );
+    items.push(entry(
+        Vip::Addr("2001:db8::10".parse().unwrap()),
         "2001:db8::2".parse().unwrap(),
-        0,
     ));
     if let Tables::Pool = tables {
-        items.push((VipSpec::Pool("198.18.0.0".parse().unwrap(), 16), real, 0));
+        items.push(entry(Vip::Pool("198.18.0.0".parse().unwrap(), 16), real));
     }
     dp.tables
-        .add_many(&items)
+        .put(&items)
         .unwrap_or_else(|e| panic!("configuring {}: {e}", tables.label()));
     dp
 }
@@ -394,9 +397,7 @@ pub fn writes(repeat: u32, reps: usize) -> Vec<Record> {
         .collect();
     // The rewrite's frame with rsdr in monitor mode: decided and counted,
     // nothing written. Its difference to the rewrite row is the write.
-    dp.tables
-        .set_monitor(true)
-        .unwrap_or_else(|e| panic!("monitor mode for the decision-only row: {e}"));
+    dp.settings.set_monitor(true);
     out.extend(record(
         "egress_rewrite_monitored",
         "rsdr TC egress: the rewrite's frame in monitor mode (decided and counted, not written)",

@@ -1,6 +1,7 @@
 //! Mmapable array maps (`BPF_F_MMAPABLE`) mapped into our memory: the
-//! exact-VIP indexes and the config map, which userspace writes with plain
-//! (atomic) stores while the datapath reads them.
+//! exact-VIP indexes and the settings map, which userspace writes with
+//! plain (atomic) stores while the datapath reads them. A mapping keeps its
+//! map alive by itself: the descriptor it was made from may be closed.
 
 use std::{
     io,

@@ -1,16 +1,16 @@
-//! Parsing and validation of addresses given by a user: VIPs (an address or
-//! a prefix), real IPs, in either family.
+//! A VIP as an operator gives it: one address, or a pool (a prefix), in
+//! either family; parsed and checked here, with the real IPs that go with
+//! them ([`parse_real`]).
 
 use std::{
     fmt,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
 
-use rsdr_common::Ipv4Raw;
 use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
-pub enum AddrError {
+pub enum AddressError {
     #[error(
         "invalid {what} {input:?}: expected an address such as 192.0.2.10 or 2001:db8::10{prefix}"
     )]
@@ -47,32 +47,47 @@ pub enum AddrError {
 /// A VIP as configured: one address, or a pool (a prefix shorter than the
 /// address length; /32 and /128 are plain addresses).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum VipSpec {
+pub enum Vip {
     Addr(IpAddr),
     Pool(IpAddr, u8),
 }
 
-impl VipSpec {
+impl Vip {
     pub fn is_ipv4(&self) -> bool {
         match self {
-            VipSpec::Addr(a) | VipSpec::Pool(a, _) => a.is_ipv4(),
+            Vip::Addr(a) | Vip::Pool(a, _) => a.is_ipv4(),
         }
     }
 
     pub fn family(&self) -> &'static str {
-        if self.is_ipv4() { "IPv4" } else { "IPv6" }
+        family(self.is_ipv4())
+    }
+
+    /// The address, or the pool's network address.
+    pub fn addr(&self) -> IpAddr {
+        match *self {
+            Vip::Addr(a) | Vip::Pool(a, _) => a,
+        }
+    }
+
+    /// "address" or "pool".
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Vip::Addr(_) => "address",
+            Vip::Pool(..) => "pool",
+        }
     }
 
     /// Does this VIP or pool cover `addr`?
     pub fn covers(&self, addr: IpAddr) -> bool {
         match *self {
-            VipSpec::Addr(a) => a == addr,
-            VipSpec::Pool(net, len) => prefix_contains(net, len, addr),
+            Vip::Addr(a) => a == addr,
+            Vip::Pool(net, len) => prefix_contains(net, len, addr),
         }
     }
 
     /// Do the two share any address?
-    pub fn overlaps(&self, other: &VipSpec) -> bool {
+    pub fn overlaps(&self, other: &Vip) -> bool {
         let (a, alen) = self.as_prefix();
         let (b, blen) = other.as_prefix();
         let len = alen.min(blen);
@@ -81,19 +96,23 @@ impl VipSpec {
 
     fn as_prefix(&self) -> (IpAddr, u8) {
         match *self {
-            VipSpec::Addr(a) => (a, full_len(a)),
-            VipSpec::Pool(a, l) => (a, l),
+            Vip::Addr(a) => (a, full_len(a)),
+            Vip::Pool(a, l) => (a, l),
         }
     }
 }
 
-impl fmt::Display for VipSpec {
+impl fmt::Display for Vip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            VipSpec::Addr(a) => write!(f, "{a}"),
-            VipSpec::Pool(a, l) => write!(f, "{a}/{l}"),
+            Vip::Addr(a) => write!(f, "{a}"),
+            Vip::Pool(a, l) => write!(f, "{a}/{l}"),
         }
     }
+}
+
+fn family(ipv4: bool) -> &'static str {
+    if ipv4 { "IPv4" } else { "IPv6" }
 }
 
 fn full_len(a: IpAddr) -> u8 {
@@ -120,7 +139,7 @@ pub fn prefix_contains(net: IpAddr, len: u8, addr: IpAddr) -> bool {
     net.is_ipv4() == addr.is_ipv4() && (to_bits(net) ^ to_bits(addr)) & mask(len) == 0
 }
 
-fn unusable(what: &'static str, addr: IpAddr, allow_link_local: bool) -> Result<(), AddrError> {
+fn unusable(what: &'static str, addr: IpAddr, allow_link_local: bool) -> Result<(), AddressError> {
     let why = match addr {
         IpAddr::V4(a) if a.is_unspecified() => Some("the unspecified address"),
         IpAddr::V4(a) if a.is_broadcast() => Some("the broadcast address"),
@@ -135,13 +154,13 @@ fn unusable(what: &'static str, addr: IpAddr, allow_link_local: bool) -> Result<
         _ => None,
     };
     match why {
-        Some(why) => Err(AddrError::Unusable { what, addr, why }),
+        Some(why) => Err(AddressError::Unusable { what, addr, why }),
         None => Ok(()),
     }
 }
 
-fn parse_ip(what: &'static str, input: &str, prefix: &'static str) -> Result<IpAddr, AddrError> {
-    input.parse().map_err(|_| AddrError::Malformed {
+fn parse_ip(what: &'static str, input: &str, prefix: &'static str) -> Result<IpAddr, AddressError> {
+    input.parse().map_err(|_| AddressError::Malformed {
         what,
         input: input.to_string(),
         prefix,
@@ -149,41 +168,41 @@ fn parse_ip(what: &'static str, input: &str, prefix: &'static str) -> Result<IpA
 }
 
 /// Parse a VIP: `ADDR` or `ADDR/LEN`.
-pub fn parse_vip(input: &str) -> Result<VipSpec, AddrError> {
+pub fn parse_vip(input: &str) -> Result<Vip, AddressError> {
     let t = input.trim();
     let Some((a, l)) = t.split_once('/') else {
         let addr = parse_ip("VIP", t, " (or a prefix such as 203.0.113.0/24)")?;
         unusable("VIP", addr, false)?;
-        return Ok(VipSpec::Addr(addr));
+        return Ok(Vip::Addr(addr));
     };
     let net = parse_ip("VIP", a, " (or a prefix such as 203.0.113.0/24)")?;
     let max = full_len(net);
-    let len: u8 = l
-        .parse()
-        .ok()
-        .filter(|l| *l <= max)
-        .ok_or_else(|| AddrError::PrefixLength {
-            input: input.to_string(),
-            max,
-        })?;
+    let len: u8 =
+        l.parse()
+            .ok()
+            .filter(|l| *l <= max)
+            .ok_or_else(|| AddressError::PrefixLength {
+                input: input.to_string(),
+                max,
+            })?;
     if to_bits(net) & !mask(len) & mask(max) != 0 {
         let masked = to_bits(net) & mask(len);
         let base = match net {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from((masked >> 96) as u32)),
             IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(masked)),
         };
-        return Err(AddrError::HostBits {
+        return Err(AddressError::HostBits {
             input: t.to_string(),
             suggestion: format!("{base}/{len}"),
         });
     }
     if len == max {
         unusable("VIP", net, false)?;
-        return Ok(VipSpec::Addr(net));
+        return Ok(Vip::Addr(net));
     }
-    let pool = VipSpec::Pool(net, len);
+    let pool = Vip::Pool(net, len);
     if let Some((range, why)) = reserved_overlap(&pool) {
-        return Err(AddrError::ReservedPool {
+        return Err(AddressError::ReservedPool {
             pool: pool.to_string(),
             range,
             why,
@@ -206,10 +225,10 @@ const RESERVED: [(&str, &str); 8] = [
     ("::ffff:0:0/96", "IPv4-mapped"),
 ];
 
-fn reserved_overlap(pool: &VipSpec) -> Option<(&'static str, &'static str)> {
+fn reserved_overlap(pool: &Vip) -> Option<(&'static str, &'static str)> {
     RESERVED.iter().copied().find(|(range, _)| {
         let (net, len) = range.split_once('/').expect("range");
-        let r = VipSpec::Pool(
+        let r = Vip::Pool(
             net.parse().expect("range address"),
             len.parse().expect("range length"),
         );
@@ -218,27 +237,18 @@ fn reserved_overlap(pool: &VipSpec) -> Option<(&'static str, &'static str)> {
 }
 
 /// Parse the real IP for `vip`: a unicast address of the same family.
-pub fn parse_real(input: &str, vip: &VipSpec) -> Result<IpAddr, AddrError> {
+pub fn parse_real(input: &str, vip: &Vip) -> Result<IpAddr, AddressError> {
     let real = parse_ip("real IP", input.trim(), "")?;
     unusable("real IP", real, true)?;
     if real.is_ipv4() != vip.is_ipv4() {
-        return Err(AddrError::FamilyMismatch {
+        return Err(AddressError::FamilyMismatch {
             vip: vip.to_string(),
             vip_family: vip.family(),
             real,
-            real_family: if real.is_ipv4() { "IPv4" } else { "IPv6" },
+            real_family: family(real.is_ipv4()),
         });
     }
     Ok(real)
-}
-
-/// The wire representation used as map key/value.
-pub fn to_raw(addr: Ipv4Addr) -> Ipv4Raw {
-    u32::from_ne_bytes(addr.octets())
-}
-
-pub fn from_raw(raw: Ipv4Raw) -> Ipv4Addr {
-    Ipv4Addr::from(raw.to_ne_bytes())
 }
 
 #[cfg(test)]
@@ -251,27 +261,27 @@ mod tests {
 
     #[test]
     fn parses_addresses_and_pools() {
-        assert_eq!(parse_vip("192.0.2.10"), Ok(VipSpec::Addr(ip("192.0.2.10"))));
+        assert_eq!(parse_vip("192.0.2.10"), Ok(Vip::Addr(ip("192.0.2.10"))));
         assert_eq!(
             parse_vip(" 2001:db8::10 "),
-            Ok(VipSpec::Addr(ip("2001:db8::10")))
+            Ok(Vip::Addr(ip("2001:db8::10")))
         );
         assert_eq!(
             parse_vip("203.0.113.0/24"),
-            Ok(VipSpec::Pool(ip("203.0.113.0"), 24))
+            Ok(Vip::Pool(ip("203.0.113.0"), 24))
         );
         assert_eq!(
             parse_vip("2001:db8:100::/64"),
-            Ok(VipSpec::Pool(ip("2001:db8:100::"), 64))
+            Ok(Vip::Pool(ip("2001:db8:100::"), 64))
         );
         assert_eq!(
             parse_vip("192.0.2.10/32"),
-            Ok(VipSpec::Addr(ip("192.0.2.10"))),
+            Ok(Vip::Addr(ip("192.0.2.10"))),
             "/32 is one address"
         );
         assert_eq!(
             parse_vip("2001:db8::10/128"),
-            Ok(VipSpec::Addr(ip("2001:db8::10")))
+            Ok(Vip::Addr(ip("2001:db8::10")))
         );
     }
 
@@ -284,11 +294,11 @@ mod tests {
         assert!(e.starts_with("invalid real IP \"eth0\""), "got: {e}");
         assert!(matches!(
             parse_vip("10.0.0.0/33"),
-            Err(AddrError::PrefixLength { max: 32, .. })
+            Err(AddressError::PrefixLength { max: 32, .. })
         ));
         assert!(matches!(
             parse_vip("10.0.0.0/x"),
-            Err(AddrError::PrefixLength { .. })
+            Err(AddressError::PrefixLength { .. })
         ));
     }
 
@@ -319,7 +329,7 @@ mod tests {
             "fe80::1",
         ] {
             assert!(
-                matches!(parse_vip(bad), Err(AddrError::Unusable { .. })),
+                matches!(parse_vip(bad), Err(AddressError::Unusable { .. })),
                 "{bad} should be refused"
             );
         }
@@ -338,7 +348,7 @@ mod tests {
             "::/0",
         ] {
             assert!(
-                matches!(parse_vip(bad), Err(AddrError::ReservedPool { .. })),
+                matches!(parse_vip(bad), Err(AddressError::ReservedPool { .. })),
                 "{bad} should be refused"
             );
         }
@@ -351,7 +361,7 @@ mod tests {
         let v = parse_vip("2001:db8::10").unwrap();
         assert!(matches!(
             parse_real("10.0.0.2", &v),
-            Err(AddrError::FamilyMismatch { .. })
+            Err(AddressError::FamilyMismatch { .. })
         ));
         assert_eq!(
             parse_real("fe80::2", &v),
@@ -369,13 +379,6 @@ mod tests {
         assert!(pool.overlaps(&parse_vip("203.0.113.128/25").unwrap()));
         assert!(pool.overlaps(&parse_vip("203.0.0.0/16").unwrap()));
         assert!(!pool.overlaps(&parse_vip("203.0.112.0/24").unwrap()));
-        assert!(VipSpec::Pool(ip("0.0.0.0"), 0).covers(ip("8.8.8.8")));
-    }
-
-    #[test]
-    fn raw_roundtrip_keeps_wire_order() {
-        let a = Ipv4Addr::new(192, 0, 2, 10);
-        assert_eq!(to_raw(a).to_ne_bytes(), [192, 0, 2, 10]);
-        assert_eq!(from_raw(to_raw(a)), a);
+        assert!(Vip::Pool(ip("0.0.0.0"), 0).covers(ip("8.8.8.8")));
     }
 }

@@ -6,11 +6,11 @@ use std::{
     net::IpAddr,
 };
 
-use super::{Entry, VipError};
-use crate::addr::VipSpec;
+use super::VipError;
+use crate::{entry::VipEntry, vip::Vip};
 
-/// May the `new` entries (VIP or pool -> real IP) be added to (or replace
-/// the entries with the same key in) `existing`?
+/// May the `new` entries be added to (or replace the entries with the same
+/// VIP in) `existing`?
 ///
 /// - the real IP is not the VIP, not inside its own pool, not a configured
 ///   VIP and not inside a configured pool: ARP for it must keep working;
@@ -21,9 +21,9 @@ use crate::addr::VipSpec;
 ///
 /// Linear in the number of entries (times the number of pools, which are
 /// few), so a config of a million VIPs checks in well under a second.
-pub fn check(existing: &[Entry], new: &[(VipSpec, IpAddr)]) -> Result<(), VipError> {
+pub fn check(existing: &[VipEntry], new: &[VipEntry]) -> Result<(), VipError> {
     let mut seen = HashSet::new();
-    for (vip, real) in new {
+    for VipEntry { vip, real, .. } in new {
         if vip.is_ipv4() != real.is_ipv4() {
             return Err(VipError::FamilyMismatch {
                 vip: *vip,
@@ -35,26 +35,26 @@ pub fn check(existing: &[Entry], new: &[(VipSpec, IpAddr)]) -> Result<(), VipErr
         }
     }
     // The resulting table: existing entries not replaced, plus the new ones.
-    let all: Vec<(VipSpec, IpAddr)> = existing
+    let all: Vec<(Vip, IpAddr)> = existing
         .iter()
         .filter(|e| !seen.contains(&e.vip))
+        .chain(new)
         .map(|e| (e.vip, e.real))
-        .chain(new.iter().copied())
         .collect();
-    let exact: HashMap<IpAddr, VipSpec> = all
+    let exact: HashMap<IpAddr, Vip> = all
         .iter()
         .filter_map(|(v, _)| match v {
-            VipSpec::Addr(a) => Some((*a, *v)),
-            VipSpec::Pool(..) => None,
+            Vip::Addr(a) => Some((*a, *v)),
+            Vip::Pool(..) => None,
         })
         .collect();
-    let pools: Vec<VipSpec> = all
+    let pools: Vec<Vip> = all
         .iter()
         .map(|(v, _)| *v)
-        .filter(|v| matches!(v, VipSpec::Pool(..)))
+        .filter(|v| matches!(v, Vip::Pool(..)))
         .collect();
-    for (vip, real) in new {
-        if let VipSpec::Addr(a) = vip
+    for VipEntry { vip, real, .. } in new {
+        if let Vip::Addr(a) = vip
             && a == real
         {
             return Err(VipError::SameAsReal(*vip));
@@ -98,22 +98,14 @@ pub fn check(existing: &[Entry], new: &[(VipSpec, IpAddr)]) -> Result<(), VipErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::addr::parse_vip;
+    use crate::entry::VipFlags;
 
-    fn entry(vip: &str, real: &str) -> Entry {
-        Entry {
-            vip: parse_vip(vip).unwrap(),
-            real: real.parse().unwrap(),
-            flags: 0,
-            counters: [0; 16],
-        }
+    fn entry(vip: &str, real: &str) -> VipEntry {
+        VipEntry::parse(vip, real, VipFlags::NONE).unwrap()
     }
 
-    fn check(existing: &[Entry], vip: &str, real: &str) -> Result<(), VipError> {
-        super::check(
-            existing,
-            &[(parse_vip(vip).unwrap(), real.parse().unwrap())],
-        )
+    fn check(existing: &[VipEntry], vip: &str, real: &str) -> Result<(), VipError> {
+        super::check(existing, &[entry(vip, real)])
     }
 
     #[test]
@@ -177,30 +169,27 @@ mod tests {
 
     #[test]
     fn batches_are_checked_as_a_whole() {
-        let spec = |s: &str| parse_vip(s).unwrap();
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let batch = [
-            (spec("192.0.2.1"), ip("10.0.0.2")),
-            (spec("192.0.2.1"), ip("10.0.0.3")),
+            entry("192.0.2.1", "10.0.0.2"),
+            entry("192.0.2.1", "10.0.0.3"),
         ];
         assert!(matches!(
             super::check(&[], &batch),
             Err(VipError::Duplicate(_))
         ));
         let batch = [
-            (spec("192.0.2.1"), ip("10.0.0.2")),
-            (spec("10.0.0.2"), ip("10.0.0.9")),
+            entry("192.0.2.1", "10.0.0.2"),
+            entry("10.0.0.2", "10.0.0.9"),
         ];
         assert!(matches!(
             super::check(&[], &batch),
             Err(VipError::RealIsVip { .. })
         ));
         let many: Vec<_> = (0..50_000u32)
-            .map(|i| {
-                (
-                    VipSpec::Addr(IpAddr::V4((0xc633_0000 + i).into())),
-                    ip("10.0.0.2"),
-                )
+            .map(|i| VipEntry {
+                vip: Vip::Addr(IpAddr::V4((0xc633_0000 + i).into())),
+                real: "10.0.0.2".parse().unwrap(),
+                flags: VipFlags::NONE,
             })
             .collect();
         let t = std::time::Instant::now();

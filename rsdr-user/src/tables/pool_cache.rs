@@ -1,69 +1,43 @@
-//! The config map (`rsdr_common::Config`) mapped into our memory: the
-//! global flags, and the pool counts with the pool cache, which the
-//! datapath reads while we write them (`rsdr_common::pool_cache` has the
-//! protocol). Writers are serialised by the pin directory's lock.
+//! Publishing the pools to the datapath's pool cache, inside the mapped
+//! settings map (`rsdr_common::pool_cache` has the protocol): the pool
+//! counts, and the pools themselves while few. The datapath reads them
+//! while we write; writers are serialised by the pin directory's lock.
 
 use std::{
-    io,
     os::fd::BorrowedFd,
-    ptr::{NonNull, addr_of_mut},
+    ptr::addr_of_mut,
     sync::atomic::{AtomicU32, Ordering, fence},
 };
 
-use rsdr_common::{
-    Config,
-    pool_cache::{CACHED_POOLS, CachedPool4, CachedPool6},
-};
+use rsdr_common::pool_cache::{CACHED_POOLS, CachedPool4, CachedPool6};
 
-use super::shared::Mapping;
+use crate::settings::{MappedSettings, SettingsError};
 
-pub struct Settings {
-    ptr: NonNull<Config>,
-    _mapping: Mapping,
+pub struct PoolCacheWriter {
+    settings: MappedSettings,
 }
 
-// SAFETY: the mapping is owned by Settings; access goes through &self/&mut self.
-unsafe impl Send for Settings {}
-
-impl Settings {
-    /// Map the config map behind `fd` (one mmapable element).
-    pub fn map(fd: BorrowedFd<'_>) -> io::Result<Self> {
-        let mapping = Mapping::new(fd, size_of::<Config>())?;
+impl PoolCacheWriter {
+    /// Map the settings map behind `fd` (one mmapable element).
+    pub fn map(fd: BorrowedFd<'_>) -> Result<Self, SettingsError> {
         Ok(Self {
-            ptr: mapping.ptr(),
-            _mapping: mapping,
+            settings: MappedSettings::map(fd)?,
         })
     }
 
-    /// A 32-bit field of the mapped config, which the datapath reads
-    /// concurrently.
-    fn word(&self, field: impl FnOnce(*mut Config) -> *mut u32) -> &AtomicU32 {
-        // SAFETY: `field` returns a 4-aligned u32 field of the mapped
-        // value, which outlives &self.
-        unsafe { AtomicU32::from_ptr(field(self.ptr.as_ptr())) }
-    }
-
-    pub fn flags(&self) -> u32 {
-        // SAFETY (closures): a field of the config the pointer points at.
-        self.word(|c| unsafe { addr_of_mut!((*c).flags) })
-            .load(Ordering::Acquire)
-    }
-
-    /// One store: the datapath sees the old flags or the new.
-    pub fn set_flags(&mut self, flags: u32) {
-        self.word(|c| unsafe { addr_of_mut!((*c).flags) })
-            .store(flags, Ordering::Release);
+    fn word(&self, field: impl FnOnce(*mut rsdr_common::Settings) -> *mut u32) -> &AtomicU32 {
+        self.settings.word(field)
     }
 
     /// The pool cache's sequence count.
     fn seq(&self) -> &AtomicU32 {
-        // SAFETY: a field of the config the pointer points at.
+        // SAFETY: a field of the settings the pointer points at.
         self.word(|c| unsafe { addr_of_mut!((*c).pools.seq) })
     }
 
     /// Store the pool counts of both families.
     fn store_counts(&self, (v4, v6): (u32, u32), order: Ordering) {
-        // SAFETY (closures): fields of the config the pointer points at.
+        // SAFETY (closures): fields of the settings the pointer points at.
         self.word(|c| unsafe { addr_of_mut!((*c).pools4) })
             .store(v4, order);
         self.word(|c| unsafe { addr_of_mut!((*c).pools6) })
@@ -74,14 +48,14 @@ impl Settings {
     /// them) and their counts: the entries are written only while the
     /// sequence count is odd, so the datapath asks the tries meanwhile.
     /// Families with more than [`CACHED_POOLS`] pools get only their count.
-    pub fn publish_pools(&mut self, v4: &[CachedPool4], v6: &[CachedPool6]) {
+    pub fn publish(&mut self, v4: &[CachedPool4], v6: &[CachedPool6]) {
         // Odd already if an earlier writer died midway: stay odd.
         let odd = self.seq().load(Ordering::Relaxed) | 1;
         self.seq().store(odd, Ordering::Relaxed);
         // No entry write may become visible before the odd count.
         fence(Ordering::SeqCst);
-        let c = self.ptr.as_ptr();
-        // SAFETY (all writes): fields of the mapped config value; the
+        let c = self.settings.as_ptr();
+        // SAFETY (all writes): fields of the mapped settings value; the
         // datapath ignores what it reads while the count is odd.
         unsafe {
             write_entries(addr_of_mut!((*c).pools.v4), v4);
@@ -105,7 +79,7 @@ impl Settings {
 /// Fill the cache entries of one family: `pools` if they fit, zeros after.
 ///
 /// # Safety
-/// `dst` points at the family's entries inside the mapped config.
+/// `dst` points at the family's entries inside the mapped settings.
 unsafe fn write_entries<P: Copy + Default>(dst: *mut [P; CACHED_POOLS], pools: &[P]) {
     let cached = if pools.len() <= CACHED_POOLS {
         pools

@@ -12,9 +12,12 @@
 //! with '%' written "%25" and '.' written "%2e" (`eth0.100` -> `eth0%2e100`).
 //!
 //! Everything that keeps the filter running lives here, so the `rsdr`
-//! process can exit: links stay attached while pinned. Programs can later be
-//! swapped inside the pinned links atomically (BPF_LINK_UPDATE), which is
-//! what makes restarts and upgrades window-free.
+//! process can exit: links stay attached while pinned.
+//!
+//! Which directory: [`PinDir::resolve`] decides once per run, from the
+//! `--pin-dir` flag (or `RSDR_PIN_DIR`), the configuration file's
+//! `pin_dir`, or the default. Changes are made holding its lock
+//! ([`PinDir::lock`]); functions that need the lock take a [`LockedPins`].
 
 use std::{
     ffi::CString,
@@ -25,6 +28,17 @@ use std::{
 
 use rsdr_common::maps::names;
 use thiserror::Error;
+
+pub use self::lock::LockedPins;
+use crate::{config::Config, hook::AttachedIngress};
+
+mod escape;
+mod lock;
+
+pub use escape::{escape, unescape};
+
+/// Default pin directory.
+pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/rsdr";
 
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 
@@ -49,55 +63,6 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PinError + '_ {
     }
 }
 
-/// The ingress hook of an interface, as recorded in its link pin's name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ingress {
-    /// XDP in native (driver) mode.
-    XdpNative,
-    /// XDP in skb (generic) mode.
-    XdpSkb,
-    /// TC ingress through TCX.
-    Tc,
-}
-
-impl Ingress {
-    pub const ALL: [Ingress; 3] = [Ingress::XdpNative, Ingress::XdpSkb, Ingress::Tc];
-
-    /// "xdp native", "xdp skb" or "tcx".
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Ingress::XdpNative => "xdp native",
-            Ingress::XdpSkb => "xdp skb",
-            Ingress::Tc => "tcx",
-        }
-    }
-
-    /// Hook kind: "xdp" or "tcx".
-    pub const fn kind(self) -> &'static str {
-        match self {
-            Ingress::XdpNative | Ingress::XdpSkb => "xdp",
-            Ingress::Tc => "tcx",
-        }
-    }
-
-    /// XDP mode ("native", "skb"); none for TC.
-    pub const fn xdp_mode(self) -> Option<&'static str> {
-        match self {
-            Ingress::XdpNative => Some("native"),
-            Ingress::XdpSkb => Some("skb"),
-            Ingress::Tc => None,
-        }
-    }
-
-    fn file_name(self) -> &'static str {
-        match self {
-            Ingress::XdpNative => "xdp_native",
-            Ingress::XdpSkb => "xdp_skb",
-            Ingress::Tc => "tc_ingress",
-        }
-    }
-}
-
 const TC_EGRESS_LINK: &str = "tc_egress";
 
 #[derive(Clone, Debug)]
@@ -108,6 +73,17 @@ pub struct PinDir {
 impl PinDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
+    }
+
+    /// The pin directory of this run: `flag` (`--pin-dir`, or
+    /// `RSDR_PIN_DIR`), else the configuration file's `pin_dir`, else
+    /// [`DEFAULT_PIN_DIR`].
+    pub fn resolve(flag: Option<&Path>, config: Option<&Config>) -> Self {
+        let root = flag
+            .map(Path::to_path_buf)
+            .or_else(|| config.and_then(|c| c.pin_dir.clone()))
+            .unwrap_or_else(|| DEFAULT_PIN_DIR.into());
+        Self::new(root)
     }
 
     pub fn root(&self) -> &Path {
@@ -138,8 +114,8 @@ impl PinDir {
         self.links_dir().join(escape(iface))
     }
 
-    pub fn ingress_link(&self, iface: &str, hook: Ingress) -> PathBuf {
-        self.iface_dir(iface).join(hook.file_name())
+    pub fn ingress_link(&self, iface: &str, hook: AttachedIngress) -> PathBuf {
+        self.iface_dir(iface).join(hook.pin_name())
     }
 
     pub fn tc_egress_link(&self, iface: &str) -> PathBuf {
@@ -147,8 +123,8 @@ impl PinDir {
     }
 
     /// The pinned ingress link of `iface` and its hook, if any.
-    pub fn find_ingress_link(&self, iface: &str) -> Option<(PathBuf, Ingress)> {
-        Ingress::ALL
+    pub fn find_ingress_link(&self, iface: &str) -> Option<(PathBuf, AttachedIngress)> {
+        AttachedIngress::ALL
             .into_iter()
             .map(|m| (self.ingress_link(iface, m), m))
             .find(|(p, _)| p.exists())
@@ -186,12 +162,9 @@ impl PinDir {
     }
 
     /// Serialise with every other rsdr changing this pin directory (see
-    /// [`crate::lock`]); held until the guard is dropped.
-    pub fn lock(&self) -> Result<crate::lock::PinLock, PinError> {
-        crate::lock::PinLock::acquire(&self.root).map_err(|source| PinError::Lock {
-            path: self.root.clone(),
-            source,
-        })
+    /// `lock.rs`); held until the returned value is dropped.
+    pub fn lock(&self) -> Result<LockedPins<'_>, PinError> {
+        LockedPins::acquire(self)
     }
 
     pub fn create_dirs(&self) -> Result<(), PinError> {
@@ -243,47 +216,4 @@ fn is_bpffs(path: &Path) -> io::Result<bool> {
     }
     #[allow(clippy::unnecessary_cast)]
     Ok(st.f_type as i64 == BPF_FS_MAGIC)
-}
-
-/// An interface name as a bpffs file name (bpffs refuses '.').
-pub fn escape(iface: &str) -> String {
-    iface.replace('%', "%25").replace('.', "%2e")
-}
-
-/// The inverse of [`escape`] (one left-to-right pass over `%XX` escapes).
-pub fn unescape(name: &str) -> String {
-    let b = name.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b[i], hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn interface_names_survive_escaping() {
-        for name in ["eth0", "eth0.100", "a%2eb", "v.l.a.n", "%"] {
-            let e = escape(name);
-            assert!(!e.contains('.'), "{e} must not contain a dot");
-            assert_eq!(unescape(&e), name);
-        }
-    }
 }

@@ -1,0 +1,161 @@
+//! The plan as a pure function: orders, idempotence and diffs, without a
+//! kernel.
+
+use std::net::IpAddr;
+
+use super::plan;
+use crate::{
+    apply::{AttachedInterface, Current, Step},
+    config::{Config, InterfaceConfig, VipConfig},
+    entry::{VipEntry, VipFlag, VipFlags},
+    hook::{AttachedIngress, HookChoice},
+    loader::LoadOptions,
+    netlink::addresses::DevAddr,
+};
+
+fn entry(vip: &str, real: &str) -> VipEntry {
+    VipEntry::parse(vip, real, VipFlags::NONE).expect("test entry")
+}
+
+fn config(vips: Vec<VipConfig>) -> Config {
+    Config {
+        path: "test.toml".into(),
+        pin_dir: None,
+        monitor: false,
+        load: LoadOptions::default(),
+        interfaces: vec![InterfaceConfig {
+            name: "eth0".into(),
+            hooks: HookChoice::default(),
+        }],
+        vips,
+    }
+}
+
+fn managed(vip: &str, dev: &str) -> VipConfig {
+    VipConfig {
+        entry: entry(vip, "10.0.0.2"),
+        manage_address: Some(dev.into()),
+    }
+}
+
+fn address(addr: &str, dev: &str, managed: bool) -> DevAddr {
+    DevAddr {
+        addr: addr.parse::<IpAddr>().unwrap(),
+        prefix: 32,
+        ifindex: 1,
+        dev: dev.into(),
+        managed,
+    }
+}
+
+fn kinds(steps: &[Step]) -> Vec<&'static str> {
+    steps
+        .iter()
+        .map(|s| match s {
+            Step::Attach { .. } => "attach",
+            Step::ChangeIngress { .. } => "change-ingress",
+            Step::PutVips { .. } => "put",
+            Step::Monitor { .. } => "monitor",
+            Step::AddAddr { .. } => "add-address",
+            Step::DelAddr { .. } => "del-address",
+            Step::RemoveVips { .. } => "remove",
+            Step::Detach { .. } => "detach",
+        })
+        .collect()
+}
+
+#[test]
+fn from_nothing_the_filter_comes_before_the_addresses() {
+    let cfg = config(vec![managed("192.0.2.10", "lo")]);
+    let steps = plan(&cfg, &Current::default());
+    assert_eq!(kinds(&steps), ["attach", "put", "add-address"]);
+    assert_eq!(steps[0].to_string(), "+ attach eth0 (xdp, tcx egress)");
+    assert_eq!(steps[1].to_string(), "+ vip 192.0.2.10 -> 10.0.0.2");
+    assert_eq!(steps[2].to_string(), "+ address 192.0.2.10 on lo");
+}
+
+#[test]
+fn a_running_state_that_matches_needs_nothing() {
+    let cfg = config(vec![managed("192.0.2.10", "lo")]);
+    let cur = Current {
+        loaded: true,
+        interfaces: vec![AttachedInterface {
+            name: "eth0".into(),
+            ingress: Some(AttachedIngress::XdpSkb),
+        }],
+        vips: vec![entry("192.0.2.10", "10.0.0.2")],
+        monitor: false,
+        addresses: vec![address("192.0.2.10", "lo", true)],
+    };
+    assert_eq!(plan(&cfg, &cur), []);
+}
+
+#[test]
+fn on_the_way_out_addresses_go_before_vips_and_interfaces_last() {
+    let mut cfg = config(vec![VipConfig {
+        entry: VipEntry {
+            flags: VipFlags::NONE.with(VipFlag::Monitor, true),
+            ..entry("192.0.2.10", "10.0.0.3")
+        },
+        manage_address: None,
+    }]);
+    cfg.interfaces[0].hooks = HookChoice::TC;
+    cfg.monitor = true;
+    let cur = Current {
+        loaded: true,
+        interfaces: ["eth0", "eth1"]
+            .map(|n| AttachedInterface {
+                name: n.into(),
+                ingress: Some(AttachedIngress::XdpNative),
+            })
+            .to_vec(),
+        vips: vec![
+            entry("192.0.2.10", "10.0.0.2"),
+            entry("192.0.2.11", "10.0.0.2"),
+        ],
+        monitor: false,
+        addresses: vec![
+            address("192.0.2.11", "lo", true),
+            address("192.0.2.12", "lo", false),
+        ],
+    };
+    let steps = plan(&cfg, &cur);
+    assert_eq!(
+        kinds(&steps),
+        [
+            "change-ingress",
+            "put",
+            "monitor",
+            "del-address",
+            "remove",
+            "detach"
+        ]
+    );
+    let diff: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        diff,
+        [
+            "~ eth0: ingress xdp native -> tc ingress",
+            "~ vip 192.0.2.10: real 10.0.0.2 -> 10.0.0.3 [monitor]",
+            "~ monitor off -> on",
+            "- address 192.0.2.11 on lo",
+            "- vip 192.0.2.11 -> 10.0.0.2",
+            "- detach eth1",
+        ],
+        "an address rsdr did not add (192.0.2.12) is left alone"
+    );
+}
+
+#[test]
+fn a_flag_change_alone_prints_the_flags() {
+    let mut e = entry("203.0.113.0/24", "10.0.0.2");
+    e.flags = VipFlags::NONE.with(VipFlag::ShowConflicts, true);
+    let step = Step::PutVips {
+        entries: vec![e],
+        previous: vec![entry("203.0.113.0/24", "10.0.0.2")],
+    };
+    assert_eq!(
+        step.to_string(),
+        "~ vip 203.0.113.0/24: flags -> [show-conflicts]"
+    );
+}

@@ -1,0 +1,190 @@
+//! `rsdr run`: the service. Applies the configuration at start, then keeps
+//! it applied: on SIGHUP and whenever the file changes (an invalid file is
+//! logged and the running state kept), and whenever an address is removed
+//! (to put back managed VIP addresses that something else took away).
+//! Forwards the datapath's log events (`datapath_logs.rs`) and serves
+//! Prometheus metrics if asked (`metrics_server.rs`). On exit the filter
+//! stays in place.
+
+mod address_watch;
+mod datapath_logs;
+mod metrics_server;
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
+};
+
+use thiserror::Error;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{error, info, warn};
+
+use crate::{
+    apply::{self, ApplyError},
+    config::Config,
+    metrics::DaemonCounters,
+    netlink::{self, NetlinkError},
+    pins::PinDir,
+    sd_notify,
+};
+
+#[derive(Debug, Error)]
+pub enum DaemonError {
+    #[error("initial apply: {0}")]
+    InitialApply(ApplyError),
+    #[error("binding metrics to {addr}: {source}")]
+    Metrics {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{what}: {source}")]
+    Setup {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+}
+
+fn setup(what: &'static str) -> impl FnOnce(std::io::Error) -> DaemonError {
+    move |source| DaemonError::Setup { what, source }
+}
+
+/// How the service runs.
+#[derive(Clone, Debug)]
+pub struct DaemonOptions {
+    /// The configuration file, read again on SIGHUP and when it changes.
+    pub config_path: PathBuf,
+    /// Serve Prometheus metrics here.
+    pub metrics: Option<SocketAddr>,
+    /// How often to look at the file for changes.
+    pub poll: Duration,
+}
+
+type Counters = Arc<Mutex<DaemonCounters>>;
+
+/// Log to stderr (the journal under systemd); `RSDR_LOG` sets the level.
+pub fn init_logging() {
+    use std::io::IsTerminal as _;
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("RSDR_LOG").unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+/// Apply `cfg`, logging each step as `why: step`, and count the outcome.
+async fn apply_logged(
+    pins: &PinDir,
+    cfg: &Config,
+    netlink: &rtnetlink::Handle,
+    counters: &Counters,
+    why: &str,
+) -> Result<(), ApplyError> {
+    let result = apply::apply(pins, cfg, netlink, false, &mut |l| {
+        for line in l.lines() {
+            info!("{why}: {line}");
+        }
+    })
+    .await;
+    let mut c = counters.lock().expect("daemon counters");
+    match result {
+        Ok(0) => Ok(()),
+        Ok(n) => {
+            c.applies_total += 1;
+            info!("{why}: applied {n} step(s) from {}", cfg.path.display());
+            Ok(())
+        }
+        Err(e) => {
+            c.apply_errors_total += 1;
+            Err(e)
+        }
+    }
+}
+
+fn mtime(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Run the service until SIGTERM or SIGINT.
+pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
+    let netlink = netlink::connect()?;
+    let counters: Counters = Arc::default();
+    apply_logged(&pins, &cfg, &netlink, &counters, "start")
+        .await
+        .map_err(DaemonError::InitialApply)?;
+    if let Some(addr) = opts.metrics {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| DaemonError::Metrics { addr, source })?;
+        info!("serving metrics on http://{addr}/metrics");
+        tokio::spawn(metrics_server::serve(
+            listener,
+            pins.clone(),
+            counters.clone(),
+        ));
+    }
+    tokio::spawn(datapath_logs::forward(pins.clone()));
+    let mut removals = address_watch::AddressWatch::subscribe()?;
+    let mut hup = signal(SignalKind::hangup()).map_err(setup("SIGHUP handler"))?;
+    let mut term = signal(SignalKind::terminate()).map_err(setup("SIGTERM handler"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(setup("SIGINT handler"))?;
+    let mut tick = tokio::time::interval(opts.poll.max(Duration::from_millis(50)));
+    let mut seen = mtime(&opts.config_path);
+    sd_notify::notify("READY=1");
+    info!(
+        "running with {}; pin dir {}",
+        opts.config_path.display(),
+        pins.root().display()
+    );
+    loop {
+        let why = tokio::select! {
+            _ = hup.recv() => "SIGHUP",
+            _ = tick.tick() => {
+                let now = mtime(&opts.config_path);
+                if now == seen { continue; }
+                seen = now;
+                "file changed"
+            }
+            Some(()) = removals.next() => {
+                counters.lock().expect("daemon counters").address_events_total += 1;
+                // The plan re-adds what the configuration wants managed.
+                if let Err(e) = apply_logged(&pins, &cfg, &netlink, &counters, "address removed").await {
+                    error!("address removed: {e}");
+                }
+                continue;
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        };
+        match Config::load(&opts.config_path) {
+            Ok(new) => {
+                if new.pin_dir != cfg.pin_dir {
+                    warn!(
+                        "{why}: pin_dir changes need a restart; keeping {}",
+                        pins.root().display()
+                    );
+                }
+                cfg = new;
+                if let Err(e) = apply_logged(&pins, &cfg, &netlink, &counters, why).await {
+                    error!("{why}: {e}");
+                }
+            }
+            Err(e) => {
+                counters
+                    .lock()
+                    .expect("daemon counters")
+                    .config_errors_total += 1;
+                error!("{why}: not applied, keeping the running state: {e}");
+            }
+        }
+    }
+    sd_notify::notify("STOPPING=1");
+    info!("stopping; the filter stays in place (rsdr detach removes it)");
+    Ok(())
+}
