@@ -57,6 +57,30 @@ fn check_reports_conflicts_and_unfiltered_vips() {
     );
 }
 
+/// Without --pin-dir, `check -c FILE` looks under the file's `pin_dir`,
+/// as `apply` and `run` do (it used to look under the default and report
+/// nothing attached).
+#[test]
+fn check_with_a_config_looks_under_its_pin_dir() {
+    let lab = Lab::new();
+    lab.protect();
+    let conf = ConfFile::new(
+        &(format!("[settings]\npin_dir = \"{}\"\n", lab.pin_dir())
+            + &iface("eth0", "")
+            + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")),
+    );
+    let mut cmd = rsdr_cmd(Some(lab.server.cmd("env")));
+    cmd.args(["check", "-c", &conf.arg()]);
+    let out = RsdrRun::from_output(cmd.output().expect("running rsdr check"));
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!("{} is on bpffs", lab.pin_dir()))
+            && out.stdout.contains("interface eth0"),
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn import_a_real_arptables_dump_and_apply_it() {
     let lab = Lab::new();
