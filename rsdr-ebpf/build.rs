@@ -8,4 +8,5 @@ fn main() {
     // The linker wrapper (.cargo/config.toml) picks the instruction set.
     println!("cargo:rerun-if-changed=bpf-linker-cpu");
     println!("cargo:rerun-if-env-changed=RSDR_BPF_CPU");
+    println!("cargo:rerun-if-env-changed=RSDR_BPF_V3_OUT");
 }

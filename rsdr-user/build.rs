@@ -1,6 +1,8 @@
-//! Builds the eBPF object (crate `rsdr-ebpf`, target bpfel-unknown-none, on
-//! the nightly toolchain with bpf-linker) and leaves it in OUT_DIR, where
-//! `src/object.rs` embeds it into the `rsdr` binary.
+//! Builds the eBPF objects (crate `rsdr-ebpf`, target bpfel-unknown-none, on
+//! the nightly toolchain with bpf-linker) and leaves them in OUT_DIR, where
+//! `src/object.rs` embeds them into the `rsdr` binary: `rsdr` for BPF ISA
+//! v4 and `rsdr-v3` for v3, both from one compile (the linker wrapper,
+//! rsdr-ebpf/bpf-linker-cpu, generates code twice).
 //!
 //! Set up the toolchain with `cargo xtask setup`.
 
@@ -10,6 +12,11 @@ use aya_build::{Package, Toolchain};
 fn main() -> anyhow::Result<()> {
     // Read by the eBPF object's linker wrapper (rsdr-ebpf/bpf-linker-cpu).
     println!("cargo:rerun-if-env-changed=RSDR_BPF_CPU");
+    let out_dir = std::path::PathBuf::from(std::env::var_os("OUT_DIR").context("OUT_DIR")?);
+    let v3 = out_dir.join("rsdr-v3");
+    // SAFETY: the build script is single-threaded; the variable is read by
+    // the linker the eBPF build below runs.
+    unsafe { std::env::set_var("RSDR_BPF_V3_OUT", &v3) };
     let metadata = cargo_metadata::MetadataCommand::new()
         .no_deps()
         .exec()
@@ -31,5 +38,11 @@ fn main() -> anyhow::Result<()> {
         }],
         Toolchain::default(),
     )
-    .context("building the eBPF object failed; is the toolchain set up? run `cargo xtask setup`")
+    .context("building the eBPF object failed; is the toolchain set up? run `cargo xtask setup`")?;
+    anyhow::ensure!(
+        v3.is_file(),
+        "the eBPF build left no v3 object at {}: is rsdr-ebpf/bpf-linker-cpu the linker?",
+        v3.display()
+    );
+    Ok(())
 }

@@ -68,8 +68,10 @@ pub mod names {
 
 /// Program names, as declared in the eBPF object.
 pub mod programs {
-    /// XDP ingress filter.
+    /// XDP ingress filter (multi-buffer aware: loaded with the frags flag).
     pub const XDP_INGRESS: &str = "rsdr_xdp_ingress";
+    /// [`XDP_INGRESS`] without the frags flag, for kernels before 5.18.
+    pub const XDP_INGRESS_NO_FRAGS: &str = "rsdr_xdp_ingress_nofrags";
     /// TC egress filter and rewriter.
     pub const TC_EGRESS: &str = "rsdr_tc_egress";
     /// TC ingress filter: the XDP ingress decisions on the TC hook.

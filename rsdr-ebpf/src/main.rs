@@ -1,9 +1,10 @@
 //! rsdr datapath: keeps an LVS direct-routing real server from answering or
 //! announcing its VIPs in ARP.
 //!
-//! - `rsdr_xdp_ingress` (XDP): drops inbound ARP and Neighbor Discovery that
+//! - `rsdr_xdp_ingress` (XDP; `rsdr_xdp_ingress_nofrags` where the kernel
+//!   lacks multi-buffer XDP): drops inbound ARP and Neighbor Discovery that
 //!   would make the kernel answer for a VIP or see a conflict on it.
-//! - `rsdr_tc_egress` (TC, TCX on >= 6.6): rewrites the sender of outgoing
+//! - `rsdr_tc_egress` (TC: a TCX link, or a cls_bpf filter): rewrites the sender of outgoing
 //!   ARP requests / Neighbor Solicitations from a VIP to the real address,
 //!   and drops the host's own announcements and probes of a VIP.
 //!
@@ -55,6 +56,13 @@ mod programs {
 
     #[xdp(frags)]
     pub fn rsdr_xdp_ingress(ctx: XdpContext) -> u32 {
+        ingress::xdp(&ctx)
+    }
+
+    /// The same program for kernels without multi-buffer XDP (before
+    /// 5.18), which refuse a program loaded with the frags flag.
+    #[xdp]
+    pub fn rsdr_xdp_ingress_nofrags(ctx: XdpContext) -> u32 {
         ingress::xdp(&ctx)
     }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::{
     config::Config,
+    features,
     netlink::{
         self,
         addresses::{self, DevAddr},
@@ -54,10 +55,36 @@ fn f(check: impl Into<String>, level: Level, detail: impl Into<String>) -> Findi
     }
 }
 
-fn kernel_version() -> Option<(u32, u32)> {
-    let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
-    let mut it = r.trim().split(['.', '-']);
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+/// The kernel's release, for the reader (rsdr decides by probing).
+fn release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|r| r.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// The kernel features rsdr found, and what it does with them.
+fn kernel(out: &mut Vec<Finding>) {
+    let k = features::probe();
+    let linux = format!("Linux {}", release());
+    if let Err(e) = k.require() {
+        out.push(f("kernel", Level::Fail, format!("{linux}: {e}")));
+        return;
+    }
+    let tc = if k.tcx {
+        "TC hooks as TCX links"
+    } else {
+        "TC hooks as cls_bpf filters (no TCX)"
+    };
+    let xdp = if k.xdp_frags {
+        "XDP multi-buffer aware"
+    } else {
+        "XDP without multi-buffer (no native XDP on jumbo frames)"
+    };
+    out.push(f(
+        "kernel",
+        Level::Ok,
+        format!("{linux}: BPF ISA {} object; {tc}; {xdp}", k.isa()),
+    ));
 }
 
 fn sysctl(path: &str) -> Option<String> {
@@ -79,19 +106,7 @@ fn command_lines(cmd: &str, args: &[&str]) -> Option<Vec<String>> {
 /// Run every check. `config` adds the checks against a configuration file.
 pub async fn diagnose(pins: &PinDir, config: Option<&Config>) -> Vec<Finding> {
     let mut out = Vec::new();
-    match kernel_version() {
-        Some((maj, min)) if (maj, min) >= (6, 6) => out.push(f(
-            "kernel",
-            Level::Ok,
-            format!("Linux {maj}.{min}: XDP, TCX, BPF links"),
-        )),
-        Some((maj, min)) => out.push(f(
-            "kernel",
-            Level::Fail,
-            format!("Linux {maj}.{min}: rsdr needs 6.6 or newer (TCX)"),
-        )),
-        None => out.push(f("kernel", Level::Warn, "cannot read the kernel version")),
-    }
+    kernel(&mut out);
     if std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
         out.push(f("btf", Level::Ok, "/sys/kernel/btf/vmlinux present"));
     } else {

@@ -19,7 +19,7 @@ use thiserror::Error;
 
 use crate::{
     entry::{VipEntry, VipFlag, VipFlags},
-    hook::{HookChoice, IngressHook, XdpMode},
+    hook::{HookChoice, IngressHook, TcAttach, XdpAttach, XdpMode},
     iface,
     loader::LoadOptions,
     tables::{VipError, rules},
@@ -93,6 +93,8 @@ struct FileInterface {
     #[serde(default)]
     ingress: IngressHook,
     xdp_mode: Option<XdpMode>,
+    tc_attach: Option<TcAttach>,
+    xdp_attach: Option<XdpAttach>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,20 +211,31 @@ impl Config {
                     format!("interface {}: no such interface", i.name),
                 ));
             }
-            if i.ingress == IngressHook::Tc && i.xdp_mode.is_some() {
-                return Err(ConfigError::invalid(
-                    path,
-                    format!(
-                        "interface {}: xdp_mode has no meaning with ingress = \"tc\"",
-                        i.name
-                    ),
-                ));
+            for (key, set) in [
+                ("xdp_mode", i.xdp_mode.is_some()),
+                ("xdp_attach", i.xdp_attach.is_some()),
+            ] {
+                if i.ingress == IngressHook::Tc && set {
+                    return Err(ConfigError::invalid(
+                        path,
+                        format!(
+                            "interface {}: {key} has no meaning with ingress = \"tc\"",
+                            i.name
+                        ),
+                    ));
+                }
             }
+            let tc_attach = match i.tc_attach {
+                Some(t) => t,
+                None => TcAttach::from_env().map_err(|e| ConfigError::invalid(path, e))?,
+            };
             interfaces.push(InterfaceConfig {
                 name: i.name,
                 hooks: HookChoice {
                     ingress: i.ingress,
                     xdp_mode: i.xdp_mode.unwrap_or_default(),
+                    tc_attach,
+                    xdp_attach: i.xdp_attach.unwrap_or_default(),
                 },
             });
         }

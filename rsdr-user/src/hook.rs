@@ -1,7 +1,9 @@
 //! The hooks that filter an interface: what an operator asks for
-//! ([`HookChoice`]: `--ingress` and `--xdp-mode` on the command line,
-//! `ingress` and `xdp_mode` in the file) and what is attached
-//! ([`AttachedIngress`], as the interface's link pin records it).
+//! ([`HookChoice`]: `--ingress`, `--xdp-mode`, `--tc-attach` and
+//! `--xdp-attach` on the command line, the same keys in the file), what
+//! that means on the running kernel ([`WantedHooks`]), and what is
+//! attached ([`IngressAttachment`] and the egress [`Via`], as the
+//! interface's pins record them).
 //!
 //! Each choice is one enum that is at once the clap value, the value in
 //! the configuration file and what is printed: their names are written
@@ -80,68 +82,185 @@ macro_rules! choice_traits {
     };
 }
 
+/// `--tc-attach` / `tc_attach =`: how TC programs are attached: `auto`
+/// is a TCX link where the kernel has TCX, else a cls_bpf filter over
+/// netlink; `tcx` and `netlink` ask for one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash, ValueEnum)]
+pub enum TcAttach {
+    #[default]
+    Auto,
+    Tcx,
+    Netlink,
+}
+
+/// `--xdp-attach` / `xdp_attach =`: how the XDP program is attached:
+/// `auto` is a BPF link, or netlink where the kernel refuses the link;
+/// `link` and `netlink` ask for one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash, ValueEnum)]
+pub enum XdpAttach {
+    #[default]
+    Auto,
+    Link,
+    Netlink,
+}
+
+/// The environment variable that sets `--tc-attach` (and `tc_attach`
+/// where a configuration file leaves it out).
+pub const TC_ATTACH_ENV: &str = "RSDR_TC_ATTACH";
+
+impl TcAttach {
+    /// The default from [`TC_ATTACH_ENV`], `auto` if it is unset.
+    pub fn from_env() -> Result<Self, String> {
+        match std::env::var(TC_ATTACH_ENV) {
+            Ok(v) => parse_choice(TC_ATTACH_ENV, &v),
+            Err(_) => Ok(TcAttach::Auto),
+        }
+    }
+}
+
 choice_traits!(IngressHook, "ingress");
 choice_traits!(XdpMode, "xdp_mode");
+choice_traits!(TcAttach, "tc_attach");
+choice_traits!(XdpAttach, "xdp_attach");
+
+/// How a program is attached to a hook: a BPF link pinned in the pin
+/// directory (TCX for TC), or over netlink (a cls_bpf filter for TC,
+/// `IFLA_XDP` for XDP), with the program pinned beside the interface's
+/// links to mark it as rsdr's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    Link,
+    Netlink,
+}
 
 /// The hooks an interface is to be filtered with. TC egress is always
-/// there; this says which ingress hook goes with it.
+/// there; this says which ingress hook goes with it, and how each is
+/// attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
 pub struct HookChoice {
     pub ingress: IngressHook,
     /// Meaningless with [`IngressHook::Tc`] (kept at its default there).
     pub xdp_mode: XdpMode,
+    pub tc_attach: TcAttach,
+    /// Meaningless with [`IngressHook::Tc`].
+    pub xdp_attach: XdpAttach,
 }
 
 impl HookChoice {
-    pub const TC: HookChoice = HookChoice {
-        ingress: IngressHook::Tc,
-        xdp_mode: XdpMode::Auto,
-    };
+    /// TC ingress, attached as `tc_attach` says.
+    pub fn tc(tc_attach: TcAttach) -> Self {
+        HookChoice {
+            ingress: IngressHook::Tc,
+            tc_attach,
+            ..HookChoice::default()
+        }
+    }
 
-    /// Would an interface attached with `hook` satisfy this choice?
-    pub fn accepts(&self, hook: AttachedIngress) -> bool {
+    /// What this choice means on a kernel with (`tcx`) or without TCX.
+    pub fn resolve(&self, tcx: bool) -> WantedHooks {
+        let tc = match (self.tc_attach, tcx) {
+            (TcAttach::Tcx, _) | (TcAttach::Auto, true) => Via::Link,
+            (TcAttach::Netlink, _) | (TcAttach::Auto, false) => Via::Netlink,
+        };
+        let ingress = match self.ingress {
+            IngressHook::Tc => WantedIngress::Tc(tc),
+            IngressHook::Xdp => WantedIngress::Xdp {
+                mode: self.xdp_mode,
+                attach: self.xdp_attach,
+            },
+        };
+        WantedHooks {
+            ingress,
+            egress: tc,
+        }
+    }
+}
+
+/// A [`HookChoice`] on the running kernel: `tc_attach = "auto"` settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WantedHooks {
+    pub ingress: WantedIngress,
+    /// How TC egress (and TC ingress) programs are attached.
+    pub egress: Via,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WantedIngress {
+    Xdp { mode: XdpMode, attach: XdpAttach },
+    Tc(Via),
+}
+
+impl WantedHooks {
+    /// How a TC ingress hook is attached (as a bridge, if XDP is wanted).
+    pub fn tc_via(&self) -> Via {
+        self.egress
+    }
+
+    /// Does an ingress hook attached as `a` satisfy this?
+    pub fn accepts_ingress(&self, a: IngressAttachment) -> bool {
         use AttachedIngress as A;
-        match (self.ingress, self.xdp_mode) {
-            (IngressHook::Tc, _) => hook == A::Tc,
-            (IngressHook::Xdp, XdpMode::Auto) => matches!(hook, A::XdpNative | A::XdpSkb),
-            (IngressHook::Xdp, XdpMode::Native) => hook == A::XdpNative,
-            (IngressHook::Xdp, XdpMode::Skb) => hook == A::XdpSkb,
+        match self.ingress {
+            WantedIngress::Tc(via) => a.hook == A::Tc && a.via == via,
+            WantedIngress::Xdp { mode, attach } => {
+                let mode_ok = match mode {
+                    XdpMode::Auto => matches!(a.hook, A::XdpNative | A::XdpSkb),
+                    XdpMode::Native => a.hook == A::XdpNative,
+                    XdpMode::Skb => a.hook == A::XdpSkb,
+                };
+                let via_ok = match attach {
+                    XdpAttach::Auto => true,
+                    XdpAttach::Link => a.via == Via::Link,
+                    XdpAttach::Netlink => a.via == Via::Netlink,
+                };
+                mode_ok && via_ok
+            }
         }
     }
 }
 
-/// "xdp", "xdp native", "xdp skb" or "tc ingress".
-impl fmt::Display for HookChoice {
+/// The ingress part of a plan line: "xdp", "xdp native", "xdp skb (netlink)",
+/// "tcx ingress" or "tc ingress".
+impl fmt::Display for WantedIngress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.ingress, self.xdp_mode) {
-            (IngressHook::Tc, _) => f.write_str("tc ingress"),
-            (IngressHook::Xdp, XdpMode::Auto) => f.write_str("xdp"),
-            (IngressHook::Xdp, mode) => write!(f, "xdp {mode}"),
+        match *self {
+            WantedIngress::Tc(via) => write!(f, "{} ingress", tc_kind(via)),
+            WantedIngress::Xdp { mode, attach } => {
+                f.write_str("xdp")?;
+                if mode != XdpMode::Auto {
+                    write!(f, " {mode}")?;
+                }
+                if attach != XdpAttach::Auto {
+                    write!(f, " ({attach})")?;
+                }
+                Ok(())
+            }
         }
     }
 }
 
-/// The ingress hook an interface has, as the name of its link pin records it.
+/// A TC hook's kind by how it is attached: "tcx" (a link) or "tc" (a
+/// cls_bpf filter).
+pub const fn tc_kind(via: Via) -> &'static str {
+    match via {
+        Via::Link => "tcx",
+        Via::Netlink => "tc",
+    }
+}
+
+/// The ingress hook an interface has, as the name of its pin records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AttachedIngress {
     /// XDP in native (driver) mode.
     XdpNative,
     /// XDP in skb (generic) mode.
     XdpSkb,
-    /// TC ingress through TCX.
+    /// TC ingress.
     Tc,
 }
 
 impl AttachedIngress {
     pub const ALL: [AttachedIngress; 3] = [Self::XdpNative, Self::XdpSkb, Self::Tc];
-
-    /// Hook kind: "xdp" or "tcx".
-    pub const fn kind(self) -> &'static str {
-        match self {
-            Self::XdpNative | Self::XdpSkb => "xdp",
-            Self::Tc => "tcx",
-        }
-    }
 
     /// The XDP mode, none for TC.
     pub const fn xdp_mode(self) -> Option<XdpMode> {
@@ -152,19 +271,8 @@ impl AttachedIngress {
         }
     }
 
-    /// The choice that asks for exactly this hook (to put it back).
-    pub const fn choice(self) -> HookChoice {
-        match self.xdp_mode() {
-            Some(xdp_mode) => HookChoice {
-                ingress: IngressHook::Xdp,
-                xdp_mode,
-            },
-            None => HookChoice::TC,
-        }
-    }
-
-    /// The file name of the link pin.
-    pub const fn pin_name(self) -> &'static str {
+    /// The name of its pin (the link, or the program for netlink).
+    const fn pin_stem(self) -> &'static str {
         match self {
             Self::XdpNative => "xdp_native",
             Self::XdpSkb => "xdp_skb",
@@ -173,12 +281,77 @@ impl AttachedIngress {
     }
 }
 
-/// "xdp native", "xdp skb" or "tcx".
-impl fmt::Display for AttachedIngress {
+/// The file name of a hook's pin: `stem` for a link, `stem_netlink` for
+/// the program pinned beside a netlink attachment.
+pub fn pin_name(stem: &str, via: Via) -> String {
+    match via {
+        Via::Link => stem.to_string(),
+        Via::Netlink => format!("{stem}_netlink"),
+    }
+}
+
+/// The pin stem of the TC egress hook.
+pub const EGRESS_PIN_STEM: &str = "tc_egress";
+
+/// An interface's ingress hook as attached: where, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IngressAttachment {
+    pub hook: AttachedIngress,
+    pub via: Via,
+}
+
+impl IngressAttachment {
+    pub const ALL: [IngressAttachment; 6] = {
+        const fn at(i: usize, via: Via) -> IngressAttachment {
+            IngressAttachment {
+                hook: AttachedIngress::ALL[i],
+                via,
+            }
+        }
+        [
+            at(0, Via::Link),
+            at(1, Via::Link),
+            at(2, Via::Link),
+            at(0, Via::Netlink),
+            at(1, Via::Netlink),
+            at(2, Via::Netlink),
+        ]
+    };
+
+    /// Hook kind: "xdp", "tcx" (a TCX link) or "tc" (a cls_bpf filter).
+    pub const fn kind(self) -> &'static str {
+        match self.hook {
+            AttachedIngress::XdpNative | AttachedIngress::XdpSkb => "xdp",
+            AttachedIngress::Tc => tc_kind(self.via),
+        }
+    }
+
+    pub fn pin_name(self) -> String {
+        pin_name(self.hook.pin_stem(), self.via)
+    }
+
+    /// What asks for exactly this attachment (to put it back).
+    pub fn wanted(self) -> WantedIngress {
+        match self.hook.xdp_mode() {
+            Some(mode) => WantedIngress::Xdp {
+                mode,
+                attach: match self.via {
+                    Via::Link => XdpAttach::Link,
+                    Via::Netlink => XdpAttach::Netlink,
+                },
+            },
+            None => WantedIngress::Tc(self.via),
+        }
+    }
+}
+
+/// "xdp native", "xdp skb (netlink)", "tcx" or "tc".
+impl fmt::Display for IngressAttachment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.xdp_mode() {
-            Some(mode) => write!(f, "xdp {mode}"),
-            None => f.write_str("tcx"),
+        match (self.hook.xdp_mode(), self.via) {
+            (Some(mode), Via::Link) => write!(f, "xdp {mode}"),
+            (Some(mode), Via::Netlink) => write!(f, "xdp {mode} (netlink)"),
+            (None, via) => f.write_str(tc_kind(via)),
         }
     }
 }
@@ -209,14 +382,55 @@ mod tests {
     #[test]
     fn a_choice_accepts_the_hooks_it_would_attach() {
         use AttachedIngress as A;
+        let at = |hook, via| IngressAttachment { hook, via };
         let auto = HookChoice::default();
-        assert!(auto.accepts(A::XdpNative) && auto.accepts(A::XdpSkb) && !auto.accepts(A::Tc));
-        assert!(HookChoice::TC.accepts(A::Tc) && !HookChoice::TC.accepts(A::XdpSkb));
-        for hook in A::ALL {
-            assert!(hook.choice().accepts(hook), "{hook}");
+        for tcx in [true, false] {
+            let w = auto.resolve(tcx);
+            assert!(w.accepts_ingress(at(A::XdpNative, Via::Link)));
+            assert!(w.accepts_ingress(at(A::XdpSkb, Via::Netlink)));
+            assert!(!w.accepts_ingress(at(A::Tc, Via::Link)));
+            assert_eq!(w.egress, if tcx { Via::Link } else { Via::Netlink });
         }
-        assert_eq!(A::XdpNative.to_string(), "xdp native");
-        assert_eq!(A::Tc.choice().to_string(), "tc ingress");
-        assert_eq!(auto.to_string(), "xdp");
+        let tc = HookChoice::tc(TcAttach::Auto);
+        assert!(tc.resolve(true).accepts_ingress(at(A::Tc, Via::Link)));
+        assert!(!tc.resolve(true).accepts_ingress(at(A::Tc, Via::Netlink)));
+        assert!(tc.resolve(false).accepts_ingress(at(A::Tc, Via::Netlink)));
+        let forced = HookChoice::tc(TcAttach::Netlink).resolve(true);
+        assert_eq!(
+            (forced.ingress, forced.egress),
+            (WantedIngress::Tc(Via::Netlink), Via::Netlink)
+        );
+        for a in IngressAttachment::ALL {
+            let exactly = WantedHooks {
+                ingress: a.wanted(),
+                egress: Via::Link,
+            };
+            assert!(exactly.accepts_ingress(a), "{a}");
+            let others = IngressAttachment::ALL.into_iter().filter(|b| *b != a);
+            assert!(others.clone().all(|b| !exactly.accepts_ingress(b)), "{a}");
+        }
+    }
+
+    #[test]
+    fn attachments_print_and_pin_by_how_they_are_attached() {
+        use AttachedIngress as A;
+        let at = |hook, via| IngressAttachment { hook, via };
+        assert_eq!(at(A::XdpNative, Via::Link).to_string(), "xdp native");
+        assert_eq!(at(A::XdpSkb, Via::Netlink).to_string(), "xdp skb (netlink)");
+        assert_eq!(at(A::Tc, Via::Link).to_string(), "tcx");
+        assert_eq!(at(A::Tc, Via::Netlink).kind(), "tc");
+        assert_eq!(at(A::Tc, Via::Netlink).pin_name(), "tc_ingress_netlink");
+        assert_eq!(at(A::XdpSkb, Via::Link).pin_name(), "xdp_skb");
+        assert_eq!(
+            HookChoice::default().resolve(true).ingress.to_string(),
+            "xdp"
+        );
+        assert_eq!(
+            HookChoice::tc(TcAttach::Auto)
+                .resolve(false)
+                .ingress
+                .to_string(),
+            "tc ingress"
+        );
     }
 }

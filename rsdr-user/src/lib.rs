@@ -18,6 +18,7 @@ pub mod vip;
 pub mod apply;
 pub mod attach;
 pub mod daemon;
+pub mod features;
 pub mod loader;
 pub mod pins;
 pub mod settings;

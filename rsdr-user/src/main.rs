@@ -8,6 +8,11 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
+    // A closed pipe (`rsdr status --json | head`) ends rsdr quietly, as it
+    // does any Unix tool, instead of failing a write.
+    // SAFETY: setting a signal's disposition to its default, before any
+    // other thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = cli::Cli::parse();
     match cli.run() {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use crate::{
-    hook::XdpMode,
+    attach::{self, HookState, Position},
+    hook::{Via, XdpMode, tc_kind},
     iface,
     pins::{PinDir, PinError},
     settings::{SettingsError, SettingsHandle},
@@ -26,16 +27,22 @@ pub enum StatusError {
 /// One hook of an interface, as its pinned link says.
 #[derive(Clone, Debug, Serialize)]
 pub struct HookStatus {
-    /// "xdp" or "tcx".
+    /// "xdp", "tcx" (a TCX link) or "tc" (a cls_bpf filter).
     pub kind: &'static str,
     /// "ingress" or "egress".
     pub direction: &'static str,
     /// XDP mode ("native" or "skb"); none for TCX.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<XdpMode>,
-    pub link_id: u32,
+    /// "link" (a pinned BPF link) or "netlink" (a cls_bpf filter or
+    /// `IFLA_XDP`, its program pinned beside the links).
+    pub attach: Via,
+    /// The link's id; none for a netlink attachment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_id: Option<u32>,
     pub program_id: u32,
-    /// True while the link is attached to this interface.
+    /// True while the hook is attached to this interface, running the
+    /// pinned program.
     pub live: bool,
 }
 
@@ -77,47 +84,7 @@ pub fn read(pins: &PinDir) -> Result<Status, StatusError> {
     let (max_vips, max_pools) = tables.capacities();
     let mut interfaces = Vec::new();
     for name in pins.interfaces()? {
-        let by_name = iface::index(&name).ok();
-        let ingress = pins
-            .find_ingress_link(&name)
-            .and_then(|(p, hook)| Some((hook, sys::pinned_link_info(&p).ok()?)));
-        // Where the ingress link really is: the device it is attached to,
-        // even if its name changed since.
-        let linked = ingress
-            .as_ref()
-            .and_then(|(_, i)| i.ifindex.filter(|x| *x != 0));
-        let renamed_to = match (linked, by_name) {
-            (Some(l), b) if Some(l) != b => iface::name(l),
-            _ => None,
-        };
-        let ifindex = if renamed_to.is_some() {
-            linked
-        } else {
-            by_name
-        };
-        let hook = |kind, direction, mode, info: sys::LinkInfo| HookStatus {
-            kind,
-            direction,
-            mode,
-            link_id: info.link_id,
-            program_id: info.prog_id,
-            live: info.is_live() && info.ifindex == ifindex,
-        };
-        let mut hooks = Vec::new();
-        if let Some((h, info)) = ingress {
-            hooks.push(hook(h.kind(), "ingress", h.xdp_mode(), info));
-        }
-        if let Ok(info) = sys::pinned_link_info(&pins.tc_egress_link(&name)) {
-            hooks.push(hook("tcx", "egress", None, info));
-        }
-        let healthy = hooks.len() == 2 && hooks.iter().all(|h| h.live);
-        interfaces.push(IfaceStatus {
-            name,
-            ifindex,
-            renamed_to,
-            hooks,
-            healthy,
-        });
+        interfaces.push(interface(pins, name));
     }
     Ok(Status {
         pin_dir: pins.root().display().to_string(),
@@ -128,4 +95,53 @@ pub fn read(pins: &PinDir) -> Result<Status, StatusError> {
         max_pools,
         interfaces,
     })
+}
+
+/// One interface's hooks, as its pins and the kernel say.
+fn interface(pins: &PinDir, name: String) -> IfaceStatus {
+    let by_name = iface::index(&name).ok();
+    let ingress = pins.find_ingress(&name);
+    // Where an ingress link really is: the device it is attached to, even
+    // if its name changed since (netlink attachments are found by name).
+    let linked = ingress
+        .as_ref()
+        .filter(|(_, a)| a.via == Via::Link)
+        .and_then(|(p, _)| sys::pinned_link_info(p).ok()?.ifindex.filter(|x| *x != 0));
+    let renamed_to = match (linked, by_name) {
+        (Some(l), b) if Some(l) != b => iface::name(l),
+        _ => None,
+    };
+    let ifindex = if renamed_to.is_some() {
+        linked
+    } else {
+        by_name
+    };
+    let hook = |kind, direction, mode, attach, st: HookState| HookStatus {
+        kind,
+        direction,
+        mode,
+        attach,
+        link_id: st.link_id,
+        program_id: st.prog_id,
+        live: st.live,
+    };
+    let mut hooks = Vec::new();
+    if let Some((path, a)) = ingress
+        && let Some(st) = attach::hook_state(&path, Position::Ingress(a.hook), a.via, ifindex)
+    {
+        hooks.push(hook(a.kind(), "ingress", a.hook.xdp_mode(), a.via, st));
+    }
+    if let Some((path, via)) = pins.find_egress(&name)
+        && let Some(st) = attach::hook_state(&path, Position::Egress, via, ifindex)
+    {
+        hooks.push(hook(tc_kind(via), "egress", None, via, st));
+    }
+    let healthy = hooks.len() == 2 && hooks.iter().all(|h| h.live);
+    IfaceStatus {
+        name,
+        ifindex,
+        renamed_to,
+        hooks,
+        healthy,
+    }
 }

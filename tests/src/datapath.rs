@@ -50,7 +50,7 @@ pub fn program(tc: bool) -> &'static str {
     if tc {
         programs::TC_EGRESS
     } else {
-        programs::XDP_INGRESS
+        loader::xdp_ingress_name()
     }
 }
 
@@ -61,8 +61,13 @@ impl Datapath {
     }
 
     pub fn load_with(opts: LoadOptions) -> Self {
+        Self::load_isa(opts, loader::Isa::probe())
+    }
+
+    /// [`Self::load_with`] the object of instruction set `isa`.
+    pub fn load_isa(opts: LoadOptions, isa: loader::Isa) -> Self {
         require_root();
-        let mut ebpf = loader::load(None, opts)
+        let mut ebpf = loader::load_isa(None, opts, isa)
             .unwrap_or_else(|e| panic!("loading the rsdr eBPF object failed: {e}"));
         let settings = SettingsHandle::from_ebpf(&ebpf)
             .unwrap_or_else(|e| panic!("opening the settings: {e}"));

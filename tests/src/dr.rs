@@ -9,13 +9,16 @@
 //!                 + VIP/32     + VIP on eth0 + VIP on lo
 //! ```
 //!
-//! This kernel has no IPVS, so the director is emulated with nftables in
-//! the netdev family: TCP to VIP:80 arriving on its eth0 gets the MAC of a
-//! real server as destination (chosen by a hash of the client's address and
-//! port, so a connection sticks to one server), the director's own MAC as
-//! source, and goes back out of eth0: the IP header is untouched, as LVS-DR
-//! does. The real servers answer the client directly. Both run a small HTTP
-//! server bound to the VIP.
+//! The director is a real IPVS director (`ipvsadm -A -t VIP:80 -s rr`,
+//! real servers added with `-g`, gatewaying: direct routing) where the
+//! kernel has IPVS (the VM tests on Debian's kernel). Where it does not
+//! (this host's kernel), it is emulated with nftables in the netdev family:
+//! TCP to VIP:80 arriving on its eth0 gets the MAC of a real server as
+//! destination (chosen by a hash of the client's address and port, so a
+//! connection sticks to one server), the director's own MAC as source, and
+//! goes back out of eth0. Either way the IP header is untouched, as LVS-DR
+//! does, and the real servers answer the client directly. Both run a small
+//! HTTP server bound to the VIP.
 
 use std::{
     net::{IpAddr, Ipv4Addr},
@@ -42,7 +45,41 @@ pub fn mac_str(m: &Mac) -> String {
         .join(":")
 }
 
+/// How the director forwards to the real servers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Director {
+    /// A real IPVS director, direct routing (`ipvsadm ... -g`).
+    Ipvs,
+    /// nftables netdev `fwd`, where the kernel has no IPVS.
+    Nftables,
+}
+
+impl Director {
+    /// IPVS where the kernel has it (loading its module if needed).
+    pub fn available() -> Self {
+        let loaded = Command::new("modprobe")
+            .args(["-q", "ip_vs"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if loaded && std::path::Path::new("/proc/net/ip_vs").exists() {
+            Director::Ipvs
+        } else {
+            Director::Nftables
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Director::Ipvs => "IPVS (ipvsadm, round robin, direct routing: -g)",
+            Director::Nftables => {
+                "nftables netdev fwd (this kernel has no IPVS), hashing client address and port"
+            }
+        }
+    }
+}
+
 pub struct DrLab {
+    pub director_kind: Director,
     pub switch: Netns,
     pub client: Netns,
     pub director: Netns,
@@ -109,22 +146,17 @@ impl DrLab {
         let client_mac = client.mac("eth0");
         let director_mac = director.mac("eth0");
         let rs_macs = [rs[0].mac("eth0"), rs[1].mac("eth0")];
-        let rules = format!(
-            "table netdev lvs_dr {{\n  chain ingress {{\n    type filter hook ingress device \"eth0\" priority 0; policy accept;\n    ip daddr {VIP} tcp dport 80 counter ether saddr set {dmac} ether daddr set jhash ip saddr . tcp sport mod 2 map {{ 0 : {m0}, 1 : {m1} }} fwd to \"eth0\"\n  }}\n}}\n",
-            dmac = mac_str(&director_mac),
-            m0 = mac_str(&rs_macs[0]),
-            m1 = mac_str(&rs_macs[1]),
-        );
-        let rules_file =
-            std::env::temp_dir().join(format!("rsdr-dr-{}.nft", crate::netns::unique_id()));
-        std::fs::write(&rules_file, rules).expect("write nft rules");
-        run_ok(director.cmd("nft").arg("-f").arg(&rules_file));
-        let _ = std::fs::remove_file(&rules_file);
+        let director_kind = Director::available();
+        match director_kind {
+            Director::Ipvs => ipvs_director(&director),
+            Director::Nftables => nft_director(&director, &director_mac, &rs_macs),
+        }
         let http = vec![
             HttpServer::start(&rs[0], IpAddr::V4(VIP), 80, "served by rs1\n"),
             HttpServer::start(&rs[1], IpAddr::V4(VIP), 80, "served by rs2\n"),
         ];
         Self {
+            director_kind,
             switch,
             client,
             director,
@@ -219,9 +251,24 @@ impl DrLab {
         Self::neigh(&self.client, VIP)
     }
 
-    /// Packets the director's nftables rule has forwarded so far.
+    /// Packets the director has forwarded to real servers so far.
     pub fn director_forwarded(&self) -> u64 {
-        self.director.nft_counter("netdev", "lvs_dr")
+        match self.director_kind {
+            Director::Nftables => self.director.nft_counter("netdev", "lvs_dr"),
+            Director::Ipvs => {
+                // `ipvsadm -L -n --stats --exact`: the service line's InPkts.
+                let out = run_ok(
+                    self.director
+                        .cmd("ipvsadm")
+                        .args(["-L", "-n", "--stats", "--exact"]),
+                );
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .find(|l| l.starts_with("TCP") && l.contains(&format!("{VIP}:80")))
+                    .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+                    .unwrap_or(0)
+            }
+        }
     }
 
     /// The director pings each real server's real IP once, so its
@@ -272,6 +319,41 @@ impl DrLab {
             ])
             .output();
     }
+}
+
+/// IPVS on the director: TCP VIP:80, round robin, both real servers by
+/// direct routing (`-g`).
+fn ipvs_director(director: &Netns) {
+    let service = format!("{VIP}:80");
+    run_ok(
+        director
+            .cmd("ipvsadm")
+            .args(["-A", "-t", &service, "-s", "rr"]),
+    );
+    for ip in RS_IPS {
+        let real = format!("{ip}:80");
+        run_ok(
+            director
+                .cmd("ipvsadm")
+                .args(["-a", "-t", &service, "-r", &real, "-g"]),
+        );
+    }
+}
+
+/// nftables on the director, where the kernel has no IPVS: a netdev rule
+/// that sends TCP for VIP:80 back out to a real server's MAC.
+fn nft_director(director: &Netns, director_mac: &Mac, rs_macs: &[Mac; 2]) {
+    let rules = format!(
+        "table netdev lvs_dr {{\n  chain ingress {{\n    type filter hook ingress device \"eth0\" priority 0; policy accept;\n    ip daddr {VIP} tcp dport 80 counter ether saddr set {dmac} ether daddr set jhash ip saddr . tcp sport mod 2 map {{ 0 : {m0}, 1 : {m1} }} fwd to \"eth0\"\n  }}\n}}\n",
+        dmac = mac_str(director_mac),
+        m0 = mac_str(&rs_macs[0]),
+        m1 = mac_str(&rs_macs[1]),
+    );
+    let rules_file =
+        std::env::temp_dir().join(format!("rsdr-dr-{}.nft", crate::netns::unique_id()));
+    std::fs::write(&rules_file, rules).expect("write nft rules");
+    run_ok(director.cmd("nft").arg("-f").arg(&rules_file));
+    let _ = std::fs::remove_file(&rules_file);
 }
 
 impl Default for DrLab {

@@ -16,6 +16,8 @@ pub mod frames;
 pub mod hex;
 pub mod http;
 pub mod inject;
+#[cfg(feature = "datapath")]
+pub mod kernel;
 pub mod lab;
 #[cfg(feature = "datapath")]
 pub mod model;

@@ -218,13 +218,14 @@ fn changing_the_ingress_hook_leaves_no_window() {
     }
     let (_, replies) = p.finish(&sock);
     assert_eq!(replies, 0, "no reply for the VIP during any hook change");
+    let tc = format!("\"{}\" null", rsdr_tests::kernel::tc_kind());
     assert_eq!(
         seen,
         vec![
-            "\"tcx\" null",
+            tc.as_str(),
             "\"xdp\" \"skb\"",
             "\"xdp\" \"native\"",
-            "\"tcx\" null"
+            tc.as_str()
         ]
     );
 }

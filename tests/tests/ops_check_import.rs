@@ -74,7 +74,8 @@ fn check_with_a_config_looks_under_its_pin_dir() {
     let out = RsdrRun::from_output(cmd.output().expect("running rsdr check"));
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     assert!(
-        out.stdout.contains(&format!("{} is on bpffs", lab.pin_dir()))
+        out.stdout
+            .contains(&format!("{} is on bpffs", lab.pin_dir()))
             && out.stdout.contains("interface eth0"),
         "{}",
         out.stdout

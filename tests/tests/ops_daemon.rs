@@ -72,9 +72,10 @@ impl Drop for Daemon {
     }
 }
 
-/// Poll `cond` for up to 10 s.
+/// Poll `cond` for up to 60 s (loading and verifying the programs alone
+/// takes several seconds in the VM tests, whose CPU is emulated).
 fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(100));

@@ -195,13 +195,19 @@ fn skb_mode_filters_too() {
 fn tc_ingress_hook_filters_too() {
     let lab = Lab::new();
     let out = lab.rsdr(&["attach", "eth0", "--ingress", "tc"]);
-    assert!(out.ok().contains("tcx ingress"), "got: {}", out.stdout);
+    let kind = rsdr_tests::kernel::tc_kind();
+    assert!(
+        out.ok()
+            .contains(&format!("({kind} ingress, {kind} egress)")),
+        "got: {}",
+        out.stdout
+    );
     lab.add_vip(&[]);
     assert_eq!(lab.arping_from_peer(VIP, 2), 0, "filtered on TC ingress");
     assert_eq!(lab.arping_from_peer(REAL_IP, 1), 1);
     let st: serde_json::Value =
         serde_json::from_str(lab.rsdr(&["status", "--json"]).ok()).expect("JSON");
-    assert_eq!(st["interfaces"][0]["hooks"][0]["kind"], "tcx", "{st}");
+    assert_eq!(st["interfaces"][0]["hooks"][0]["kind"], kind, "{st}");
     assert_eq!(
         st["interfaces"][0]["hooks"][0]["direction"], "ingress",
         "{st}"

@@ -20,6 +20,11 @@ pub struct Args {
     /// Run the same lab with no filter on the real servers: the ARP flux
     #[arg(long)]
     without_rsdr: bool,
+
+    /// Use this rsdr binary instead of building one (the VM tests, whose
+    /// root file system is read-only)
+    #[arg(long, value_name = "FILE")]
+    rsdr_bin: Option<std::path::PathBuf>,
 }
 
 fn step(n: &mut u32, text: &str) -> anyhow::Result<()> {
@@ -128,7 +133,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "cargo xtask lab must run as root (it builds network namespaces and loads BPF programs)"
         );
     }
-    let bin = crate::build::run_build(false)?;
+    let bin = match args.rsdr_bin.clone() {
+        Some(bin) => bin,
+        None => crate::build::run_build(false)?,
+    };
     set_rsdr_bin(bin);
     signals::install();
     let mut n = 0;
@@ -141,10 +149,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         RS_IPS[0], RS_IPS[1]
     );
     println!("             + VIP {VIP}  + VIP on eth0 + VIP on lo");
-    println!("\nThe director forwards TCP for {VIP}:80 to a real server by MAC only (nftables");
-    println!("netdev fwd, hashing client address and port; this kernel has no IPVS); the real");
-    println!("servers run an HTTP server on the VIP and answer the client directly.");
     let lab = DrLab::new();
+    println!("\nThe director forwards TCP for {VIP}:80 to a real server by MAC only:");
+    println!("{}.", lab.director_kind.describe());
+    println!("The real servers run an HTTP server on the VIP and answer the client directly.");
     lab.director_resolves_real_servers();
 
     step(

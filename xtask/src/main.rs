@@ -7,6 +7,7 @@ mod setup;
 mod signals;
 mod test;
 mod util;
+mod vm;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +31,9 @@ enum Command {
     Lab(lab::Args),
     /// Measure datapath cost, flood resilience, traffic tax and control plane
     Bench(bench::Args),
+    /// Boot another kernel (default: Debian 12's 6.1) in a VM and run the
+    /// privileged tests and the lab (with a real IPVS director) there
+    VmTest(vm::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +45,7 @@ fn main() -> std::process::ExitCode {
         Command::Test(args) => test::run(args),
         Command::Lab(args) => lab::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::VmTest(args) => vm::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

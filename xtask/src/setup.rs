@@ -31,6 +31,11 @@ const DEBIAN_TOOLS: &[(&str, &str)] = &[
     ("setpriv", "util-linux"),
     ("ip", "iproute2"),
     ("ethtool", "ethtool"),
+    // The VM tests (cargo xtask vm-test): qemu for virtme-ng, which wants a
+    // static busybox, and a real LVS director inside.
+    ("qemu-system-x86_64", "qemu-system-x86"),
+    ("/bin/busybox", "busybox-static"),
+    ("ipvsadm", "ipvsadm"),
     // Chart text for `cargo xtask bench`.
     (
         "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -38,12 +43,83 @@ const DEBIAN_TOOLS: &[(&str, &str)] = &[
     ),
 ];
 
+/// virtme-ng, from PyPI: boots a kernel with this machine's root shared.
+const VIRTME_NG_VERSION: &str = "1.42";
+/// The Debian package of the kernel the VM tests boot by default (Debian
+/// 12's own, 6.1).
+const VM_KERNEL_PACKAGE: &str = "linux-image-amd64";
+
 pub fn run() -> anyhow::Result<()> {
     nightly_rust_src()?;
     bpf_linker()?;
     debian_tools()?;
+    vm_kernel()?;
+    virtme_ng()?;
     println!("setup: ready");
     Ok(())
+}
+
+/// Debian 12's kernel, for `cargo xtask vm-test`.
+fn vm_kernel() -> anyhow::Result<()> {
+    let installed = Command::new("dpkg-query")
+        .args(["-W", "-f", "${Status}", VM_KERNEL_PACKAGE])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"));
+    if installed {
+        println!("setup: {VM_KERNEL_PACKAGE} present");
+        return Ok(());
+    }
+    if !is_root() {
+        bail!("missing {VM_KERNEL_PACKAGE}; run `sudo cargo xtask setup` to install it");
+    }
+    println!("setup: installing {VM_KERNEL_PACKAGE} (the VM tests' kernel)");
+    exec(
+        Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                VM_KERNEL_PACKAGE,
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+    .context("apt-get install failed")
+}
+
+/// Where pip puts the scripts of the `python3` on PATH.
+fn python_scripts() -> anyhow::Result<PathBuf> {
+    let dir = output(Command::new("python3").args([
+        "-c",
+        "import sysconfig; print(sysconfig.get_path('scripts'))",
+    ]))?;
+    Ok(PathBuf::from(dir.trim()))
+}
+
+/// The `vng` command of virtme-ng.
+pub fn vng() -> anyhow::Result<PathBuf> {
+    Ok(python_scripts()?.join("vng"))
+}
+
+fn virtme_ng() -> anyhow::Result<()> {
+    let vng = vng()?;
+    let present = Command::new(&vng)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(VIRTME_NG_VERSION));
+    if present {
+        println!("setup: virtme-ng {VIRTME_NG_VERSION} present");
+        return Ok(());
+    }
+    println!("setup: installing virtme-ng {VIRTME_NG_VERSION} (pip)");
+    exec(Command::new("python3").args([
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        &format!("virtme-ng=={VIRTME_NG_VERSION}"),
+    ]))
+    .context("pip install virtme-ng failed")
 }
 
 fn nightly_rust_src() -> anyhow::Result<()> {

@@ -1,5 +1,12 @@
 //! `cargo xtask test`: every test, privileged ones included. Must run as
 //! root: the datapath and wire tests never skip, so without root this fails.
+//!
+//! Three passes: the whole suite on this host's kernel as rsdr chooses its
+//! mechanisms; the tests that attach to interfaces again with TC hooks as
+//! cls_bpf filters over netlink (`RSDR_TC_ATTACH=netlink`), the mechanism
+//! of kernels without TCX; and the VM tests on Debian 12's kernel
+//! (`cargo xtask vm-test`). With test arguments, only the first pass runs,
+//! with them.
 
 use std::{fs, process::Command};
 
@@ -7,6 +14,20 @@ use anyhow::bail;
 use rsdr_tests::netns::NS_PREFIX;
 
 use crate::util::{cargo, exec, is_root, workspace_root};
+
+/// The test targets that attach rsdr to interfaces.
+const ATTACHING_TESTS: &[&str] = &[
+    "wire_v4",
+    "wire_nd",
+    "wire_arp_kinds",
+    "attach_robustness",
+    "tc_attach",
+    "ops_apply",
+    "ops_daemon",
+    "ops_check_import",
+    "differential",
+    "dr_e2e",
+];
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -27,8 +48,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     cmd.current_dir(workspace_root())
         .args(["test", "--workspace"])
         .args(&args.cargo_test_args)
-        .env("RSDR_BIN", &bin);
+        .env("RSDR_BIN", &bin)
+        .env_remove("RSDR_TC_ATTACH");
     exec(&mut cmd)?;
+    if !args.cargo_test_args.is_empty() {
+        println!("xtask test: the selected tests passed");
+        return Ok(());
+    }
+    println!("xtask test: the interface tests again, with TC hooks attached over netlink");
+    let mut cmd = cargo();
+    cmd.current_dir(workspace_root())
+        .args(["test", "-p", "rsdr-tests"])
+        .args(ATTACHING_TESTS.iter().flat_map(|t| ["--test", t]))
+        .env("RSDR_BIN", &bin)
+        .env("RSDR_TC_ATTACH", "netlink");
+    exec(&mut cmd)?;
+    println!("xtask test: the VM tests, on Debian 12's kernel");
+    crate::vm::run(crate::vm::Args::default())?;
     println!("xtask test: all tests passed");
     Ok(())
 }

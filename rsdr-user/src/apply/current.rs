@@ -2,7 +2,8 @@
 
 use crate::{
     entry::VipEntry,
-    hook::AttachedIngress,
+    features,
+    hook::{IngressAttachment, Via},
     netlink::addresses::{self, DevAddr},
     pins::PinDir,
     settings::SettingsHandle,
@@ -15,8 +16,10 @@ use super::ApplyError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttachedInterface {
     pub name: String,
-    /// Its ingress hook, if its link is pinned.
-    pub ingress: Option<AttachedIngress>,
+    /// Its ingress hook, if pinned.
+    pub ingress: Option<IngressAttachment>,
+    /// How its TC egress hook is attached, if pinned.
+    pub egress: Option<Via>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -28,14 +31,18 @@ pub struct Current {
     pub monitor: bool,
     /// Every address of the namespace; those marked as rsdr's are `managed`.
     pub addresses: Vec<DevAddr>,
+    /// The kernel has TCX (`tc_attach = "auto"` means TCX links).
+    pub tcx: bool,
 }
 
 /// Read what is running now.
 pub async fn current(pins: &PinDir, netlink: &rtnetlink::Handle) -> Result<Current, ApplyError> {
     let addresses = addresses::list(netlink).await?;
+    let tcx = features::probe().tcx;
     if !pins.is_loaded() {
         return Ok(Current {
             addresses,
+            tcx,
             ..Current::default()
         });
     }
@@ -43,7 +50,8 @@ pub async fn current(pins: &PinDir, netlink: &rtnetlink::Handle) -> Result<Curre
         .interfaces()?
         .into_iter()
         .map(|name| AttachedInterface {
-            ingress: pins.find_ingress_link(&name).map(|(_, h)| h),
+            ingress: pins.find_ingress(&name).map(|(_, a)| a),
+            egress: pins.find_egress(&name).map(|(_, via)| via),
             name,
         })
         .collect();
@@ -53,5 +61,6 @@ pub async fn current(pins: &PinDir, netlink: &rtnetlink::Handle) -> Result<Curre
         vips: VipTables::open(pins)?.entries()?,
         monitor: SettingsHandle::open(pins)?.monitor(),
         addresses,
+        tcx,
     })
 }

@@ -5,8 +5,9 @@ use std::collections::HashSet;
 
 use super::{ApplyError, Step};
 use crate::{
-    attach::{self, AttachError, AttachOptions, Target},
-    hook::HookChoice,
+    attach::{self, AttachError, AttachOptions, Outcome, Target},
+    features,
+    hook::{HookChoice, WantedHooks},
     iface,
     loader::LoadOptions,
     netlink::addresses,
@@ -88,33 +89,50 @@ async fn run(
     netlink: &rtnetlink::Handle,
     step: &Step,
 ) -> Result<Vec<Step>, ApplyError> {
-    let opts = |hooks: HookChoice| AttachOptions { hooks, load };
+    // Exactly the hooks an interface had, to put them back.
+    let exactly = |(ingress, egress): (crate::hook::IngressAttachment, _)| WantedHooks {
+        ingress: ingress.wanted(),
+        egress,
+    };
     Ok(match step {
         Step::Attach { name, hooks } => {
             let target = Target::named(name).map_err(AttachError::from)?;
-            let out = attach::attach(pins, &[target], opts(*hooks))?;
-            let hook = match out.first().map(|o| &o.outcome) {
-                Some(attach::Outcome::Attached { ingress, .. }) => Some(*ingress),
+            let opts = AttachOptions {
+                hooks: *hooks,
+                load,
+            };
+            let out = attach::attach(pins, &[target], opts)?;
+            let hooks = match out.first().map(|o| &o.outcome) {
+                Some(Outcome::Attached {
+                    ingress, egress, ..
+                }) => Some((*ingress, *egress)),
                 _ => None,
             };
             vec![Step::Detach {
                 name: name.clone(),
-                hook,
+                hooks,
             }]
         }
-        Step::ChangeIngress { name, hooks, from } => {
-            attach::change_ingress(pins, name, opts(*hooks))?;
-            vec![Step::ChangeIngress {
+        Step::ChangeHooks { name, hooks, from } => {
+            let now = match attach::change_hooks(pins, name, *hooks, load)? {
+                Outcome::Attached {
+                    ingress, egress, ..
+                }
+                | Outcome::AlreadyAttached { ingress, egress } => (ingress, egress),
+                Outcome::AlreadyAttachedAs { ingress, .. } => (ingress, hooks.egress),
+            };
+            vec![Step::ChangeHooks {
                 name: name.clone(),
-                hooks: from.choice(),
-                from: *from,
+                hooks: exactly(*from),
+                from: now,
             }]
         }
-        Step::Detach { name, hook } => {
+        Step::Detach { name, hooks } => {
             attach::detach(pins, std::slice::from_ref(name))?;
+            let tcx = features::probe().tcx;
             vec![Step::Attach {
                 name: name.clone(),
-                hooks: hook.map(|h| h.choice()).unwrap_or_default(),
+                hooks: hooks.map_or(HookChoice::default().resolve(tcx), exactly),
             }]
         }
         Step::PutVips { entries, previous } => {

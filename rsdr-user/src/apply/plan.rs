@@ -5,26 +5,30 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{Current, Step};
-use crate::{config::Config, entry::VipEntry, hook::AttachedIngress, vip::Vip};
+use crate::{config::Config, entry::VipEntry, vip::Vip};
 
 /// The steps from `cur` to `cfg`, in the safe order (see the module docs of
 /// `apply`). Addresses already there but not rsdr's are left alone.
 pub fn plan(cfg: &Config, cur: &Current) -> Vec<Step> {
     let mut steps = Vec::new();
-    let attached: HashMap<&str, Option<AttachedIngress>> = cur
+    let attached: HashMap<&str, _> = cur
         .interfaces
         .iter()
-        .map(|i| (i.name.as_str(), i.ingress))
+        .map(|i| (i.name.as_str(), i.ingress.zip(i.egress)))
         .collect();
     for want in &cfg.interfaces {
-        let (name, hooks) = (want.name.clone(), want.hooks);
+        let (name, hooks) = (want.name.clone(), want.hooks.resolve(cur.tcx));
         match attached.get(want.name.as_str()) {
             None | Some(None) => steps.push(Step::Attach { name, hooks }),
-            Some(Some(from)) if !hooks.accepts(*from) => steps.push(Step::ChangeIngress {
-                name,
-                hooks,
-                from: *from,
-            }),
+            Some(Some((ingress, egress)))
+                if !hooks.accepts_ingress(*ingress) || *egress != hooks.egress =>
+            {
+                steps.push(Step::ChangeHooks {
+                    name,
+                    hooks,
+                    from: (*ingress, *egress),
+                })
+            }
             Some(Some(_)) => {}
         }
     }
@@ -86,7 +90,7 @@ pub fn plan(cfg: &Config, cur: &Current) -> Vec<Step> {
         if !names.contains(i.name.as_str()) {
             steps.push(Step::Detach {
                 name: i.name.clone(),
-                hook: i.ingress,
+                hooks: i.ingress.zip(i.egress),
             });
         }
     }

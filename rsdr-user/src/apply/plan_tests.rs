@@ -8,7 +8,7 @@ use crate::{
     apply::{AttachedInterface, Current, Step},
     config::{Config, InterfaceConfig, VipConfig},
     entry::{VipEntry, VipFlag, VipFlags},
-    hook::{AttachedIngress, HookChoice},
+    hook::{AttachedIngress, HookChoice, IngressAttachment, TcAttach, Via},
     loader::LoadOptions,
     netlink::addresses::DevAddr,
 };
@@ -53,7 +53,7 @@ fn kinds(steps: &[Step]) -> Vec<&'static str> {
         .iter()
         .map(|s| match s {
             Step::Attach { .. } => "attach",
-            Step::ChangeIngress { .. } => "change-ingress",
+            Step::ChangeHooks { .. } => "change-hooks",
             Step::PutVips { .. } => "put",
             Step::Monitor { .. } => "monitor",
             Step::AddAddr { .. } => "add-address",
@@ -67,7 +67,11 @@ fn kinds(steps: &[Step]) -> Vec<&'static str> {
 #[test]
 fn from_nothing_the_filter_comes_before_the_addresses() {
     let cfg = config(vec![managed("192.0.2.10", "lo")]);
-    let steps = plan(&cfg, &Current::default());
+    let cur = Current {
+        tcx: true,
+        ..Current::default()
+    };
+    let steps = plan(&cfg, &cur);
     assert_eq!(kinds(&steps), ["attach", "put", "add-address"]);
     assert_eq!(steps[0].to_string(), "+ attach eth0 (xdp, tcx egress)");
     assert_eq!(steps[1].to_string(), "+ vip 192.0.2.10 -> 10.0.0.2");
@@ -81,11 +85,16 @@ fn a_running_state_that_matches_needs_nothing() {
         loaded: true,
         interfaces: vec![AttachedInterface {
             name: "eth0".into(),
-            ingress: Some(AttachedIngress::XdpSkb),
+            ingress: Some(IngressAttachment {
+                hook: AttachedIngress::XdpSkb,
+                via: Via::Link,
+            }),
+            egress: Some(Via::Link),
         }],
         vips: vec![entry("192.0.2.10", "10.0.0.2")],
         monitor: false,
         addresses: vec![address("192.0.2.10", "lo", true)],
+        tcx: true,
     };
     assert_eq!(plan(&cfg, &cur), []);
 }
@@ -99,14 +108,18 @@ fn on_the_way_out_addresses_go_before_vips_and_interfaces_last() {
         },
         manage_address: None,
     }]);
-    cfg.interfaces[0].hooks = HookChoice::TC;
+    cfg.interfaces[0].hooks = HookChoice::tc(TcAttach::Auto);
     cfg.monitor = true;
     let cur = Current {
         loaded: true,
         interfaces: ["eth0", "eth1"]
             .map(|n| AttachedInterface {
                 name: n.into(),
-                ingress: Some(AttachedIngress::XdpNative),
+                ingress: Some(IngressAttachment {
+                    hook: AttachedIngress::XdpNative,
+                    via: Via::Link,
+                }),
+                egress: Some(Via::Link),
             })
             .to_vec(),
         vips: vec![
@@ -118,12 +131,13 @@ fn on_the_way_out_addresses_go_before_vips_and_interfaces_last() {
             address("192.0.2.11", "lo", true),
             address("192.0.2.12", "lo", false),
         ],
+        tcx: true,
     };
     let steps = plan(&cfg, &cur);
     assert_eq!(
         kinds(&steps),
         [
-            "change-ingress",
+            "change-hooks",
             "put",
             "monitor",
             "del-address",
@@ -135,7 +149,7 @@ fn on_the_way_out_addresses_go_before_vips_and_interfaces_last() {
     assert_eq!(
         diff,
         [
-            "~ eth0: ingress xdp native -> tc ingress",
+            "~ eth0: ingress xdp native -> tcx ingress",
             "~ vip 192.0.2.10: real 10.0.0.2 -> 10.0.0.3 [monitor]",
             "~ monitor off -> on",
             "- address 192.0.2.11 on lo",
@@ -143,6 +157,42 @@ fn on_the_way_out_addresses_go_before_vips_and_interfaces_last() {
             "- detach eth1",
         ],
         "an address rsdr did not add (192.0.2.12) is left alone"
+    );
+}
+
+#[test]
+fn the_tc_mechanism_follows_the_kernel_unless_the_file_names_one() {
+    let mut cfg = config(Vec::new());
+    let attached = |egress| Current {
+        loaded: true,
+        interfaces: vec![AttachedInterface {
+            name: "eth0".into(),
+            ingress: Some(IngressAttachment {
+                hook: AttachedIngress::XdpNative,
+                via: Via::Link,
+            }),
+            egress: Some(egress),
+        }],
+        tcx: true,
+        ..Current::default()
+    };
+    assert_eq!(
+        plan(&cfg, &attached(Via::Link)),
+        [],
+        "auto is TCX on a kernel with TCX"
+    );
+    let steps = plan(&cfg, &attached(Via::Netlink));
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0].to_string(), "~ eth0: egress tc -> tcx");
+    cfg.interfaces[0].hooks.tc_attach = TcAttach::Netlink;
+    assert_eq!(plan(&cfg, &attached(Via::Netlink)), []);
+    let fresh = plan(&cfg, &Current::default());
+    assert_eq!(fresh[0].to_string(), "+ attach eth0 (xdp, tc egress)");
+    let no_tcx = plan(&config(Vec::new()), &Current::default());
+    assert_eq!(
+        no_tcx[0].to_string(),
+        "+ attach eth0 (xdp, tc egress)",
+        "auto without TCX"
     );
 }
 

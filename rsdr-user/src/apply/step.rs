@@ -4,19 +4,23 @@ use std::{collections::HashMap, fmt, net::IpAddr};
 
 use crate::{
     entry::VipEntry,
-    hook::{AttachedIngress, HookChoice},
+    hook::{IngressAttachment, Via, WantedHooks, tc_kind},
 };
+
+/// An interface's hooks as pinned: ingress and TC egress.
+pub type AttachedHooks = (IngressAttachment, Via);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     Attach {
         name: String,
-        hooks: HookChoice,
+        hooks: WantedHooks,
     },
-    ChangeIngress {
+    /// Move an attached interface to other hooks, or attach them otherwise.
+    ChangeHooks {
         name: String,
-        hooks: HookChoice,
-        from: AttachedIngress,
+        hooks: WantedHooks,
+        from: AttachedHooks,
     },
     /// Add or update these VIPs; `previous` holds the old state of those updated.
     PutVips {
@@ -39,8 +43,8 @@ pub enum Step {
     },
     Detach {
         name: String,
-        /// The hook it had, to attach it again on rollback.
-        hook: Option<AttachedIngress>,
+        /// The hooks it had, to attach them again on rollback.
+        hooks: Option<AttachedHooks>,
     },
 }
 
@@ -87,9 +91,29 @@ fn put_line(e: &VipEntry, old: Option<&VipEntry>) -> String {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Step::Attach { name, hooks } => write!(f, "+ attach {name} ({hooks}, tcx egress)"),
-            Step::ChangeIngress { name, hooks, from } => {
-                write!(f, "~ {name}: ingress {from} -> {hooks}")
+            Step::Attach { name, hooks } => write!(
+                f,
+                "+ attach {name} ({}, {} egress)",
+                hooks.ingress,
+                tc_kind(hooks.egress)
+            ),
+            Step::ChangeHooks {
+                name,
+                hooks,
+                from: (ingress, egress),
+            } => {
+                let mut lines = Vec::new();
+                if !hooks.accepts_ingress(*ingress) {
+                    lines.push(format!("~ {name}: ingress {ingress} -> {}", hooks.ingress));
+                }
+                if *egress != hooks.egress {
+                    lines.push(format!(
+                        "~ {name}: egress {} -> {}",
+                        tc_kind(*egress),
+                        tc_kind(hooks.egress)
+                    ));
+                }
+                f.write_str(&lines.join("\n"))
             }
             Step::PutVips { entries, previous } => {
                 let old: HashMap<_, &VipEntry> = previous.iter().map(|e| (e.vip, e)).collect();

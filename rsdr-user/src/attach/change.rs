@@ -1,54 +1,86 @@
-//! Moving an attached interface to another ingress hook without a moment
-//! unfiltered: the new hook is attached before the old one is removed, and
-//! an XDP mode change is bridged by the TC ingress hook (two XDP modes
-//! cannot be active at once).
+//! Moving an attached interface to other hooks without a moment
+//! unfiltered: each new hook is attached before the old one is removed.
+//! Two XDP programs cannot be attached at once in one mode, nor can a
+//! link and a netlink attachment share it, so a change from XDP to XDP is
+//! bridged by the TC ingress hook. TC hooks attached by both mechanisms
+//! may run side by side for that moment (a TCX link runs before the
+//! clsact filters; both decide alike).
 
-use aya::programs::{TcAttachType, links::FdLink};
-
-use super::{AttachError, AttachOptions, detach::remove_link, hooks};
+use super::{
+    AttachError, Outcome, Target, attach_egress, attach_ingress,
+    hooks::{self, Attached, Position},
+};
 use crate::{
-    hook::{AttachedIngress, IngressHook},
-    iface, loader,
+    hook::{AttachedIngress, IngressAttachment, WantedHooks, WantedIngress},
+    loader::{self, LoadOptions},
     pins::LockedPins,
 };
 
-/// Move attached interface `name` to the ingress hook `opts` asks for.
-/// Returns the hook now in place.
-pub fn change_ingress(
+/// Bring attached interface `name` to the hooks `wanted` asks for.
+/// Returns what is attached now.
+pub fn change_hooks(
     pins: &LockedPins<'_>,
     name: &str,
-    opts: AttachOptions,
-) -> Result<AttachedIngress, AttachError> {
-    let ifindex = iface::index(name)?;
+    wanted: WantedHooks,
+    load: LoadOptions,
+) -> Result<Outcome, AttachError> {
+    let target = Target::named(name)?;
     let (old_path, old) = pins
-        .find_ingress_link(name)
+        .find_ingress(name)
         .ok_or_else(|| AttachError::NotAttached(name.to_string()))?;
-    if opts.hooks.accepts(old) {
-        return Ok(old);
+    let (egress_path, egress) = pins
+        .find_egress(name)
+        .ok_or_else(|| AttachError::NotAttached(name.to_string()))?;
+    let ingress_ok = wanted.accepts_ingress(old);
+    if ingress_ok && egress == wanted.egress {
+        return Ok(Outcome::AlreadyAttached {
+            ingress: old,
+            egress,
+        });
     }
-    let mut progs = loader::pinned_programs(pins, opts.load)?;
-    let pin = |link: FdLink, hook: AttachedIngress| -> Result<(), AttachError> {
-        let path = pins.ingress_link(name, hook);
-        link.pin(&path)
-            .map(|_| ())
-            .map_err(|e| AttachError::PinLink {
-                iface: name.to_string(),
-                path,
-                reason: crate::error_chain(&e),
-            })
+    let mut progs = loader::pinned_programs(pins, load)?;
+    let pin = |attached: Attached, path: std::path::PathBuf| {
+        attached.pin(&path).map_err(|reason| AttachError::PinLink {
+            iface: name.to_string(),
+            path,
+            reason,
+        })
     };
-    let tc_path = pins.ingress_link(name, AttachedIngress::Tc);
-    if old != AttachedIngress::Tc {
-        // TC ingress first: the target, or the bridge to another XDP mode.
-        let link = hooks::attach_tc(&mut progs.tc_ingress, name, ifindex, TcAttachType::Ingress)?;
-        pin(link, AttachedIngress::Tc)?;
-        remove_link(&old_path)?;
-        if opts.hooks.ingress == IngressHook::Tc {
-            return Ok(AttachedIngress::Tc);
-        }
+    if egress != wanted.egress {
+        let attached = attach_egress(&mut progs, &target, wanted.egress)?;
+        pin(attached, pins.egress_pin(name, wanted.egress))?;
+        hooks::remove(&egress_path, Position::Egress, egress, name)?;
     }
-    let (link, hook, _) = hooks::attach_xdp(&mut progs.xdp, name, ifindex, opts.hooks.xdp_mode)?;
-    pin(link, hook)?;
-    remove_link(&tc_path)?;
-    Ok(hook)
+    if ingress_ok {
+        return Ok(Outcome::AlreadyAttached {
+            ingress: old,
+            egress: wanted.egress,
+        });
+    }
+    let remove_old = |a: IngressAttachment, path: &std::path::Path| {
+        hooks::remove(path, Position::Ingress(a.hook), a.via, name)
+    };
+    let xdp_to_xdp =
+        old.hook != AttachedIngress::Tc && matches!(wanted.ingress, WantedIngress::Xdp { .. });
+    // XDP to XDP: TC ingress bridges the change (two XDP programs cannot
+    // share the hook).
+    let (from, from_path) = if xdp_to_xdp {
+        let bridge = WantedIngress::Tc(wanted.tc_via());
+        let (attached, a, _) = attach_ingress(&mut progs, &target, bridge)?;
+        let path = pins.ingress_pin(name, a);
+        pin(attached, path.clone())?;
+        remove_old(old, &old_path)?;
+        (a, path)
+    } else {
+        (old, old_path)
+    };
+    let (attached, now, fallback) = attach_ingress(&mut progs, &target, wanted.ingress)?;
+    // Never the pin of `from`: the wanted hook does not accept `from`.
+    pin(attached, pins.ingress_pin(name, now))?;
+    remove_old(from, &from_path)?;
+    Ok(Outcome::Attached {
+        ingress: now,
+        egress: wanted.egress,
+        fallback,
+    })
 }

@@ -1,13 +1,12 @@
 //! Detaching interfaces: their links are force-detached and their pins
 //! removed; detaching every interface removes the whole pin directory.
 
-use std::{collections::HashSet, fs, path::Path};
+use std::{collections::HashSet, fs};
 
-use super::AttachError;
+use super::{AttachError, hooks};
 use crate::{
     iface,
     pins::{LockedPins, PinDir},
-    sys,
 };
 
 /// Detach rsdr from the interfaces `names`, or from all of them (removing
@@ -44,27 +43,15 @@ pub fn detach(pins: &LockedPins<'_>, names: &[String]) -> Result<Vec<String>, At
     Ok(names.to_vec())
 }
 
-/// Force-detach every link pinned for `iface` and remove its pins.
+/// Detach every hook pinned for `iface` and remove its pins.
 fn detach_iface(pins: &PinDir, iface: &str) -> Result<(), AttachError> {
     let dir = pins.iface_dir(iface);
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| AttachError::Io { path, source }
-    };
-    for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
-        remove_link(&entry.map_err(io_err(&dir))?.path())?;
-    }
-    fs::remove_dir(&dir).map_err(io_err(&dir))
-}
-
-/// Force-detach the link pinned at `path` and remove the pin.
-pub(super) fn remove_link(path: &Path) -> Result<(), AttachError> {
-    if let Ok(fd) = sys::obj_get(path) {
-        // A defunct link (interface gone) refuses detach; it is harmless.
-        let _ = sys::link_detach(std::os::fd::AsFd::as_fd(&fd));
-    }
-    fs::remove_file(path).map_err(|source| AttachError::Io {
-        path: path.to_path_buf(),
+    let io_err = |source| AttachError::Io {
+        path: dir.clone(),
         source,
-    })
+    };
+    for (path, position, via) in hooks::pins_in(&dir).map_err(io_err)? {
+        hooks::remove(&path, position, via, iface)?;
+    }
+    fs::remove_dir(&dir).map_err(io_err)
 }

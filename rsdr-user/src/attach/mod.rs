@@ -1,11 +1,12 @@
 //! Attaching the pinned programs to interfaces and detaching them.
 //!
 //! [`attach`] is transactional: every interface is checked first, new
-//! links are created unpinned (so they vanish if anything fails) and pinned
-//! only once all of them exist. An interface whose links are already pinned
-//! and live is left alone. `hooks.rs` creates the links, `detach.rs`
-//! removes them, `change.rs` moves an interface to another ingress hook
-//! without a moment unfiltered.
+//! attachments are made unpinned (so they vanish if anything fails) and
+//! pinned only once all of them exist. An interface whose hooks are
+//! already pinned and live is left alone. `hooks.rs` attaches one hook by
+//! either mechanism (a BPF link, or netlink) and finds, describes and
+//! removes it by its pin; `detach.rs` removes interfaces; `change.rs`
+//! moves an interface to other hooks without a moment unfiltered.
 
 mod change;
 mod detach;
@@ -13,38 +14,44 @@ mod hooks;
 
 use std::{collections::HashSet, fs, io, path::PathBuf};
 
-use aya::programs::{TcAttachType, links::FdLink};
-pub use change::change_ingress;
+pub use change::change_hooks;
 pub use detach::{detach, detach_interfaces};
+use hooks::{Attached, attach_tc, attach_xdp, is_live};
+pub use hooks::{HookState, Position, state as hook_state};
 use thiserror::Error;
 
 use crate::{
-    hook::{AttachedIngress, HookChoice, IngressHook},
+    hook::{IngressAttachment, Via, WantedHooks, WantedIngress},
     iface::{self, IfaceError},
-    loader::{self, LoadError, LoadOptions},
+    loader::{self, LoadError, LoadOptions, Programs},
+    netlink::tc_filter::Direction,
     pins::{LockedPins, PinDir, PinError},
 };
 
 /// What an attach asks for: the hooks, and the table sizes if the maps are
 /// created now.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AttachOptions {
-    pub hooks: HookChoice,
+    pub hooks: WantedHooks,
     pub load: LoadOptions,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Links created now. `fallback` explains why skb mode was used in `auto`.
+    /// Hooks attached now. `fallback` explains why skb mode was used in `auto`.
     Attached {
-        ingress: AttachedIngress,
+        ingress: IngressAttachment,
+        egress: Via,
         fallback: Option<String>,
     },
-    /// Both links were already pinned and live; nothing was done.
-    AlreadyAttached { ingress: AttachedIngress },
+    /// Both hooks were already pinned and live; nothing was done.
+    AlreadyAttached {
+        ingress: IngressAttachment,
+        egress: Via,
+    },
     /// rsdr already filters this interface, pinned under its former name.
     AlreadyAttachedAs {
-        ingress: AttachedIngress,
+        ingress: IngressAttachment,
         pinned_as: String,
     },
 }
@@ -148,12 +155,56 @@ pub fn attach(
     result
 }
 
-/// A link created but not pinned yet: dropping it detaches it again.
+/// A hook attached but not pinned yet: dropping it detaches it again.
 struct Pending {
     iface: String,
-    link: FdLink,
+    attached: Attached,
     path: PathBuf,
 }
+
+/// Attach the ingress hook `wanted` asks for to `target`.
+pub(super) fn attach_ingress(
+    progs: &mut Programs,
+    target: &Target,
+    wanted: WantedIngress,
+) -> Result<(Attached, IngressAttachment, Option<String>), AttachError> {
+    match wanted {
+        WantedIngress::Tc(via) => {
+            let a = attach_tc(
+                &mut progs.tc_ingress,
+                TC_INGRESS,
+                target,
+                Direction::Ingress,
+                via,
+            )?;
+            let hook = crate::hook::AttachedIngress::Tc;
+            Ok((a, IngressAttachment { hook, via }, None))
+        }
+        WantedIngress::Xdp { mode, attach } => {
+            let (a, hook, fallback) = attach_xdp(&mut progs.xdp, target, mode, attach)?;
+            let via = a.via();
+            Ok((a, IngressAttachment { hook, via }, fallback))
+        }
+    }
+}
+
+/// Attach TC egress to `target` by `via`.
+pub(super) fn attach_egress(
+    progs: &mut Programs,
+    target: &Target,
+    via: Via,
+) -> Result<Attached, AttachError> {
+    attach_tc(
+        &mut progs.tc_egress,
+        TC_EGRESS,
+        target,
+        Direction::Egress,
+        via,
+    )
+}
+
+const TC_INGRESS: &str = rsdr_common::maps::programs::TC_INGRESS;
+const TC_EGRESS: &str = rsdr_common::maps::programs::TC_EGRESS;
 
 fn attach_all(
     pins: &LockedPins<'_>,
@@ -164,13 +215,16 @@ fn attach_all(
     let mut pending = Vec::new();
     let mut stale = Vec::new();
     let mut outcomes = Vec::new();
-    for Target { name, ifindex } in targets {
-        let ifindex = *ifindex;
-        if let Some(owner) = renamed_owner(pins, name, ifindex)? {
+    for target in targets {
+        let name = &target.name;
+        if let Some(owner) = renamed_owner(pins, name, target.ifindex)? {
             let ingress = pins
-                .find_ingress_link(&owner)
-                .map(|(_, m)| m)
-                .unwrap_or(AttachedIngress::XdpNative);
+                .find_ingress(&owner)
+                .map(|(_, a)| a)
+                .unwrap_or(IngressAttachment {
+                    hook: crate::hook::AttachedIngress::XdpNative,
+                    via: Via::Link,
+                });
             outcomes.push(IfaceOutcome {
                 iface: name.clone(),
                 outcome: Outcome::AlreadyAttachedAs {
@@ -180,54 +234,56 @@ fn attach_all(
             });
             continue;
         }
-        let tc_path = pins.tc_egress_link(name);
-        let tc_live = hooks::live_link(&tc_path, ifindex);
-        let existing = pins.find_ingress_link(name);
+        let live = |path: &PathBuf, position, via| is_live(path, position, via, target.ifindex);
+        let egress_live = match pins.find_egress(name) {
+            Some((path, via)) if live(&path, Position::Egress, via) => Some(via),
+            Some((path, _)) => {
+                stale.push(path);
+                None
+            }
+            None => None,
+        };
+        let egress = match egress_live {
+            Some(via) => via,
+            None => {
+                let attached = attach_egress(&mut progs, target, opts.hooks.egress)?;
+                let via = attached.via();
+                pending.push(Pending {
+                    iface: name.clone(),
+                    attached,
+                    path: pins.egress_pin(name, via),
+                });
+                via
+            }
+        };
+        let existing = pins.find_ingress(name);
         let ingress_live = existing
             .as_ref()
-            .filter(|(p, _)| hooks::live_link(p, ifindex))
-            .map(|(_, m)| *m);
-
-        if !tc_live {
-            stale.push(tc_path.clone());
-            let link = hooks::attach_tc(&mut progs.tc_egress, name, ifindex, TcAttachType::Egress)?;
-            pending.push(Pending {
-                iface: name.clone(),
-                link,
-                path: tc_path,
-            });
-        }
+            .filter(|(p, a)| live(p, Position::Ingress(a.hook), a.via))
+            .map(|(_, a)| *a);
         let outcome = match ingress_live {
-            Some(ingress) if tc_live => Outcome::AlreadyAttached { ingress },
+            Some(ingress) if egress_live.is_some() => Outcome::AlreadyAttached { ingress, egress },
             Some(ingress) => Outcome::Attached {
                 ingress,
+                egress,
                 fallback: None,
             },
             None => {
                 if let Some((p, _)) = existing {
                     stale.push(p);
                 }
-                let (link, ingress, fallback) = match opts.hooks.ingress {
-                    IngressHook::Tc => (
-                        hooks::attach_tc(
-                            &mut progs.tc_ingress,
-                            name,
-                            ifindex,
-                            TcAttachType::Ingress,
-                        )?,
-                        AttachedIngress::Tc,
-                        None,
-                    ),
-                    IngressHook::Xdp => {
-                        hooks::attach_xdp(&mut progs.xdp, name, ifindex, opts.hooks.xdp_mode)?
-                    }
-                };
+                let (attached, ingress, fallback) =
+                    attach_ingress(&mut progs, target, opts.hooks.ingress)?;
                 pending.push(Pending {
                     iface: name.clone(),
-                    link,
-                    path: pins.ingress_link(name, ingress),
+                    attached,
+                    path: pins.ingress_pin(name, ingress),
                 });
-                Outcome::Attached { ingress, fallback }
+                Outcome::Attached {
+                    ingress,
+                    egress,
+                    fallback,
+                }
             }
         };
         outcomes.push(IfaceOutcome {
@@ -242,23 +298,24 @@ fn attach_all(
     Ok(outcomes)
 }
 
-/// Commit: pin every new link; if one fails, unpin those pinned so far
+/// Commit: pin every new hook; if one fails, unpin those pinned so far
 /// (dropping the rest detaches them).
 fn pin_all(pins: &PinDir, pending: Vec<Pending>) -> Result<(), AttachError> {
     let mut pinned: Vec<PathBuf> = Vec::new();
     let mut created: Vec<PathBuf> = Vec::new();
-    for Pending { iface, link, path } in pending {
+    for Pending {
+        iface,
+        attached,
+        path,
+    } in pending
+    {
         let dir = pins.iface_dir(&iface);
         if !dir.exists() {
             created.push(dir.clone());
         }
         let res = fs::create_dir_all(&dir)
             .map_err(|e| e.to_string())
-            .and_then(|()| {
-                link.pin(&path)
-                    .map(|_| ())
-                    .map_err(|e| crate::error_chain(&e))
-            });
+            .and_then(|()| attached.pin(&path));
         if let Err(reason) = res {
             for p in &pinned {
                 let _ = fs::remove_file(p);
@@ -278,14 +335,16 @@ fn pin_all(pins: &PinDir, pending: Vec<Pending>) -> Result<(), AttachError> {
 }
 
 /// The pinned name under which rsdr already filters interface `ifindex`, if
-/// that is not `name` (the interface was renamed since it was attached).
+/// that is not `name` (the interface was renamed since it was attached:
+/// its links follow the device).
 fn renamed_owner(pins: &PinDir, name: &str, ifindex: u32) -> Result<Option<String>, AttachError> {
     for other in pins.interfaces()? {
         if other == name {
             continue;
         }
-        if let Some((path, _)) = pins.find_ingress_link(&other)
-            && hooks::live_link(&path, ifindex)
+        if let Some((path, a)) = pins.find_ingress(&other)
+            && a.via == Via::Link
+            && is_live(&path, Position::Ingress(a.hook), a.via, ifindex)
         {
             return Ok(Some(other));
         }

@@ -4,6 +4,7 @@ use anyhow::Context as _;
 use rsdr_user::{
     check::{self, Level},
     config::Config,
+    features,
     pins::PinDir,
     privilege::{self, Need},
 };
@@ -37,7 +38,11 @@ pub fn run(pins: &PinDir, cfg: Option<&Config>, args: Args) -> anyhow::Result<()
     let findings = rt.block_on(check::diagnose(pins, cfg));
     let well = check::all_well(&findings);
     if args.json {
-        output::json(&serde_json::json!({ "all_well": well, "findings": findings }))?;
+        output::json(&serde_json::json!({
+            "all_well": well,
+            "features": features::probe(),
+            "findings": findings,
+        }))?;
     } else {
         let rows: Vec<Vec<String>> = findings
             .iter()

@@ -1,4 +1,5 @@
 use rsdr_user::{
+    hook::Via,
     pins::PinDir,
     privilege::{self, Need},
     status,
@@ -38,9 +39,10 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
                 i.hooks
                     .iter()
                     .find(|h| h.direction == dir)
-                    .map(|h| match h.mode {
-                        Some(m) => format!("{} ({m})", h.kind),
-                        None => h.kind.to_string(),
+                    .map(|h| match (h.mode, h.attach) {
+                        (Some(m), Via::Netlink) => format!("{} ({m}, netlink)", h.kind),
+                        (Some(m), Via::Link) => format!("{} ({m})", h.kind),
+                        (None, _) => h.kind.to_string(),
                     })
                     .unwrap_or_else(|| "-".to_string())
             };

@@ -4,6 +4,7 @@
 //! fit this build first).
 
 mod layout;
+mod pinned;
 
 use std::path::PathBuf;
 
@@ -14,13 +15,19 @@ use aya::{
 };
 pub use layout::check_pinned_layout;
 use layout::{PINNED_MAPS, pinned_pages};
+pub use pinned::{Programs, pinned_programs};
 use rsdr_common::{
     LAYOUT_VERSION, Settings, index,
     maps::{DEFAULT_MAX_POOLS, DEFAULT_MAX_VIPS, names, programs},
 };
+use serde::Serialize;
 use thiserror::Error;
 
-use crate::{object::EBPF_OBJECT, pins::PinDir};
+use crate::{
+    features::{self, MissingFeature},
+    object::{EBPF_OBJECT, EBPF_OBJECT_V3},
+    pins::PinDir,
+};
 
 /// aya-log level compiled into the programs (aya_log_common::Level::Info):
 /// the datapath logs only rare events, never per-packet ones.
@@ -29,6 +36,16 @@ const LOG_LEVEL_GLOBAL: &str = "AYA_LOG_LEVEL";
 
 #[derive(Debug, Error)]
 pub enum LoadError {
+    #[error(transparent)]
+    Kernel(#[from] MissingFeature),
+    #[error(
+        "the kernel refused to load program {name} (BPF ISA {isa}): {reason}; `rsdr check` lists what this kernel supports"
+    )]
+    Refused {
+        name: &'static str,
+        isa: &'static str,
+        reason: String,
+    },
     #[error("{flag} must be between 1 and {max}, got {got}")]
     BadCapacity {
         flag: &'static str,
@@ -112,11 +129,62 @@ impl LoadOptions {
     }
 }
 
-/// Load the object and both programs. With `pins`, maps are reused from (or
-/// pinned into) `<pin-dir>/maps`; without, they are private to the returned
-/// [`Ebpf`].
+/// The BPF instruction set of an embedded object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isa {
+    V3,
+    V4,
+}
+
+impl Isa {
+    /// The newest the running kernel verifies.
+    pub fn probe() -> Self {
+        if features::probe().isa_v4 {
+            Isa::V4
+        } else {
+            Isa::V3
+        }
+    }
+
+    /// The embedded object built for it.
+    pub fn object(self) -> &'static [u8] {
+        match self {
+            Isa::V3 => EBPF_OBJECT_V3,
+            Isa::V4 => EBPF_OBJECT,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::V3 => "v3",
+            Isa::V4 => "v4",
+        }
+    }
+}
+
+/// The XDP ingress program the running kernel gets: multi-buffer aware
+/// (loaded with the frags flag) where the kernel has it.
+pub fn xdp_ingress_name() -> &'static str {
+    if features::probe().xdp_frags {
+        programs::XDP_INGRESS
+    } else {
+        programs::XDP_INGRESS_NO_FRAGS
+    }
+}
+
+/// Load the object the running kernel verifies, and its ingress and egress
+/// programs. With `pins`, maps are reused from (or pinned into)
+/// `<pin-dir>/maps`; without, they are private to the returned [`Ebpf`].
 pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError> {
+    load_isa(pins, opts, Isa::probe())
+}
+
+/// [`load`] the object of instruction set `isa`, whatever the kernel
+/// verifies (the benchmark compares them).
+pub fn load_isa(pins: Option<&PinDir>, opts: LoadOptions, isa: Isa) -> Result<Ebpf, LoadError> {
     opts.validate()?;
+    features::probe().require()?;
     if let Some(pins) = pins {
         check_pinned_layout(pins)?;
     }
@@ -143,12 +211,40 @@ pub fn load(pins: Option<&PinDir>, opts: LoadOptions) -> Result<Ebpf, LoadError>
     for (name, path) in &paths {
         loader.map_pin_path(name, path.as_path());
     }
-    let mut ebpf = loader.load(EBPF_OBJECT)?;
+    let mut ebpf = loader.load(isa.object())?;
     init_settings(&mut ebpf, shift)?;
-    xdp_program(&mut ebpf, programs::XDP_INGRESS)?;
-    tc_program(&mut ebpf, programs::TC_INGRESS)?;
-    tc_program(&mut ebpf, programs::TC_EGRESS)?;
+    let refused = |e: LoadError| match e {
+        LoadError::Program { name, source } => refusal(name, isa, source),
+        other => other,
+    };
+    xdp_program(&mut ebpf, xdp_ingress_name()).map_err(refused)?;
+    tc_program(&mut ebpf, programs::TC_INGRESS).map_err(refused)?;
+    tc_program(&mut ebpf, programs::TC_EGRESS).map_err(refused)?;
     Ok(ebpf)
+}
+
+/// A program the kernel would not load, as one line: the verifier's last
+/// words (its log can run to thousands of lines), not the whole log.
+fn refusal(name: &'static str, isa: Isa, source: ProgramError) -> LoadError {
+    let reason = match &source {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => {
+            let log = verifier_log.to_string();
+            let last = log.lines().rev().find(|l| !l.trim().is_empty());
+            match last {
+                Some(l) => format!("{} ({io_error})", l.trim()),
+                None => io_error.to_string(),
+            }
+        }
+        other => crate::error_chain(other),
+    };
+    LoadError::Refused {
+        name,
+        isa: isa.name(),
+        reason,
+    }
 }
 
 /// Mark a settings map this build created, with the indexes' hash `shift`
@@ -189,7 +285,7 @@ where
 
 /// The XDP ingress program of a loaded object.
 pub fn xdp(ebpf: &mut Ebpf) -> Result<&mut Xdp, LoadError> {
-    program(ebpf, programs::XDP_INGRESS)
+    program(ebpf, xdp_ingress_name())
 }
 
 /// The TC ingress program of a loaded object.
@@ -200,66 +296,6 @@ pub fn tc_ingress(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier, LoadError> {
 /// The TC egress program of a loaded object.
 pub fn tc_egress(ebpf: &mut Ebpf) -> Result<&mut SchedClassifier, LoadError> {
     program(ebpf, programs::TC_EGRESS)
-}
-
-/// The three attachable programs, opened from their pins.
-pub struct Programs {
-    pub xdp: Xdp,
-    pub tc_ingress: SchedClassifier,
-    pub tc_egress: SchedClassifier,
-}
-
-const PINNED_PROGRAMS: [&str; 3] = [
-    programs::XDP_INGRESS,
-    programs::TC_INGRESS,
-    programs::TC_EGRESS,
-];
-
-/// The pinned programs; if any is missing, load the object against `pins`
-/// (reusing or pinning its maps) and pin all three first.
-pub fn pinned_programs(pins: &PinDir, opts: LoadOptions) -> Result<Programs, LoadError> {
-    if PINNED_PROGRAMS.iter().any(|p| !pins.prog(p).exists()) {
-        for p in PINNED_PROGRAMS {
-            let _ = std::fs::remove_file(pins.prog(p));
-        }
-        let mut ebpf = load(Some(pins), opts)?;
-        let pin = |res: Result<(), aya::pin::PinError>, name: &'static str| {
-            res.map_err(|source| {
-                for p in PINNED_PROGRAMS {
-                    let _ = std::fs::remove_file(pins.prog(p));
-                }
-                LoadError::Pin { name, source }
-            })
-        };
-        pin(
-            xdp(&mut ebpf)?.pin(pins.prog(programs::XDP_INGRESS)),
-            programs::XDP_INGRESS,
-        )?;
-        pin(
-            tc_ingress(&mut ebpf)?.pin(pins.prog(programs::TC_INGRESS)),
-            programs::TC_INGRESS,
-        )?;
-        pin(
-            tc_egress(&mut ebpf)?.pin(pins.prog(programs::TC_EGRESS)),
-            programs::TC_EGRESS,
-        )?;
-    }
-    let tc = |name: &'static str| {
-        SchedClassifier::from_pin(pins.prog(name))
-            .map_err(|source| LoadError::Program { name, source })
-    };
-    Ok(Programs {
-        xdp: Xdp::from_pin(
-            pins.prog(programs::XDP_INGRESS),
-            aya_obj::programs::XdpAttachType::Interface,
-        )
-        .map_err(|source| LoadError::Program {
-            name: programs::XDP_INGRESS,
-            source,
-        })?,
-        tc_ingress: tc(programs::TC_INGRESS)?,
-        tc_egress: tc(programs::TC_EGRESS)?,
-    })
 }
 
 /// Any XDP program of a loaded object, loaded into the kernel if it is not

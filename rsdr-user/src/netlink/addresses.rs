@@ -2,7 +2,7 @@
 //! manages on devices.
 //!
 //! rsdr marks the addresses it adds with its own address protocol number
-//! (IFA_PROTO, Linux 6.3+; `ip addr` shows "proto 82"), so it can tell them
+//! (IFA_PROTO, Linux 5.18+; `ip addr` shows "proto 82"), so it can tell them
 //! from addresses an operator or another tool put there, and never touches
 //! the latter. IPv6 VIPs are added without duplicate address detection:
 //! the director holds the same address, and rsdr hides its answers anyway.
@@ -92,12 +92,25 @@ pub async fn add(handle: &rtnetlink::Handle, addr: IpAddr, dev: &str) -> Result<
             .attributes
             .push(AddressAttribute::Flags(AddressFlags::Nodad));
     }
-    req.execute().await.map_err(|source| NetlinkError::Netlink {
-        op: "adding",
-        addr,
-        dev: dev.to_string(),
-        source,
-    })
+    req.execute()
+        .await
+        .map_err(|source| NetlinkError::Netlink {
+            op: "adding",
+            addr,
+            dev: dev.to_string(),
+            source,
+        })?;
+    // Kernels before 5.18 drop the protocol silently: rsdr could not tell
+    // the address from one someone else added. Take it back and refuse.
+    let marked = list(handle)
+        .await?
+        .iter()
+        .any(|a| a.addr == addr && a.ifindex == ifindex && a.managed);
+    if !marked {
+        del(handle, addr, ifindex).await?;
+        return Err(NetlinkError::NoAddressProtocols { addr });
+    }
+    Ok(())
 }
 
 /// Remove host address `addr` from device `ifindex`.

@@ -1,8 +1,12 @@
-//! rtnetlink: the addresses and links of this network namespace, and the
-//! VIP addresses rsdr manages.
+//! rtnetlink: the addresses and links of this network namespace, the VIP
+//! addresses rsdr manages, and the TC filters and XDP programs it attaches
+//! where it does not use BPF links.
 
 pub mod addresses;
 pub mod links;
+mod request;
+pub mod tc_filter;
+pub mod xdp;
 
 use std::net::IpAddr;
 
@@ -23,6 +27,10 @@ pub enum NetlinkError {
     },
     #[error("listing addresses: {0}")]
     List(rtnetlink::Error),
+    #[error(
+        "cannot manage {addr}: this kernel lacks address protocols (IFA_PROTO, Linux 5.18 or newer has them), which mark the addresses rsdr adds; add the VIP yourself and leave out manage_address"
+    )]
+    NoAddressProtocols { addr: IpAddr },
     #[error(transparent)]
     Iface(#[from] iface::IfaceError),
 }

@@ -6,7 +6,14 @@
 //! <pin-dir>/progs/rsdr_xdp_ingress rsdr_tc_ingress rsdr_tc_egress
 //! <pin-dir>/links/<iface>/xdp_native | xdp_skb | tc_ingress   (ingress bpf_link)
 //! <pin-dir>/links/<iface>/tc_egress                (TCX bpf_link)
+//! <pin-dir>/links/<iface>/<hook>_netlink            (the program of a hook
+//!                                                    attached over netlink)
 //! ```
+//!
+//! A hook attached over netlink (a cls_bpf filter, or `IFLA_XDP`) has no
+//! link to pin: its program is pinned under the hook's name with a
+//! `_netlink` suffix, which marks the attachment as rsdr's and tells which
+//! program it runs.
 //!
 //! bpffs refuses names containing '.', so `<iface>` is the interface name
 //! with '%' written "%25" and '.' written "%2e" (`eth0.100` -> `eth0%2e100`).
@@ -30,7 +37,10 @@ use rsdr_common::maps::names;
 use thiserror::Error;
 
 pub use self::lock::LockedPins;
-use crate::{config::Config, hook::AttachedIngress};
+use crate::{
+    config::Config,
+    hook::{EGRESS_PIN_STEM, IngressAttachment, Via, pin_name},
+};
 
 mod escape;
 mod lock;
@@ -62,8 +72,6 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PinError + '_ {
         source,
     }
 }
-
-const TC_EGRESS_LINK: &str = "tc_egress";
 
 #[derive(Clone, Debug)]
 pub struct PinDir {
@@ -114,19 +122,29 @@ impl PinDir {
         self.links_dir().join(escape(iface))
     }
 
-    pub fn ingress_link(&self, iface: &str, hook: AttachedIngress) -> PathBuf {
-        self.iface_dir(iface).join(hook.pin_name())
+    /// The pin of `iface`'s ingress hook attached as `a`.
+    pub fn ingress_pin(&self, iface: &str, a: IngressAttachment) -> PathBuf {
+        self.iface_dir(iface).join(a.pin_name())
     }
 
-    pub fn tc_egress_link(&self, iface: &str) -> PathBuf {
-        self.iface_dir(iface).join(TC_EGRESS_LINK)
+    /// The pin of `iface`'s TC egress hook attached `via`.
+    pub fn egress_pin(&self, iface: &str, via: Via) -> PathBuf {
+        self.iface_dir(iface).join(pin_name(EGRESS_PIN_STEM, via))
     }
 
-    /// The pinned ingress link of `iface` and its hook, if any.
-    pub fn find_ingress_link(&self, iface: &str) -> Option<(PathBuf, AttachedIngress)> {
-        AttachedIngress::ALL
+    /// The pinned ingress hook of `iface` and how it is attached, if any.
+    pub fn find_ingress(&self, iface: &str) -> Option<(PathBuf, IngressAttachment)> {
+        IngressAttachment::ALL
             .into_iter()
-            .map(|m| (self.ingress_link(iface, m), m))
+            .map(|a| (self.ingress_pin(iface, a), a))
+            .find(|(p, _)| p.exists())
+    }
+
+    /// The pinned TC egress hook of `iface` and how it is attached, if any.
+    pub fn find_egress(&self, iface: &str) -> Option<(PathBuf, Via)> {
+        [Via::Link, Via::Netlink]
+            .into_iter()
+            .map(|via| (self.egress_pin(iface, via), via))
             .find(|(p, _)| p.exists())
     }
 

@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use rsdr_user::{
     entry::{VipEntry, VipFlags},
+    loader::Isa,
     vip::Vip,
 };
 
@@ -34,6 +35,9 @@ const SWAP_B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 21);
 pub enum Tables {
     Vips(u32),
     Pool,
+    /// One VIP, with the ISA v3 object: what kernels without BPF ISA v4
+    /// (before 6.6, Debian 12's 6.1 among them) get.
+    V3Object,
 }
 
 impl Tables {
@@ -44,6 +48,7 @@ impl Tables {
             Tables::Vips(n) if n % 1000 == 0 => format!("{}k VIPs", n / 1000),
             Tables::Vips(n) => format!("{n} VIPs"),
             Tables::Pool => "1 VIP + /16 pool".into(),
+            Tables::V3Object => "1 VIP, ISA v3 object".into(),
         }
     }
 
@@ -57,15 +62,17 @@ impl Tables {
 }
 
 fn datapath(tables: Tables) -> Datapath {
-    let n = match tables {
-        Tables::Vips(n) => n,
-        Tables::Pool => 1,
+    let (n, isa) = match tables {
+        Tables::Vips(n) => (n, Isa::probe()),
+        Tables::Pool => (1, Isa::probe()),
+        Tables::V3Object => (1, Isa::V3),
     };
-    let mut dp = Datapath::load_with(rsdr_user::loader::LoadOptions {
+    let opts = rsdr_user::loader::LoadOptions {
         // n IPv4 VIPs, one IPv6 VIP and the rewrite case's pair.
         max_vips: (n + 3).max(16),
         max_pools: 16,
-    });
+    };
+    let mut dp = Datapath::load_isa(opts, isa);
     let entry = |vip: Vip, real: IpAddr| VipEntry {
         vip,
         real,

@@ -70,6 +70,7 @@ fn main() {
                 cost::Tables::Vips(1),
                 cost::Tables::Vips(10_000),
                 cost::Tables::Pool,
+                cost::Tables::V3Object,
             ]
         } else {
             vec![
@@ -77,6 +78,7 @@ fn main() {
                 cost::Tables::Vips(10_000),
                 cost::Tables::Vips(1_000_000),
                 cost::Tables::Pool,
+                cost::Tables::V3Object,
             ]
         };
         for t in scales {
