@@ -6,7 +6,6 @@
 
 use std::sync::OnceLock;
 
-use aya::programs::{SchedClassifier, TcAttachType};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -20,6 +19,7 @@ const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
 const BPF_F_MMAPABLE: u32 = 1 << 10;
 const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 const CAP_BPF: i32 = 39;
+const BPF_TCX_INGRESS: u32 = 46;
 
 /// The kernel features rsdr chooses between or needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -62,7 +62,7 @@ pub fn probe() -> Features {
         xdp_frags: loads(BPF_PROG_TYPE_XDP, &XDP_PASS, BPF_F_XDP_HAS_FRAGS),
         mmapable_arrays: creates(BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_MMAPABLE),
         rodata: creates(BPF_MAP_TYPE_ARRAY, 4, 4, 1, BPF_F_RDONLY_PROG),
-        ringbuf: creates(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0),
+        ringbuf: creates(BPF_MAP_TYPE_RINGBUF, 0, 0, page_size(), 0),
         cap_bpf: knows_cap_bpf(),
     })
 }
@@ -97,6 +97,13 @@ impl Features {
     }
 }
 
+/// A ring buffer's size must be a multiple of the page size.
+fn page_size() -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u32::try_from(page).unwrap_or(4096).max(4096)
+}
+
 fn loads(prog_type: u32, insns: &[Insn], flags: u32) -> bool {
     sys::prog_load(prog_type, insns, flags).is_ok()
 }
@@ -105,10 +112,11 @@ fn creates(map_type: u32, key: u32, value: u32, max: u32, flags: u32) -> bool {
     sys::map_create(map_type, key, value, max, flags).is_ok()
 }
 
-/// A TCX query of the loopback device's ingress hook: EINVAL on kernels
-/// without TCX, an answer (no programs) with it. Changes nothing.
+/// A TCX query of the loopback device's ingress hook, for the number of
+/// programs only: EINVAL on kernels without TCX, an answer with it.
+/// Changes nothing.
 fn has_tcx() -> bool {
-    SchedClassifier::query_tcx("lo", TcAttachType::Ingress).is_ok()
+    sys::prog_query_count(crate::iface::index("lo").unwrap_or(1), BPF_TCX_INGRESS).is_ok()
 }
 
 /// Does the kernel know CAP_BPF? `prctl(PR_CAPBSET_READ)` fails with

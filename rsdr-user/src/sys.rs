@@ -17,6 +17,7 @@ use std::{
 const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_OBJ_PIN: libc::c_long = 6;
+const BPF_PROG_QUERY: libc::c_long = 16;
 const BPF_OBJ_GET: libc::c_long = 7;
 const BPF_LINK_DETACH: libc::c_long = 34;
 
@@ -104,6 +105,18 @@ pub fn map_create(
 fn c_path(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))
+}
+
+/// How many programs are attached to hook `attach_type` of interface
+/// `ifindex` (BPF_PROG_QUERY, counting only).
+pub fn prog_query_count(ifindex: u32, attach_type: u32) -> io::Result<u32> {
+    let mut attr = Attr([0; 64]);
+    attr.0[0..4].copy_from_slice(&ifindex.to_ne_bytes());
+    attr.0[4..8].copy_from_slice(&attach_type.to_ne_bytes());
+    bpf(BPF_PROG_QUERY, &mut attr)?;
+    Ok(u32::from_ne_bytes([
+        attr.0[24], attr.0[25], attr.0[26], attr.0[27],
+    ]))
 }
 
 /// Pin the object behind `fd` at `path` (BPF_OBJ_PIN).

@@ -177,7 +177,14 @@ impl Lab {
 
     /// Same with `source` (VIP or real IP) as the ARP request's sender.
     pub fn server_arps_from(&self, source: std::net::Ipv4Addr) {
-        self.server.ip(&["neigh", "flush", "dev", "eth0"]);
+        self.server_arps_via("eth0", source, NOBODY);
+    }
+
+    /// The server pings `target` (which nobody holds) from `source` over
+    /// `dev`, its neighbour cache flushed first: its kernel sends ARP
+    /// requests for `target` with `source` as sender.
+    pub fn server_arps_via(&self, dev: &str, source: Ipv4Addr, target: Ipv4Addr) {
+        self.server.ip(&["neigh", "flush", "dev", dev]);
         let _ = self
             .server
             .cmd("ping")
@@ -188,7 +195,7 @@ impl Lab {
                 "2",
                 "-I",
                 &source.to_string(),
-                &NOBODY.to_string(),
+                &target.to_string(),
             ])
             .output();
     }

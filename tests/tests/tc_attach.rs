@@ -124,6 +124,26 @@ fn netlink_filters_share_the_qdisc_and_leave_others_in_place() {
     );
 }
 
+/// A legacy `ingress` qdisc sits where clsact would: an egress filter
+/// added to it would run on inbound frames. rsdr refuses, in one line,
+/// and changes nothing.
+#[test]
+fn a_legacy_ingress_qdisc_is_refused() {
+    let lab = Lab::new();
+    run_ok(
+        lab.server
+            .cmd("tc")
+            .args(["qdisc", "add", "dev", "eth0", "ingress"]),
+    );
+    lab.rsdr(&["attach", "eth0", "--tc-attach", "netlink"])
+        .fails_with("a qdisc of kind \"ingress\" holds the clsact qdisc's place");
+    lab.rsdr(&["status"]).fails_with("nothing attached");
+    assert!(
+        !filters(&lab, "ingress").contains("rsdr_tc_"),
+        "no filter left behind"
+    );
+}
+
 #[test]
 fn netlink_hooks_survive_the_cli_and_are_found_again() {
     let lab = Lab::new();

@@ -87,22 +87,19 @@ fn vm_kernel() -> anyhow::Result<()> {
     .context("apt-get install failed")
 }
 
-/// Where pip puts the scripts of the `python3` on PATH.
-fn python_scripts() -> anyhow::Result<PathBuf> {
-    let dir = output(Command::new("python3").args([
-        "-c",
-        "import sysconfig; print(sysconfig.get_path('scripts'))",
-    ]))?;
-    Ok(PathBuf::from(dir.trim()))
+/// virtme-ng's own Python environment (pip refuses to install into a
+/// distribution's Python, PEP 668).
+fn virtme_venv() -> PathBuf {
+    cargo_home().join("rsdr-virtme-ng")
 }
 
 /// The `vng` command of virtme-ng.
-pub fn vng() -> anyhow::Result<PathBuf> {
-    Ok(python_scripts()?.join("vng"))
+pub fn vng() -> PathBuf {
+    virtme_venv().join("bin").join("vng")
 }
 
 fn virtme_ng() -> anyhow::Result<()> {
-    let vng = vng()?;
+    let vng = vng();
     let present = Command::new(&vng)
         .arg("--version")
         .output()
@@ -111,10 +108,14 @@ fn virtme_ng() -> anyhow::Result<()> {
         println!("setup: virtme-ng {VIRTME_NG_VERSION} present");
         return Ok(());
     }
-    println!("setup: installing virtme-ng {VIRTME_NG_VERSION} (pip)");
-    exec(Command::new("python3").args([
-        "-m",
-        "pip",
+    let venv = virtme_venv();
+    println!(
+        "setup: installing virtme-ng {VIRTME_NG_VERSION} (pip, into {})",
+        venv.display()
+    );
+    exec(Command::new("python3").arg("-m").arg("venv").arg(&venv))
+        .context("cannot make a Python environment for virtme-ng (python3 -m venv)")?;
+    exec(Command::new(venv.join("bin").join("pip")).args([
         "install",
         "-q",
         &format!("virtme-ng=={VIRTME_NG_VERSION}"),

@@ -101,17 +101,19 @@ async fn run(
                 hooks: *hooks,
                 load,
             };
+            // An interface with pins already was only repaired: undoing
+            // that would leave it less filtered than before.
+            let fresh = !pins.iface_dir(name).exists();
             let out = attach::attach(pins, &[target], opts)?;
-            let hooks = match out.first().map(|o| &o.outcome) {
+            match out.first().map(|o| &o.outcome) {
                 Some(Outcome::Attached {
                     ingress, egress, ..
-                }) => Some((*ingress, *egress)),
-                _ => None,
-            };
-            vec![Step::Detach {
-                name: name.clone(),
-                hooks,
-            }]
+                }) if fresh => vec![Step::Detach {
+                    name: name.clone(),
+                    hooks: Some((*ingress, *egress)),
+                }],
+                _ => Vec::new(),
+            }
         }
         Step::ChangeHooks { name, hooks, from } => {
             let now = match attach::change_hooks(pins, name, *hooks, load)? {

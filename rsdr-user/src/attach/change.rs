@@ -40,11 +40,14 @@ pub fn change_hooks(
     }
     let mut progs = loader::pinned_programs(pins, load)?;
     let pin = |attached: Attached, path: std::path::PathBuf| {
-        attached.pin(&path).map_err(|reason| AttachError::PinLink {
-            iface: name.to_string(),
-            path,
-            reason,
-        })
+        attached
+            .pin(&path)
+            .map(hooks::Pinned::commit)
+            .map_err(|reason| AttachError::PinLink {
+                iface: name.to_string(),
+                path,
+                reason,
+            })
     };
     if egress != wanted.egress {
         let attached = attach_egress(&mut progs, &target, wanted.egress)?;

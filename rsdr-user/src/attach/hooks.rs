@@ -55,8 +55,10 @@ impl Position {
     }
 }
 
-/// A program attached over netlink, not pinned yet: dropped before it is
-/// pinned, it detaches again, as an unpinned link does.
+/// A program attached over netlink, not committed yet: dropped before its
+/// attach is committed, it detaches again, as an unpinned link does. One
+/// that took over rsdr's filter that was there already (a program swapped
+/// in place) is not undone: the filter stays, running rsdr.
 pub struct NetlinkAttachment {
     ifindex: u32,
     hook: NetlinkHook,
@@ -78,6 +80,35 @@ pub enum Attached {
     Netlink(NetlinkAttachment),
 }
 
+/// A hook pinned at `path` whose attach is not committed yet: dropped, it
+/// is unpinned and detached again.
+pub struct Pinned {
+    path: PathBuf,
+    _link: Option<aya::programs::links::PinnedLink>,
+    netlink: Option<NetlinkAttachment>,
+    committed: bool,
+}
+
+impl Pinned {
+    /// Keep it: from now on it stays after rsdr exits.
+    pub fn commit(mut self) {
+        self.committed = true;
+        if let Some(n) = &mut self.netlink {
+            n.armed = false;
+        }
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Without its pin a link detaches once its last fd (ours)
+            // closes; a netlink attachment detaches as it drops.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 impl Attached {
     pub fn via(&self) -> Via {
         match self {
@@ -87,14 +118,22 @@ impl Attached {
     }
 
     /// Pin it at `path` (the link, or the program of a netlink
-    /// attachment); from then on it stays after rsdr exits.
-    pub fn pin(self, path: &Path) -> Result<(), String> {
+    /// attachment); once committed, it stays after rsdr exits.
+    pub fn pin(self, path: &Path) -> Result<Pinned, String> {
+        let pinned = |link, netlink| Pinned {
+            path: path.to_path_buf(),
+            _link: link,
+            netlink,
+            committed: false,
+        };
         match self {
-            Attached::Link(link) => link.pin(path).map(drop).map_err(|e| crate::error_chain(&e)),
-            Attached::Netlink(mut n) => {
+            Attached::Link(link) => link
+                .pin(path)
+                .map(|l| pinned(Some(l), None))
+                .map_err(|e| crate::error_chain(&e)),
+            Attached::Netlink(n) => {
                 sys::obj_pin(n.prog.as_fd(), path).map_err(|e| e.to_string())?;
-                n.armed = false;
-                Ok(())
+                Ok(pinned(None, Some(n)))
             }
         }
     }
@@ -148,13 +187,13 @@ pub fn attach_tc(
     };
     if via == Via::Netlink {
         let prog = program_fd(tc.fd()).map_err(|e| fail(e.to_string()))?;
-        tc_filter::attach(target.ifindex, dir, prog.as_fd(), name)
+        let did = tc_filter::attach(target.ifindex, dir, prog.as_fd(), name)
             .map_err(|e| fail(format!("cls_bpf filter over netlink: {e}")))?;
         return Ok(Attached::Netlink(NetlinkAttachment {
             ifindex: target.ifindex,
             hook: NetlinkHook::Tc(dir),
             prog,
-            armed: true,
+            armed: did == tc_filter::Attached::Created,
         }));
     }
     let kind = match dir {
@@ -256,7 +295,10 @@ fn xdp_in_mode(
     };
     let fd = program_fd(prog.fd()).map_err(io_failure)?;
     if attach == XdpAttach::Netlink {
-        xdp::attach(target.ifindex, nl_mode, fd.as_fd()).map_err(io_failure)?;
+        xdp::attach(target.ifindex, nl_mode, fd.as_fd()).map_err(|e| XdpFailure {
+            errno: e.errno,
+            reason: e.to_string(),
+        })?;
         return Ok(Attached::Netlink(netlink(fd)));
     }
     let program_failure = |e: ProgramError| XdpFailure {
@@ -285,10 +327,11 @@ fn xdp_in_mode(
 }
 
 fn detach_netlink(ifindex: u32, hook: NetlinkHook, prog: &OwnedFd) -> io::Result<()> {
-    match hook {
+    let detached = match hook {
         NetlinkHook::Tc(dir) => tc_filter::detach(ifindex, dir).map(drop),
         NetlinkHook::Xdp(mode) => xdp::detach(ifindex, mode, prog.as_fd()),
-    }
+    };
+    detached.map_err(io::Error::other)
 }
 
 /// What the kernel says about a pinned hook.
@@ -334,8 +377,10 @@ pub fn is_live(path: &Path, position: Position, via: Via, ifindex: u32) -> bool 
 }
 
 /// Detach the hook pinned at `path` (of interface `iface`, attached `via`
-/// at `position`) and remove the pin. A hook whose interface is gone is
-/// only unpinned.
+/// at `position`) and remove the pin. A netlink attachment is detached
+/// only while it runs the pinned program: one that is gone, or that
+/// another tool (or another rsdr) replaced, is left alone and only
+/// unpinned, as is a hook whose interface is gone.
 pub fn remove(path: &Path, position: Position, via: Via, iface: &str) -> Result<(), AttachError> {
     let io_err = |source| AttachError::Io {
         path: path.to_path_buf(),
@@ -348,7 +393,9 @@ pub fn remove(path: &Path, position: Position, via: Via, iface: &str) -> Result<
                 let _ = sys::link_detach(fd.as_fd());
             }
             Via::Netlink => {
-                if let Ok(ifindex) = iface::index(iface) {
+                if let Ok(ifindex) = iface::index(iface)
+                    && state(path, position, via, Some(ifindex)).is_some_and(|s| s.live)
+                {
                     detach_netlink(ifindex, position.netlink(), &fd).map_err(io_err)?;
                 }
             }

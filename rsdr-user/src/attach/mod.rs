@@ -298,10 +298,10 @@ fn attach_all(
     Ok(outcomes)
 }
 
-/// Commit: pin every new hook; if one fails, unpin those pinned so far
-/// (dropping the rest detaches them).
+/// Commit: pin every new hook, then keep them all; if one fails, those
+/// pinned so far are unpinned and every one detaches again.
 fn pin_all(pins: &PinDir, pending: Vec<Pending>) -> Result<(), AttachError> {
-    let mut pinned: Vec<PathBuf> = Vec::new();
+    let mut pinned = Vec::new();
     let mut created: Vec<PathBuf> = Vec::new();
     for Pending {
         iface,
@@ -316,21 +316,22 @@ fn pin_all(pins: &PinDir, pending: Vec<Pending>) -> Result<(), AttachError> {
         let res = fs::create_dir_all(&dir)
             .map_err(|e| e.to_string())
             .and_then(|()| attached.pin(&path));
-        if let Err(reason) = res {
-            for p in &pinned {
-                let _ = fs::remove_file(p);
+        match res {
+            Ok(p) => pinned.push(p),
+            Err(reason) => {
+                drop(pinned);
+                for d in &created {
+                    let _ = fs::remove_dir(d);
+                }
+                return Err(AttachError::PinLink {
+                    iface,
+                    path,
+                    reason,
+                });
             }
-            for d in &created {
-                let _ = fs::remove_dir(d);
-            }
-            return Err(AttachError::PinLink {
-                iface,
-                path,
-                reason,
-            });
         }
-        pinned.push(path);
     }
+    pinned.into_iter().for_each(hooks::Pinned::commit);
     Ok(())
 }
 

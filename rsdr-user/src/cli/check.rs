@@ -30,7 +30,9 @@ pub struct Args {
 }
 
 pub fn run(pins: &PinDir, cfg: Option<&Config>, args: Args) -> anyhow::Result<()> {
-    privilege::require(Need::Bpf)?;
+    // The kernel probes attach nothing, but querying TC hooks and loading
+    // an XDP program need CAP_NET_ADMIN.
+    privilege::require(Need::BpfAndNetAdmin)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

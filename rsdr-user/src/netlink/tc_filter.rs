@@ -5,7 +5,7 @@
 //! never another tool's. The filter holds the program in the kernel; it
 //! stays after rsdr exits, as a pinned link does.
 
-use std::{io, os::fd::AsRawFd as _};
+use std::os::fd::AsRawFd as _;
 
 use netlink_packet_route::{
     RouteNetlinkMessage,
@@ -13,7 +13,7 @@ use netlink_packet_route::{
 };
 use rtnetlink::packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 
-use super::request::{dump, request};
+use super::request::{Failure, dump, request};
 
 /// rsdr's filter priority: 1, the first filters run, so that a filter of
 /// another tool that accepts a frame cannot keep it from rsdr. rsdr's
@@ -43,21 +43,13 @@ impl Direction {
     }
 }
 
-/// One filter on a clsact qdisc, as a dump shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Filter {
-    pub priority: u16,
-    pub handle: u32,
-    pub kind: String,
-    /// The BPF program a `bpf` filter runs.
-    pub prog_id: Option<u32>,
-}
-
-impl Filter {
-    /// Is this rsdr's filter (its priority and handle)?
-    pub fn is_rsdr(&self) -> bool {
-        self.priority == PRIORITY && self.handle == HANDLE
-    }
+/// What [`attach`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attached {
+    /// A new filter.
+    Created,
+    /// The program of rsdr's filter that was there already, swapped.
+    Replaced,
 }
 
 fn header(ifindex: u32, dir: Direction, handle: u32, info: u32) -> TcHeader {
@@ -70,8 +62,10 @@ fn header(ifindex: u32, dir: Direction, handle: u32, info: u32) -> TcHeader {
     }
 }
 
-/// Add a clsact qdisc to `ifindex`, unless it has one.
-pub fn add_clsact(ifindex: u32) -> io::Result<()> {
+/// Add a clsact qdisc to `ifindex`, unless it has one. A legacy
+/// `ingress` qdisc in its place (same handle, no egress half) is refused:
+/// an egress filter added there would run on inbound frames.
+pub fn add_clsact(ifindex: u32) -> Result<(), Failure> {
     let mut h = TcHeader {
         index: ifindex as i32,
         handle: TcHandle {
@@ -87,9 +81,31 @@ pub fn add_clsact(ifindex: u32) -> io::Result<()> {
         RouteNetlinkMessage::NewQueueDiscipline(msg),
         NLM_F_CREATE | NLM_F_EXCL,
     ) {
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+        Err(e) if e.is(libc::EEXIST) => match ingress_qdisc_kind(ifindex)? {
+            Some(kind) if kind == "clsact" => Ok(()),
+            other => Err(Failure::from(std::io::Error::other(format!(
+                "a qdisc of kind {:?} holds the clsact qdisc's place; replace it with clsact (tc qdisc del dev IFACE ingress)",
+                other.unwrap_or_default()
+            )))),
+        },
         other => other.map(drop),
     }
+}
+
+/// The kind of the qdisc at the ingress/clsact attachment of `ifindex`.
+fn ingress_qdisc_kind(ifindex: u32) -> Result<Option<String>, Failure> {
+    let replies = dump(RouteNetlinkMessage::GetQueueDiscipline(TcMessage::default()))?;
+    Ok(replies.into_iter().find_map(|r| match r {
+        RouteNetlinkMessage::NewQueueDiscipline(m)
+            if m.header.index == ifindex as i32 && m.header.parent == TcHandle::CLSACT =>
+        {
+            m.attributes.into_iter().find_map(|a| match a {
+                TcAttribute::Kind(k) => Some(k),
+                _ => None,
+            })
+        }
+        _ => None,
+    }))
 }
 
 /// Put `prog` (named `name`) in rsdr's filter of `dir` on `ifindex`: a new
@@ -100,7 +116,7 @@ pub fn attach(
     dir: Direction,
     prog: std::os::fd::BorrowedFd<'_>,
     name: &str,
-) -> io::Result<()> {
+) -> Result<Attached, Failure> {
     add_clsact(ifindex)?;
     let msg = || {
         let options = vec![
@@ -119,64 +135,42 @@ pub fn attach(
     };
     match request(msg(), NLM_F_CREATE | NLM_F_EXCL) {
         // Without CREATE, the kernel changes the filter that is there.
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => request(msg(), 0).map(drop),
-        other => other.map(drop),
+        Err(e) if e.is(libc::EEXIST) => request(msg(), 0).map(|_| Attached::Replaced),
+        other => other.map(|_| Attached::Created),
     }
 }
 
-/// Every filter of `dir` on `ifindex` (none without a clsact qdisc).
-pub fn filters(ifindex: u32, dir: Direction) -> io::Result<Vec<Filter>> {
-    let msg = TcMessage::from_parts(header(ifindex, dir, 0, 0), Vec::new());
-    let replies = match dump(RouteNetlinkMessage::GetTrafficFilter(msg)) {
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(Vec::new()),
+/// The program of rsdr's filter of `dir` on `ifindex`, if it has one:
+/// asked for exactly that filter (priority, protocol, handle).
+pub fn attached_prog(ifindex: u32, dir: Direction) -> Result<Option<u32>, Failure> {
+    let info = (u32::from(PRIORITY) << 16) | ALL_PROTOCOLS;
+    let msg = TcMessage::from_parts(
+        header(ifindex, dir, HANDLE, info),
+        vec![TcAttribute::Kind("bpf".into())],
+    );
+    let replies = match request(RouteNetlinkMessage::GetTrafficFilter(msg), 0) {
+        // No such filter, or no clsact qdisc at all.
+        Err(e) if e.is(libc::ENOENT) || e.is(libc::EINVAL) => return Ok(None),
         other => other?,
     };
-    let mut out = Vec::new();
-    for reply in replies {
-        let RouteNetlinkMessage::NewTrafficFilter(m) = reply else {
-            continue;
-        };
-        let mut kind = String::new();
-        let mut prog_id = None;
-        for a in &m.attributes {
-            match a {
-                TcAttribute::Kind(k) => kind = k.clone(),
-                TcAttribute::Options(opts) => {
-                    prog_id = opts.iter().find_map(|o| match o {
-                        TcOption::Bpf(TcFilterBpfOption::ProgId(id)) => Some(*id),
-                        _ => None,
-                    })
-                }
-                _ => {}
-            }
+    Ok(replies.into_iter().find_map(|r| match r {
+        RouteNetlinkMessage::NewTrafficFilter(m) => {
+            m.attributes.into_iter().find_map(|a| match a {
+                TcAttribute::Options(opts) => opts.into_iter().find_map(|o| match o {
+                    TcOption::Bpf(TcFilterBpfOption::ProgId(id)) => Some(id),
+                    _ => None,
+                }),
+                _ => None,
+            })
         }
-        // The dump lists each priority once more, without a handle, as
-        // the head of its chain: only real filters count.
-        if u32::from(m.header.handle) == 0 {
-            continue;
-        }
-        out.push(Filter {
-            priority: (m.header.info >> 16) as u16,
-            handle: m.header.handle.into(),
-            kind,
-            prog_id,
-        });
-    }
-    Ok(out)
-}
-
-/// The program of rsdr's filter of `dir` on `ifindex`, if it has one.
-pub fn attached_prog(ifindex: u32, dir: Direction) -> io::Result<Option<u32>> {
-    Ok(filters(ifindex, dir)?
-        .into_iter()
-        .find(Filter::is_rsdr)
-        .and_then(|f| f.prog_id))
+        _ => None,
+    }))
 }
 
 /// Remove rsdr's filter of `dir` from `ifindex`; false if there was none.
 /// The clsact qdisc stays: other filters may use it, and an empty one
 /// costs nothing.
-pub fn detach(ifindex: u32, dir: Direction) -> io::Result<bool> {
+pub fn detach(ifindex: u32, dir: Direction) -> Result<bool, Failure> {
     let info = (u32::from(PRIORITY) << 16) | ALL_PROTOCOLS;
     let msg = TcMessage::from_parts(
         header(ifindex, dir, HANDLE, info),
@@ -184,7 +178,7 @@ pub fn detach(ifindex: u32, dir: Direction) -> io::Result<bool> {
     );
     match request(RouteNetlinkMessage::DelTrafficFilter(msg), 0) {
         Ok(_) => Ok(true),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EINVAL)) => Ok(false),
+        Err(e) if e.is(libc::ENOENT) || e.is(libc::EINVAL) => Ok(false),
         Err(e) => Err(e),
     }
 }

@@ -4,17 +4,14 @@
 //! replace (`XDP_FLAGS_REPLACE` with the expected program), so rsdr never
 //! removes another tool's XDP program.
 
-use std::{
-    io,
-    os::fd::{AsRawFd as _, BorrowedFd},
-};
+use std::os::fd::{AsRawFd as _, BorrowedFd};
 
 use netlink_packet_route::{
     RouteNetlinkMessage,
     link::{LinkAttribute, LinkMessage, LinkXdp, XdpAttached},
 };
 
-use super::request::request;
+use super::request::{Failure, request};
 
 const XDP_FLAGS_UPDATE_IF_NOEXIST: u32 = 1 << 0;
 const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
@@ -37,7 +34,7 @@ impl Mode {
     }
 }
 
-fn set(ifindex: u32, xdp: Vec<LinkXdp>) -> io::Result<()> {
+fn set(ifindex: u32, xdp: Vec<LinkXdp>) -> Result<(), Failure> {
     let mut msg = LinkMessage::default();
     msg.header.index = ifindex;
     msg.attributes.push(LinkAttribute::Xdp(xdp));
@@ -45,7 +42,7 @@ fn set(ifindex: u32, xdp: Vec<LinkXdp>) -> io::Result<()> {
 }
 
 /// Attach `prog` in `mode`, unless an XDP program is attached already.
-pub fn attach(ifindex: u32, mode: Mode, prog: BorrowedFd<'_>) -> io::Result<()> {
+pub fn attach(ifindex: u32, mode: Mode, prog: BorrowedFd<'_>) -> Result<(), Failure> {
     set(
         ifindex,
         vec![
@@ -56,7 +53,7 @@ pub fn attach(ifindex: u32, mode: Mode, prog: BorrowedFd<'_>) -> io::Result<()> 
 }
 
 /// Remove the XDP program of `mode`, if it is `expected`.
-pub fn detach(ifindex: u32, mode: Mode, expected: BorrowedFd<'_>) -> io::Result<()> {
+pub fn detach(ifindex: u32, mode: Mode, expected: BorrowedFd<'_>) -> Result<(), Failure> {
     set(
         ifindex,
         vec![
@@ -68,7 +65,7 @@ pub fn detach(ifindex: u32, mode: Mode, expected: BorrowedFd<'_>) -> io::Result<
 }
 
 /// The XDP program attached to `ifindex` in `mode`, by id, if any.
-pub fn attached_prog(ifindex: u32, mode: Mode) -> io::Result<Option<u32>> {
+pub fn attached_prog(ifindex: u32, mode: Mode) -> Result<Option<u32>, Failure> {
     let mut msg = LinkMessage::default();
     msg.header.index = ifindex;
     let replies = request(RouteNetlinkMessage::GetLink(msg), 0)?;
