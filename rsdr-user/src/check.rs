@@ -141,14 +141,7 @@ pub async fn diagnose(pins: &PinDir, config: Option<&Config>) -> Vec<Finding> {
                     let hooks: Vec<String> = i
                         .hooks
                         .iter()
-                        .map(|h| {
-                            format!(
-                                "{} {}{}",
-                                h.kind,
-                                h.direction,
-                                h.mode.map(|m| format!(" ({m})")).unwrap_or_default()
-                            )
-                        })
+                        .map(|h| format!("{} {}", h.describe(), h.direction))
                         .collect();
                     let (level, state) = if i.healthy {
                         (Level::Ok, "filtering".to_string())

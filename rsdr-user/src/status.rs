@@ -46,6 +46,17 @@ pub struct HookStatus {
     pub live: bool,
 }
 
+impl HookStatus {
+    /// "xdp (native)", "xdp (skb, netlink)", "tcx" or "tc".
+    pub fn describe(&self) -> String {
+        match (self.mode, self.attach) {
+            (Some(m), Via::Netlink) => format!("{} ({m}, netlink)", self.kind),
+            (Some(m), Via::Link) => format!("{} ({m})", self.kind),
+            (None, _) => self.kind.to_string(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct IfaceStatus {
     pub name: String,

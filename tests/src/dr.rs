@@ -251,24 +251,11 @@ impl DrLab {
         Self::neigh(&self.client, VIP)
     }
 
-    /// Packets the director has forwarded to real servers so far.
+    /// Packets for VIP:80 the director has received (and so forwarded to a
+    /// real server) so far, by an nftables counter on its NIC: IPVS's own
+    /// statistics are summed only every two seconds.
     pub fn director_forwarded(&self) -> u64 {
-        match self.director_kind {
-            Director::Nftables => self.director.nft_counter("netdev", "lvs_dr"),
-            Director::Ipvs => {
-                // `ipvsadm -L -n --stats --exact`: the service line's InPkts.
-                let out = run_ok(
-                    self.director
-                        .cmd("ipvsadm")
-                        .args(["-L", "-n", "--stats", "--exact"]),
-                );
-                String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .find(|l| l.starts_with("TCP") && l.contains(&format!("{VIP}:80")))
-                    .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
-                    .unwrap_or(0)
-            }
-        }
+        self.director.nft_counter("netdev", "lvs_dr")
     }
 
     /// The director pings each real server's real IP once, so its
@@ -322,8 +309,9 @@ impl DrLab {
 }
 
 /// IPVS on the director: TCP VIP:80, round robin, both real servers by
-/// direct routing (`-g`).
+/// direct routing (`-g`); and an nftables rule that only counts.
 fn ipvs_director(director: &Netns) {
+    nft_rules(director, "counter");
     let service = format!("{VIP}:80");
     run_ok(
         director
@@ -343,11 +331,20 @@ fn ipvs_director(director: &Netns) {
 /// nftables on the director, where the kernel has no IPVS: a netdev rule
 /// that sends TCP for VIP:80 back out to a real server's MAC.
 fn nft_director(director: &Netns, director_mac: &Mac, rs_macs: &[Mac; 2]) {
-    let rules = format!(
-        "table netdev lvs_dr {{\n  chain ingress {{\n    type filter hook ingress device \"eth0\" priority 0; policy accept;\n    ip daddr {VIP} tcp dport 80 counter ether saddr set {dmac} ether daddr set jhash ip saddr . tcp sport mod 2 map {{ 0 : {m0}, 1 : {m1} }} fwd to \"eth0\"\n  }}\n}}\n",
+    let action = format!(
+        "counter ether saddr set {dmac} ether daddr set jhash ip saddr . tcp sport mod 2 map {{ 0 : {m0}, 1 : {m1} }} fwd to \"eth0\"",
         dmac = mac_str(director_mac),
         m0 = mac_str(&rs_macs[0]),
         m1 = mac_str(&rs_macs[1]),
+    );
+    nft_rules(director, &action);
+}
+
+/// Table `netdev lvs_dr` on the director: `action` for TCP to VIP:80
+/// arriving on its eth0 (its first counter counts them).
+fn nft_rules(director: &Netns, action: &str) {
+    let rules = format!(
+        "table netdev lvs_dr {{\n  chain ingress {{\n    type filter hook ingress device \"eth0\" priority 0; policy accept;\n    ip daddr {VIP} tcp dport 80 {action}\n  }}\n}}\n"
     );
     let rules_file =
         std::env::temp_dir().join(format!("rsdr-dr-{}.nft", crate::netns::unique_id()));

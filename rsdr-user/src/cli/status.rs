@@ -1,5 +1,4 @@
 use rsdr_user::{
-    hook::Via,
     pins::PinDir,
     privilege::{self, Need},
     status,
@@ -39,11 +38,7 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
                 i.hooks
                     .iter()
                     .find(|h| h.direction == dir)
-                    .map(|h| match (h.mode, h.attach) {
-                        (Some(m), Via::Netlink) => format!("{} ({m}, netlink)", h.kind),
-                        (Some(m), Via::Link) => format!("{} ({m})", h.kind),
-                        (None, _) => h.kind.to_string(),
-                    })
+                    .map(|h| h.describe())
                     .unwrap_or_else(|| "-".to_string())
             };
             let state = if i.ifindex.is_none() {
