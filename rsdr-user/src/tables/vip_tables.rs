@@ -32,6 +32,10 @@ pub struct VipTables {
     pub(super) vip_counters: CounterArray,
     pool_counters: CounterArray,
     pub(super) pool_cache: PoolCacheWriter,
+    /// The settings map behind the pool cache's mapping, kept open: a
+    /// program of the same object loaded later refers to its maps by
+    /// these descriptors (the other maps are held by their tables).
+    _settings_map: MapData,
 }
 
 pub(super) fn full(what: &'static str, capacity: u32) -> VipError {
@@ -98,6 +102,7 @@ impl VipTables {
             vip_counters: CounterArray::new(get(names::VIP_COUNTERS)?, names::VIP_COUNTERS)?,
             pool_counters: CounterArray::new(get(names::POOL_COUNTERS)?, names::POOL_COUNTERS)?,
             pool_cache: PoolCacheWriter::map(std::os::fd::AsFd::as_fd(settings.fd()))?,
+            _settings_map: settings,
         })
     }
 
