@@ -50,20 +50,7 @@ fn vlan_lab() -> Lab {
 /// pinged NOBODY from the VIP.
 fn server_requests(lab: &Lab) -> (bool, Vec<[u8; 4]>) {
     let cap = Capture::start(&lab.peer, "eth0", "");
-    lab.server.ip(&["neigh", "flush", "dev", VLAN]);
-    let _ = lab
-        .server
-        .cmd("ping")
-        .args([
-            "-c",
-            "1",
-            "-W",
-            "2",
-            "-I",
-            &VIP.to_string(),
-            &NOBODY.to_string(),
-        ])
-        .output();
+    lab.server_arps_via(VLAN, VIP, NOBODY);
     let frames = cap.stop_synced(&RawSocket::open(&lab.server, "eth0"));
     let requests: Vec<&Vec<u8>> = frames
         .iter()
