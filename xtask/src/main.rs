@@ -1,8 +1,9 @@
-//! Project tasks: `cargo xtask <setup|build|test|lab>`.
+//! Project tasks: `cargo xtask <setup|build|test|lab|bench|vm-test|package>`.
 
 mod bench;
 mod build;
 mod lab;
+mod package;
 mod setup;
 mod signals;
 mod test;
@@ -34,6 +35,9 @@ enum Command {
     /// Boot another kernel (default: Debian 12's 6.1) in a VM and run the
     /// privileged tests and the lab (with a real IPVS director) there
     VmTest(vm::Args),
+    /// Build the Debian package (target/package/rsdr_<version>_amd64.deb),
+    /// check it with lintian and its unit with systemd-analyze verify
+    Package(package::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Lab(args) => lab::run(args),
         Command::Bench(args) => bench::run(args),
         Command::VmTest(args) => vm::run(args),
+        Command::Package(args) => package::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

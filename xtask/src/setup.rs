@@ -36,6 +36,11 @@ const DEBIAN_TOOLS: &[(&str, &str)] = &[
     ("qemu-system-x86_64", "qemu-system-x86"),
     ("/bin/busybox", "busybox-static"),
     ("ipvsadm", "ipvsadm"),
+    // The Debian package (cargo xtask package): Depends, the archive, its
+    // checker.
+    ("dpkg-shlibdeps", "dpkg-dev"),
+    ("dpkg-deb", "dpkg"),
+    ("lintian", "lintian"),
     // Chart text for `cargo xtask bench`.
     (
         "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",

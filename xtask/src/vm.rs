@@ -43,7 +43,16 @@ const VM_TESTS: &[(&str, &str)] = &[
     ("ops_apply", ""),
     ("ops_daemon", ""),
     ("dr_e2e", ""),
+    // Installs the Debian package: in the guest only, over overlays (see
+    // PACKAGE_TEST).
+    (PACKAGE_TEST, "--include-ignored"),
 ];
+
+/// The test that installs, upgrades and purges the Debian package. The
+/// guest runs it in a mount namespace of its own with writable overlays
+/// (upper layers in the guest's /tmp) on the read-only shared /usr, /etc
+/// and /var, so dpkg changes nothing outside that namespace.
+const PACKAGE_TEST: &str = "package_install";
 
 #[derive(clap::Args, Default)]
 pub struct Args {
@@ -87,6 +96,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let targets: Vec<&str> = selection.iter().map(|(t, _)| t.as_str()).collect();
     let exes = test_executables(&targets)?;
+    let deb = if targets.contains(&PACKAGE_TEST) {
+        Some(crate::package::build()?)
+    } else {
+        None
+    };
     let lab = if args.no_lab || !args.tests.is_empty() {
         None
     } else {
@@ -97,7 +111,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let script = dir.join("run.sh");
     fs::write(
         &script,
-        guest_script(&bin, &exes, &selection, lab.as_deref(), &dir),
+        guest_script(
+            &bin,
+            deb.as_deref(),
+            &exes,
+            &selection,
+            lab.as_deref(),
+            &dir,
+        ),
     )
     .with_context(|| format!("writing {}", script.display()))?;
     println!(
@@ -203,13 +224,29 @@ fn xtask_binary() -> anyhow::Result<PathBuf> {
 }
 
 fn quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+    quote_str(&p.display().to_string())
 }
+
+fn quote_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Run by `sh -c` in a new mount namespace: writable overlays on /usr,
+/// /etc and /var, then the command given as arguments.
+const OVERLAY_AND_RUN: &str = r#"set -e
+layers=$(mktemp -d /tmp/rsdr-dpkg-root.XXXXXX)
+mount -t tmpfs tmpfs "$layers"
+for d in usr etc var; do
+    mkdir -p "$layers/$d/upper" "$layers/$d/work"
+    mount -t overlay overlay -o "lowerdir=/$d,upperdir=$layers/$d/upper,workdir=$layers/$d/work" "/$d"
+done
+exec "$@""#;
 
 /// The shell script the guest runs: modules, then each test binary, then
 /// the lab; the number of failed runs goes to `status` in the shared dir.
 fn guest_script(
     bin: &Path,
+    deb: Option<&Path>,
     exes: &[PathBuf],
     selection: &[(String, String)],
     lab: Option<&Path>,
@@ -222,12 +259,21 @@ fn guest_script(
     s += "for m in ip_vs ip_vs_rr 8021q sch_ingress cls_bpf veth bridge; do modprobe -q $m || echo \"vm-test: no module $m\"; done\n";
     s += &format!("export RSDR_BIN={}\n", quote(bin));
     s += "unset RSDR_TC_ATTACH RSDR_PIN_DIR\n";
+    s += "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n";
+    if let Some(deb) = deb {
+        s += &format!("export RSDR_DEB={}\n", quote(deb));
+    }
     s += &format!("cd {}\n", quote(&workspace_root().join("tests")));
     s += "failed=0\n";
     for (exe, (target, filter)) in exes.iter().zip(selection) {
         s += &format!("echo; echo \"=== {target} {filter}\"\n");
+        let run = if target == PACKAGE_TEST {
+            format!("unshare -m sh -c {} sh", quote_str(OVERLAY_AND_RUN))
+        } else {
+            String::new()
+        };
         s += &format!(
-            "timeout {TEST_DEADLINE} {} {filter} || {{ echo \"vm-test: {target} FAILED\"; failed=$((failed + 1)); }}\n",
+            "timeout {TEST_DEADLINE} {run} {} {filter} || {{ echo \"vm-test: {target} FAILED\"; failed=$((failed + 1)); }}\n",
             quote(exe)
         );
     }
