@@ -80,6 +80,10 @@ stats! {
     OutNdMalformedPassed = 21, "out_nd_malformed_passed";
     /// Egress: an NS source rewrite was due but the kernel refused it.
     OutNsRewriteFailed = 22, "out_ns_rewrite_failed";
+    /// Ingress IPv6 with more extension headers in front of its upper
+    /// layer than rsdr walks to find ND: dropped (it might hide an NS/NA
+    /// for a VIP6).
+    InIp6ExtChainDropped = 23, "in_ip6_ext_chain_dropped";
 }
 
 /// Number of per-VIP counter slots in every VIP entry and pool slot: the

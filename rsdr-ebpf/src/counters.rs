@@ -4,9 +4,13 @@
 use rsdr_common::{
     Settings, Stat, VipCounter,
     counters::{MONITOR_OFFSET, VIP_MONITOR_OFFSET},
+    maps::CONFIG_F_MONITOR,
 };
 
-use crate::{maps::RSDR_STATS, vip::Hit};
+use crate::{
+    maps::RSDR_STATS,
+    vip::{self, Hit},
+};
 
 #[inline(always)]
 fn bump_stat(index: u32) {
@@ -20,6 +24,15 @@ fn bump_stat(index: u32) {
 #[inline(always)]
 pub fn count(stat: Stat) {
     bump_stat(stat as u32);
+}
+
+/// Count a decision that no VIP can be named for (a frame that might hide
+/// one); true if it is to be enforced (not global monitor mode).
+#[inline(always)]
+pub fn decide_unattributed(stat: Stat) -> bool {
+    let monitored = vip::settings().is_some_and(|cfg| cfg.flags & CONFIG_F_MONITOR != 0);
+    bump_stat(stat as u32 + monitored as u32 * MONITOR_OFFSET);
+    !monitored
 }
 
 /// Count a decision about `hit` in the enforced or monitored copies.

@@ -26,6 +26,24 @@ impl Frame {
         Some(p as *const T)
     }
 
+    /// The bytes from `off` on, as a frame of their own, for headers at an
+    /// offset read from the packet: the new start is computed once, as a
+    /// packet pointer plus `off` (the compiler may not re-derive it), so
+    /// the verifier ties every later bounds check to the pointer the reads
+    /// use. `off` must be bounded (the verifier wants its maximum known).
+    #[inline(always)]
+    pub fn from(&self, off: usize) -> Frame {
+        let mut start = self.start + off;
+        // A move to itself: one instruction (an empty template would leave
+        // two line-info records on one instruction, which the kernel
+        // refuses).
+        // SAFETY: a register move; no memory, no other effects.
+        unsafe {
+            core::arch::asm!("{p} = {p}", p = inout(reg) start, options(pure, nomem, nostack, preserves_flags))
+        };
+        Frame::new(start, self.end)
+    }
+
     /// The 16-bit field at `off` exactly as on the wire (network byte order
     /// bytes, loaded natively). Compare against `u16::to_be` constants.
     /// One 16-bit load: `off` is even, and frames start 2-aligned, as every

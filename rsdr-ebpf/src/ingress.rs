@@ -11,7 +11,7 @@ use rsdr_common::{Stat, VipCounter};
 
 use crate::{
     arp::{self, OP_REQUEST},
-    counters::{count, decide},
+    counters::{count, decide, decide_unattributed},
     frame::Frame,
     ip6,
     l2::{self, L3},
@@ -39,7 +39,7 @@ pub fn xdp(ctx: &XdpContext) -> u32 {
     let frame = Frame::new(ctx.data(), ctx.data_end());
     let v = match l2::locate(&frame) {
         Some(L3::Arp(off)) => arp_frame(&frame, off),
-        Some(L3::Ipv6(off)) => nd_frame(nd::parse(&frame, off)),
+        Some(L3::Ipv6(off)) => nd_frame(nd::parse::<true>(&frame, off)),
         // Neither ARP nor IPv6: the cheapest path, nothing looked up or counted.
         None => return xdp_action::XDP_PASS,
     };
@@ -56,7 +56,7 @@ pub fn tc(ctx: &TcContext) -> i32 {
     let frame = Frame::new(ctx.data(), ctx.data_end());
     let v = match l2::locate(&frame) {
         Some(L3::Arp(off)) => arp_frame(&linear(ctx, off + arp::ARP_LEN), off),
-        Some(L3::Ipv6(off)) => nd_frame(parse_nd(ctx, &frame, off)),
+        Some(L3::Ipv6(off)) => nd_frame(parse_nd::<true>(ctx, &frame, off)),
         None => return TC_ACT_UNSPEC,
     };
     match v {
@@ -124,11 +124,14 @@ fn arp_frame(frame: &Frame, off: usize) -> Verdict {
     PASS
 }
 
-/// Neighbor Discovery arriving at the real server (rows N1-N5).
+/// Neighbor Discovery arriving at the real server (rows N1-N6), plain or
+/// behind the extension headers the kernel walks to deliver it.
 ///
 /// | frame                                   | verdict | counter                   |
 /// |-----------------------------------------|---------|---------------------------|
 /// | other IPv6                              | pass    | -                         |
+/// | over 8 walkable extension headers       | drop    | in_ip6_ext_chain_dropped  |
+/// |   (monitor mode: pass)                  |         |                           |
 /// | NS/NA type, not valid ND                | pass    | in_nd_malformed_passed    |
 /// | NS from ::, target = VIP6 (DAD)         | drop    | in_dad_ns_for_vip_dropped |
 /// | NS, target = VIP6                       | drop    | in_ns_for_vip_dropped     |
@@ -142,6 +145,9 @@ fn nd_frame(parsed: Parsed) -> Verdict {
         Parsed::Malformed | Parsed::Short { nd_typed: true } => {
             count(Stat::InNdMalformedPassed);
             return PASS;
+        }
+        Parsed::ExtChainTooLong => {
+            return verdict(decide_unattributed(Stat::InIp6ExtChainDropped));
         }
         Parsed::Nd(nd) => nd,
     };

@@ -1,5 +1,11 @@
 //! IPv6 Neighbor Discovery (RFC 4861): Neighbor Solicitation and
 //! Advertisement, validated as the kernel's ndisc code would see them.
+//!
+//! Inbound, the kernel hands ND to ndisc behind any Hop-by-Hop (first
+//! only), Destination Options and Routing headers with no segments left,
+//! so the ingress parse walks them ([`parse`] with `EXT`); a chain longer
+//! than [`MAX_EXT_HEADERS`] is reported as such, to be dropped. The host's
+//! own ND never carries extension headers: egress parses plain ND only.
 
 use core::{mem::offset_of, ptr::addr_of};
 
@@ -15,6 +21,11 @@ pub const SRC_OFFSET: usize = 8;
 pub const CSUM_OFFSET: usize = IPV6_HLEN + 2;
 
 const NEXTHDR_ICMPV6: u8 = 58;
+const NEXTHDR_HOP: u8 = 0;
+const NEXTHDR_ROUTING: u8 = 43;
+const NEXTHDR_DEST: u8 = 60;
+/// Extension headers walked in front of an inbound NS/NA.
+pub const MAX_EXT_HEADERS: usize = 8;
 const TYPE_NS: u8 = 135;
 const TYPE_NA: u8 = 136;
 
@@ -38,7 +49,20 @@ struct NdMsg {
     target: [u8; 16],
 }
 
+/// The first bytes of an extension header (every one is at least 8 long).
+/// Only a Routing header's third and fourth bytes are its type and
+/// segments left; in the others they begin the options.
+#[repr(C)]
+struct ExtHdr {
+    nexthdr: u8,
+    /// Length in 8-byte units, not counting the first 8.
+    hdrlen: u8,
+    routing_type: u8,
+    segments_left: u8,
+}
+
 const _: () = assert!(core::mem::size_of::<Ipv6Hdr>() == IPV6_HLEN);
+const _: () = assert!(core::mem::size_of::<ExtHdr>() == 4);
 const ND_MSG_LEN: usize = core::mem::size_of::<NdMsg>();
 const SRC: i16 = offset_of!(Ipv6Hdr, src) as i16;
 const TARGET: i16 = offset_of!(NdMsg, target) as i16;
@@ -72,22 +96,90 @@ pub enum Parsed {
     /// ICMPv6 type NS/NA, but not valid ND (hop limit != 255, code != 0,
     /// truncated, wrong IP version): the kernel ignores it, so does rsdr.
     Malformed,
+    /// More than [`MAX_EXT_HEADERS`] extension headers the kernel would
+    /// walk to reach ND: rsdr cannot tell whether an NS/NA lies behind.
+    ExtChainTooLong,
     Nd(Nd),
 }
 
-/// Parse the IPv6 packet at `off`. All other IPv6 traffic leaves after the
-/// header bounds check and one byte compare.
+/// Where the walk over extension headers ended.
+enum Upper {
+    /// The ICMPv6 header: the frame from there on, and the length of the
+    /// extension headers walked.
+    Icmp(Frame, usize),
+    /// Another upper layer, or a header the kernel does not deliver ND
+    /// behind (Fragment: it drops fragmented ND; a Routing header with
+    /// segments left: it forwards or refuses the packet).
+    Other,
+    Short,
+    TooLong,
+}
+
+/// Walk the extension headers from `nexthdr`, the first at the start of
+/// `rest`, to the ICMPv6 header, as the kernel does before it hands a
+/// packet to ndisc.
 #[inline(always)]
-pub fn parse(frame: &Frame, off: usize) -> Parsed {
+fn skip_ext_headers(mut rest: Frame, mut nexthdr: u8) -> Upper {
+    let mut len = 0;
+    for i in 0..MAX_EXT_HEADERS {
+        if nexthdr == NEXTHDR_ICMPV6 {
+            return Upper::Icmp(rest, len);
+        }
+        let walked = nexthdr == NEXTHDR_DEST
+            || nexthdr == NEXTHDR_ROUTING
+            || (nexthdr == NEXTHDR_HOP && i == 0);
+        if !walked {
+            return Upper::Other;
+        }
+        let Some(ext) = rest.at::<ExtHdr>(0) else {
+            return Upper::Short;
+        };
+        // SAFETY: `at` checked that the header's first bytes are inside.
+        let ext = unsafe { &*ext };
+        if nexthdr == NEXTHDR_ROUTING && ext.segments_left != 0 {
+            return Upper::Other;
+        }
+        nexthdr = ext.nexthdr;
+        let ext_len = (ext.hdrlen as usize + 1) * 8;
+        len += ext_len;
+        rest = rest.from(ext_len);
+    }
+    match nexthdr {
+        NEXTHDR_ICMPV6 => Upper::Icmp(rest, len),
+        NEXTHDR_DEST | NEXTHDR_ROUTING => Upper::TooLong,
+        _ => Upper::Other,
+    }
+}
+
+/// Parse the IPv6 packet at `off`: with `EXT` (ingress), NS/NA behind
+/// extension headers too. All other IPv6 traffic leaves after the header
+/// bounds check and one byte compare (with `EXT`, up to three more).
+#[inline(always)]
+pub fn parse<const EXT: bool>(frame: &Frame, off: usize) -> Parsed {
     let Some(ip) = frame.at::<Ipv6Hdr>(off) else {
         return Parsed::Short { nd_typed: false };
     };
     // SAFETY: `at` checked that the header is inside the packet.
     let ip = unsafe { &*ip };
-    if ip.nexthdr != NEXTHDR_ICMPV6 {
+    if ip.nexthdr == NEXTHDR_ICMPV6 {
+        return message(ip, frame, off + IPV6_HLEN, 0);
+    }
+    if !EXT {
         return Parsed::NotNd;
     }
-    let Some(ty) = frame.at::<u8>(off + IPV6_HLEN) else {
+    match skip_ext_headers(frame.from(off + IPV6_HLEN), ip.nexthdr) {
+        Upper::Icmp(rest, ext_len) => message(ip, &rest, 0, ext_len),
+        Upper::Other => Parsed::NotNd,
+        Upper::Short => Parsed::Short { nd_typed: false },
+        Upper::TooLong => Parsed::ExtChainTooLong,
+    }
+}
+
+/// The ICMPv6 message at `icmp` in `frame`, behind `ext_len` bytes of
+/// extension headers, of the IPv6 packet `ip`.
+#[inline(always)]
+fn message(ip: &Ipv6Hdr, frame: &Frame, icmp: usize, ext_len: usize) -> Parsed {
+    let Some(ty) = frame.at::<u8>(icmp) else {
         return Parsed::Short { nd_typed: false };
     };
     // SAFETY: as above, for the type byte.
@@ -97,7 +189,7 @@ pub fn parse(frame: &Frame, off: usize) -> Parsed {
         TYPE_NA => Kind::Advertisement,
         _ => return Parsed::NotNd,
     };
-    let Some(msg) = frame.at::<NdMsg>(off + IPV6_HLEN) else {
+    let Some(msg) = frame.at::<NdMsg>(icmp) else {
         return Parsed::Short { nd_typed: true };
     };
     // SAFETY: as above, for the whole message head.
@@ -105,7 +197,7 @@ pub fn parse(frame: &Frame, off: usize) -> Parsed {
     if ip.vtc_flow[0] >> 4 != 6
         || ip.hop_limit != 255
         || msg.code != 0
-        || (u16::from_be(ip.payload_len) as usize) < ND_MSG_LEN
+        || (u16::from_be(ip.payload_len) as usize) < ext_len + ND_MSG_LEN
     {
         return Parsed::Malformed;
     }

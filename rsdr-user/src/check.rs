@@ -93,6 +93,14 @@ fn sysctl(path: &str) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+/// Linux accepts fragmented ND on `iface` (rsdr inspects no fragments).
+fn accepts_fragmented_nd(iface: &str) -> bool {
+    std::fs::read_to_string(format!(
+        "/proc/sys/net/ipv6/conf/{iface}/suppress_frag_ndisc"
+    ))
+    .is_ok_and(|v| v.trim() == "0")
+}
+
 fn command_lines(cmd: &str, args: &[&str]) -> Option<Vec<String>> {
     let out = Command::new(cmd).args(args).output().ok()?;
     out.status.success().then(|| {
@@ -186,6 +194,15 @@ pub async fn diagnose(pins: &PinDir, config: Option<&Config>) -> Vec<Finding> {
         ));
     }
 
+    for iface in attached.iter().filter(|i| accepts_fragmented_nd(i)) {
+        out.push(f(
+            format!("sysctl {iface}"),
+            Level::Warn,
+            format!(
+                "suppress_frag_ndisc=0: the kernel accepts Neighbor Discovery in fragments, which rsdr does not inspect; set net.ipv6.conf.{iface}.suppress_frag_ndisc=1 (the default)"
+            ),
+        ));
+    }
     for conf in ["all", "default"]
         .into_iter()
         .map(String::from)

@@ -5,7 +5,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::frames::{
-    Arp, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, Frame, Nd, ipv4_tcp,
+    Arp, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, Ext, Frame, Nd, ipv4_tcp,
     ipv6_echo, ipv6_tcp,
 };
 
@@ -138,7 +138,34 @@ fn nd_frame(rng: &mut Rng, a: &Addresses) -> Frame {
             _ => nd.lladdr = None,
         }
     }
+    if rng.chance(20) {
+        nd.ext = ext_chain(rng);
+    }
     nd.frame(mac, rng.mac())
+}
+
+/// Extension headers for an NS/NA: mostly what the kernel walks to deliver
+/// ND, sometimes a header it does not (Fragment, Routing with segments
+/// left, Hop-by-Hop out of place), sometimes a chain longer than rsdr
+/// walks.
+fn ext_chain(rng: &mut Rng) -> Vec<Ext> {
+    let len = if rng.chance(25) {
+        9 + rng.below(2) as usize
+    } else {
+        1 + rng.below(4) as usize
+    };
+    (0..len)
+        .map(|i| {
+            let units = rng.pick(&[0, 0, 1, 3]);
+            match rng.below(10) {
+                0 if i == 0 => Ext::hop_by_hop(units),
+                0 | 1 => Ext::routing(units, rng.pick(&[0, 0, 0, 1])),
+                2 if rng.chance(30) => Ext::fragment(rng.pick(&[0, 1])),
+                3 if rng.chance(30) => Ext::hop_by_hop(units),
+                _ => Ext::dest_opts(units),
+            }
+        })
+        .collect()
 }
 
 fn other_frame(rng: &mut Rng, a: &Addresses) -> Frame {

@@ -188,6 +188,79 @@ fn tcp_syn() -> Vec<u8> {
 pub const NEXTHDR_ICMPV6: u8 = 58;
 pub const ND_NS: u8 = 135;
 pub const ND_NA: u8 = 136;
+pub const NEXTHDR_HOP: u8 = 0;
+pub const NEXTHDR_ROUTING: u8 = 43;
+pub const NEXTHDR_FRAGMENT: u8 = 44;
+pub const NEXTHDR_DEST: u8 = 60;
+
+/// An IPv6 extension header in front of an upper-layer message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ext {
+    /// Its Next Header value: Hop-by-Hop, Routing, Fragment or Destination
+    /// Options.
+    pub kind: u8,
+    /// Length in 8-byte units beyond the first 8 (at most 31 here).
+    pub units: u8,
+    /// A Routing header's segments left; a Fragment header's offset.
+    pub field: u16,
+}
+
+impl Ext {
+    pub fn hop_by_hop(units: u8) -> Self {
+        Self {
+            kind: NEXTHDR_HOP,
+            units,
+            field: 0,
+        }
+    }
+
+    pub fn dest_opts(units: u8) -> Self {
+        Self {
+            kind: NEXTHDR_DEST,
+            units,
+            field: 0,
+        }
+    }
+
+    /// A type 0 Routing header with `segments_left` (its addresses zero).
+    pub fn routing(units: u8, segments_left: u8) -> Self {
+        Self {
+            kind: NEXTHDR_ROUTING,
+            units,
+            field: u16::from(segments_left),
+        }
+    }
+
+    /// A Fragment header: `offset` in 8-byte units, more fragments set.
+    pub fn fragment(offset: u16) -> Self {
+        Self {
+            kind: NEXTHDR_FRAGMENT,
+            units: 0,
+            field: offset,
+        }
+    }
+
+    /// The header's bytes, with `next` as its Next Header. Option headers
+    /// carry one experimental option (RFC 4727, type 0x1e: skipped by
+    /// whoever does not know it) filling the header: the kernel refuses
+    /// padding longer than 7 bytes.
+    pub fn bytes(&self, next: u8) -> Vec<u8> {
+        assert!(self.units <= 31, "an option fills at most 31 units here");
+        let len = (usize::from(self.units) + 1) * 8;
+        let mut b = vec![next, self.units];
+        match self.kind {
+            NEXTHDR_ROUTING => b.extend_from_slice(&[0, self.field as u8]),
+            NEXTHDR_FRAGMENT => {
+                b[1] = 0;
+                b.extend_from_slice(&((self.field << 3) | 1).to_be_bytes());
+                b.extend_from_slice(&0x5253_4452u32.to_be_bytes());
+            }
+            _ => b.extend_from_slice(&[0x1e, (len - 4) as u8]),
+        }
+        b.resize(len, 0);
+        b
+    }
+}
 
 /// The solicited-node multicast address of `target` (RFC 4291).
 pub fn solicited_node(target: Ipv6Addr) -> Ipv6Addr {
@@ -221,6 +294,24 @@ pub fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, msg: &[u8]) -> u16 {
     checksum(&pseudo)
 }
 
+/// The IPv6 `packet` (header and upper layer) with `ext` inserted between
+/// them: next headers chained, payload length grown.
+pub fn ipv6_behind(mut packet: Vec<u8>, ext: &[Ext]) -> Vec<u8> {
+    let mut next = packet[6];
+    let mut headers = Vec::new();
+    for e in ext.iter().rev() {
+        let mut h = e.bytes(next);
+        h.extend_from_slice(&headers);
+        headers = h;
+        next = e.kind;
+    }
+    packet[6] = next;
+    let plen = u16::from_be_bytes([packet[4], packet[5]]) + headers.len() as u16;
+    packet[4..6].copy_from_slice(&plen.to_be_bytes());
+    packet.splice(40..40, headers);
+    packet
+}
+
 /// An IPv6 Neighbor Solicitation or Advertisement; fields are public so
 /// fixtures can break any of them. `bytes` computes a correct checksum
 /// unless `checksum` is set.
@@ -238,6 +329,8 @@ pub struct Nd {
     /// Link-layer address option: (type 1 = source, 2 = target, MAC).
     pub lladdr: Option<(u8, [u8; 6])>,
     pub checksum: Option<u16>,
+    /// Extension headers between the IPv6 header and the message.
+    pub ext: Vec<Ext>,
 }
 
 impl Nd {
@@ -254,6 +347,7 @@ impl Nd {
             target,
             lladdr: Some((1, mac)),
             checksum: None,
+            ext: Vec::new(),
         }
     }
 
@@ -270,6 +364,7 @@ impl Nd {
             target,
             lladdr: None,
             checksum: None,
+            ext: Vec::new(),
         }
     }
 
@@ -286,6 +381,7 @@ impl Nd {
             target,
             lladdr: Some((2, mac)),
             checksum: None,
+            ext: Vec::new(),
         }
     }
 
@@ -310,7 +406,13 @@ impl Nd {
         m
     }
 
-    /// IPv6 header + ICMPv6 message.
+    /// Behind these extension headers.
+    pub fn behind(mut self, ext: &[Ext]) -> Self {
+        self.ext = ext.to_vec();
+        self
+    }
+
+    /// IPv6 header + extension headers + ICMPv6 message.
     pub fn bytes(&self) -> Vec<u8> {
         let msg = self.message();
         let mut b = vec![self.version << 4, 0, 0, 0];
@@ -319,7 +421,7 @@ impl Nd {
         b.extend_from_slice(&self.src.octets());
         b.extend_from_slice(&self.dst.octets());
         b.extend_from_slice(&msg);
-        b
+        ipv6_behind(b, &self.ext)
     }
 
     /// The whole Ethernet frame, from `src_mac`, to the multicast MAC of a

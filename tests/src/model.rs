@@ -161,11 +161,18 @@ impl Model {
                 self.plain(Stat::InArpPassed);
                 pass
             }
-            Some((0x86dd, off)) => match nd(frame, off) {
+            Some((0x86dd, off)) => match nd(frame, off, true) {
                 NdParse::NotNd => pass,
                 NdParse::Malformed => {
                     self.plain(Stat::InNdMalformedPassed);
                     pass
+                }
+                NdParse::ExtChainTooLong => {
+                    *self
+                        .stats
+                        .entry((Stat::InIp6ExtChainDropped as u32, self.monitor))
+                        .or_default() += 1;
+                    v(!self.monitor)
                 }
                 NdParse::Nd(n) => {
                     if let Some(r) = self.find(IpAddr::V6(n.target)).cloned() {
@@ -265,8 +272,8 @@ impl Model {
                 self.plain(Stat::OutArpPassed);
                 pass
             }
-            Some((0x86dd, off)) => match nd(frame, off) {
-                NdParse::NotNd => pass,
+            Some((0x86dd, off)) => match nd(frame, off, false) {
+                NdParse::NotNd | NdParse::ExtChainTooLong => pass,
                 NdParse::Malformed => {
                     self.plain(Stat::OutNdMalformedPassed);
                     pass
@@ -354,27 +361,66 @@ struct NdView {
 enum NdParse {
     NotNd,
     Malformed,
+    /// A ninth Destination Options or Routing header (row N6).
+    ExtChainTooLong,
     Nd(NdView),
 }
 
-fn nd(f: &[u8], off: usize) -> NdParse {
+/// Where the ICMPv6 header starts behind the extension headers the kernel
+/// walks to deliver ND (semantics: Hop-by-Hop first only, Destination
+/// Options, Routing with no segments left; at most 8), or what else.
+fn icmp_offset(f: &[u8], off: usize) -> Result<usize, NdParse> {
+    let mut next = f[off + 6];
+    let mut at = off + 40;
+    for walked in 0..=8 {
+        let walkable = next == 60 || next == 43 || (next == 0 && walked == 0);
+        if next == 58 {
+            return Ok(at);
+        }
+        if !walkable {
+            return Err(NdParse::NotNd);
+        }
+        if walked == 8 {
+            return Err(NdParse::ExtChainTooLong);
+        }
+        let Some(h) = f.get(at..at + 4) else {
+            return Err(NdParse::NotNd);
+        };
+        if next == 43 && h[3] != 0 {
+            return Err(NdParse::NotNd);
+        }
+        next = h[0];
+        at += (usize::from(h[1]) + 1) * 8;
+    }
+    unreachable!("the loop returns by its ninth header")
+}
+
+/// NS/NA at `off`: inbound (`ext`) behind extension headers too.
+fn nd(f: &[u8], off: usize, ext: bool) -> NdParse {
     let Some(ip) = f.get(off..off + 40) else {
         return NdParse::NotNd;
     };
-    if ip[6] != 58 {
+    let icmp = if ip[6] == 58 {
+        off + 40
+    } else if !ext {
         return NdParse::NotNd;
-    }
-    let Some(&ty) = f.get(off + 40) else {
+    } else {
+        match icmp_offset(f, off) {
+            Ok(icmp) => icmp,
+            Err(other) => return other,
+        }
+    };
+    let Some(&ty) = f.get(icmp) else {
         return NdParse::NotNd;
     };
     if ty != 135 && ty != 136 {
         return NdParse::NotNd;
     }
-    let Some(msg) = f.get(off + 40..off + 64) else {
+    let Some(msg) = f.get(icmp..icmp + 24) else {
         return NdParse::Malformed;
     };
-    let plen = u16::from_be_bytes([ip[4], ip[5]]);
-    if ip[0] >> 4 != 6 || ip[7] != 255 || msg[1] != 0 || plen < 24 {
+    let plen = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+    if ip[0] >> 4 != 6 || ip[7] != 255 || msg[1] != 0 || plen < icmp - off - 40 + 24 {
         return NdParse::Malformed;
     }
     let addr = |b: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(b).expect("16 bytes"));

@@ -187,6 +187,167 @@ fn xdp_ingress_nd() {
             XDP_PASS,
             Some(InNdPassed),
         ),
+        // Behind the extension headers Linux walks to deliver ND.
+        F::new(
+            "N1",
+            "NS for a VIP6 behind a Destination Options header, hop limit 64",
+            inb(&ns_vip
+                .clone()
+                .behind(&[Ext::dest_opts(0)])
+                .with(|n| n.hop_limit = 64)),
+            XDP_PASS,
+            Some(InNdMalformedPassed),
+        ),
+        F::raw(
+            "N1",
+            "NS behind a Destination Options header, cut inside its head",
+            cut(
+                inb(&ns_vip.clone().behind(&[Ext::dest_opts(1)])),
+                14 + 40 + 16 + 10,
+            ),
+            XDP_PASS,
+            Some(InNdMalformedPassed),
+        ),
+        F::new(
+            "N2",
+            "DAD for a VIP6 behind a Hop-by-Hop header",
+            inb(&Nd::dad(VIP6).behind(&[Ext::hop_by_hop(0)])),
+            XDP_DROP,
+            Some(InDadNsDropped),
+        ),
+        F::new(
+            "N3",
+            "NS for a VIP6 behind a Destination Options header",
+            inb(&ns_vip.clone().behind(&[Ext::dest_opts(0)])),
+            XDP_DROP,
+            Some(InNsDropped),
+        ),
+        F::new(
+            "N3",
+            "unicast NS for a VIP6 behind Hop-by-Hop, Routing (no segments left) and Destination Options",
+            inb(&ns_vip.clone().with(|n| n.dst = VIP6).behind(&[
+                Ext::hop_by_hop(1),
+                Ext::routing(2, 0),
+                Ext::dest_opts(0),
+            ])),
+            XDP_DROP,
+            Some(InNsDropped),
+        ),
+        F::new(
+            "N3",
+            "NS for a VIP6 behind 8 Destination Options headers (the most rsdr walks)",
+            inb(&ns_vip.clone().behind(&[Ext::dest_opts(0); 8])),
+            XDP_DROP,
+            Some(InNsDropped),
+        ),
+        F::new(
+            "N3",
+            "NS for a VIP6 behind a 256-byte Destination Options header",
+            inb(&ns_vip.clone().behind(&[Ext::dest_opts(31)])),
+            XDP_DROP,
+            Some(InNsDropped),
+        ),
+        F::new(
+            "N3",
+            "NS for a pool member behind a Hop-by-Hop header",
+            inb(&Nd::ns(PEER6, POOLED6, PEER_MAC).behind(&[Ext::hop_by_hop(0)])),
+            XDP_DROP,
+            Some(InNsDropped),
+        ),
+        F::new(
+            "N3",
+            "monitored VIP6 behind a Destination Options header: counted, passed",
+            inb(&Nd::ns(PEER6, MON6, PEER_MAC).behind(&[Ext::dest_opts(0)])),
+            XDP_PASS,
+            Some(InNsDropped),
+        )
+        .monitored(),
+        F::new(
+            "N4",
+            "NA for a VIP6 behind a Destination Options header",
+            Nd::na(VIP6, ALL_NODES, VIP6, DIRECTOR_MAC)
+                .behind(&[Ext::dest_opts(0)])
+                .frame(DIRECTOR_MAC, SERVER_MAC),
+            XDP_DROP,
+            Some(InNaConflictHidden),
+        ),
+        F::new(
+            "N5",
+            "NS for the real IPv6 behind a Destination Options header",
+            inb(&Nd::ns(PEER6, REAL6, PEER_MAC).behind(&[Ext::dest_opts(0)])),
+            XDP_PASS,
+            Some(InNdPassed),
+        ),
+        F::new(
+            "N6",
+            "NS for a VIP6 behind 9 Destination Options headers",
+            inb(&ns_vip.clone().behind(&[Ext::dest_opts(0); 9])),
+            XDP_DROP,
+            Some(InIp6ExtChainDropped),
+        ),
+        F::new(
+            "N6",
+            "IPv6 TCP behind a Hop-by-Hop and 8 Routing headers (no segments left)",
+            Frame::new(
+                SERVER_MAC,
+                PEER_MAC,
+                ETH_P_IPV6,
+                ipv6_behind(
+                    ipv6_tcp(PEER6, VIP6),
+                    &[[Ext::hop_by_hop(0)].as_slice(), &[Ext::routing(0, 0); 8]].concat(),
+                ),
+            ),
+            XDP_DROP,
+            Some(InIp6ExtChainDropped),
+        ),
+        F::new(
+            "-",
+            "NS for a VIP6 behind a Routing header with a segment left",
+            inb(&ns_vip
+                .clone()
+                .with(|n| n.dst = VIP6)
+                .behind(&[Ext::routing(2, 1)])),
+            XDP_PASS,
+            None,
+        ),
+        F::new(
+            "-",
+            "NS for a VIP6 in a first fragment (Linux drops fragmented ND)",
+            inb(&ns_vip.clone().behind(&[Ext::fragment(0)])),
+            XDP_PASS,
+            None,
+        ),
+        F::new(
+            "-",
+            "NS for a VIP6 behind a Hop-by-Hop header out of place",
+            inb(&ns_vip
+                .clone()
+                .behind(&[Ext::dest_opts(0), Ext::hop_by_hop(0)])),
+            XDP_PASS,
+            None,
+        ),
+        F::raw(
+            "-",
+            "IPv6 cut inside its second Destination Options header",
+            cut(
+                inb(&ns_vip.clone().behind(&[Ext::dest_opts(0); 2])),
+                14 + 40 + 8 + 2,
+            ),
+            XDP_PASS,
+            None,
+        ),
+        F::new(
+            "-",
+            "IPv6 TCP behind a Destination Options header",
+            Frame::new(
+                SERVER_MAC,
+                PEER_MAC,
+                ETH_P_IPV6,
+                ipv6_behind(ipv6_tcp(PEER6, VIP6), &[Ext::dest_opts(0)]),
+            ),
+            XDP_PASS,
+            None,
+        ),
         F::new(
             "-",
             "ICMPv6 echo to a VIP6",
@@ -300,6 +461,20 @@ fn tc_egress_nd() {
             Some(OutNsForVipDropped),
         )
         .monitored(),
+        F::new(
+            "-",
+            "NS from a VIP6 behind a Destination Options header: not the host's ND, unchanged",
+            out(&ns_from(VIP6).behind(&[Ext::dest_opts(0)])),
+            TC_PASS,
+            None,
+        ),
+        F::new(
+            "-",
+            "NA for a VIP6 behind 9 Destination Options headers: egress walks none",
+            out(&Nd::na(VIP6, PEER6, VIP6, SERVER_MAC).behind(&[Ext::dest_opts(0); 9])),
+            TC_PASS,
+            None,
+        ),
         F::new(
             "F4",
             "NS from a VIP6: source rewritten, checksum fixed",

@@ -57,6 +57,34 @@ fn check_reports_conflicts_and_unfiltered_vips() {
     );
 }
 
+/// An attached interface whose kernel accepts fragmented ND (which rsdr
+/// does not inspect) is a warning, and only then.
+#[test]
+fn check_warns_when_an_interface_accepts_fragmented_nd() {
+    let lab = Lab::new();
+    lab.protect();
+    let needle = "suppress_frag_ndisc=0";
+    let before = lab.rsdr(&["check"]);
+    assert!(!before.stdout.contains(needle), "{}", before.stdout);
+    run_ok(
+        lab.server
+            .cmd("sysctl")
+            .args(["-q", "-w", "net.ipv6.conf.eth0.suppress_frag_ndisc=0"]),
+    );
+    let out = lab.rsdr(&["check"]);
+    assert_eq!(
+        out.code,
+        Some(1),
+        "a warning fails the check:\n{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(needle) && out.stdout.contains("eth0"),
+        "{}",
+        out.stdout
+    );
+}
+
 /// Without --pin-dir, `check -c FILE` looks under the file's `pin_dir`,
 /// as `apply` and `run` do (it used to look under the default and report
 /// nothing attached).

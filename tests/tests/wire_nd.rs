@@ -4,8 +4,9 @@
 use std::{thread::sleep, time::Duration};
 
 use rsdr_tests::{
+    frames::{Ext, Nd},
     inject::RawSocket,
-    lab::{Lab, NOBODY6, REAL6, VIP6},
+    lab::{Lab, NOBODY6, PEER6, REAL6, VIP6},
     pcap::{Capture, nd_fields},
 };
 
@@ -93,6 +94,63 @@ fn no_neighbor_advertisement_for_the_vip6() {
             .unwrap_or(0)
             >= 1,
         "{st}"
+    );
+}
+
+/// Send the peer's NS for the VIP6 behind each of `chains`; the NAs for
+/// the VIP6 the peer then sees, per chain.
+fn nas_for_ns_behind(lab: &Lab, chains: &[Vec<Ext>]) -> Vec<usize> {
+    let mac = lab.peer.mac("eth0");
+    let sock = RawSocket::open(&lab.peer, "eth0");
+    chains
+        .iter()
+        .map(|chain| {
+            lab.server.ip(&["-6", "neigh", "flush", "dev", "eth0"]);
+            let cap = Capture::start(&lab.peer, "eth0", "icmp6");
+            let ns = Nd::ns(PEER6, VIP6, mac).behind(chain);
+            sock.send(&ns.frame(mac, lab.server.mac("eth0")).bytes());
+            cap.stop_synced(&RawSocket::open(&lab.server, "eth0"))
+                .iter()
+                .filter_map(|f| nd_fields(f))
+                .filter(|(ty, _, _, target, _)| *ty == 136 && *target == VIP6)
+                .count()
+        })
+        .collect()
+}
+
+#[test]
+fn ns_for_the_vip6_behind_extension_headers_gets_no_answer() {
+    let lab = Lab::new().with_ipv6(true);
+    let chains = vec![
+        vec![Ext::dest_opts(0)],
+        vec![Ext::hop_by_hop(0)],
+        vec![Ext::hop_by_hop(1), Ext::dest_opts(0), Ext::dest_opts(2)],
+    ];
+    let before = nas_for_ns_behind(&lab, &chains);
+    assert!(
+        before.iter().all(|&n| n >= 1),
+        "without rsdr the kernel answers an NS behind each chain: {before:?} NAs for {chains:?}"
+    );
+    protect6(&lab);
+    let with = nas_for_ns_behind(&lab, &chains);
+    assert_eq!(
+        with,
+        vec![0; chains.len()],
+        "with rsdr no NS for the VIP6 is answered, whatever headers come first"
+    );
+    let st: serde_json::Value =
+        serde_json::from_str(lab.rsdr(&["stats", "--json"]).ok()).expect("stats JSON");
+    assert_eq!(
+        st["global"]["decisions"]["in_ns_for_vip_dropped"].as_u64(),
+        Some(chains.len() as u64),
+        "each NS was dropped as an NS for the VIP6: {st}"
+    );
+    // The egress program would drop the kernel's answer as well; the NS
+    // must not reach the kernel at all.
+    assert_eq!(
+        st["global"]["decisions"]["out_na_for_vip_dropped"].as_u64(),
+        Some(0),
+        "the kernel never answered: {st}"
     );
 }
 

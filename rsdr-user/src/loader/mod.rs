@@ -232,9 +232,15 @@ fn refusal(name: &'static str, isa: Isa, source: ProgramError) -> LoadError {
             verifier_log,
         } => {
             let log = verifier_log.to_string();
-            let last = log.lines().rev().find(|l| !l.trim().is_empty());
+            // Its closing statistics say how far it got, not why it stopped.
+            let last = log.lines().rev().map(str::trim).find(|l| {
+                !l.is_empty()
+                    && !l.starts_with("processed ")
+                    && !l.starts_with("stack depth")
+                    && !l.starts_with("verification time")
+            });
             match last {
-                Some(l) => format!("{} ({io_error})", l.trim()),
+                Some(l) => format!("{l} ({io_error})"),
                 None => io_error.to_string(),
             }
         }

@@ -217,7 +217,7 @@ pub fn markdown(results: &Results, charts: &[String]) -> String {
     );
     let _ = writeln!(
         s,
-        "Where an ARP/ND decision's time goes: the header checks, one read of the settings, a probe of the exact-VIP index for the sender and one for the target (hashed with a shift fixed in the program's read-only data at load, then a page lookup, then the home slot: its reach says how many slots to look at, 0 when no VIP has that home, so most misses end there), and one global and one per-VIP per-CPU counter. Addresses inside a pool are matched in the pool cache of the settings while a family has at most 8 pools, in an LPM trie beyond. Non-ARP traffic leaves after one bounds check and one 16-bit compare (IPv6 after one more bounds check and a byte compare).\n"
+        "Where an ARP/ND decision's time goes: the header checks, one read of the settings, a probe of the exact-VIP index for the sender and one for the target (hashed with a shift fixed in the program's read-only data at load, then a page lookup, then the home slot: its reach says how many slots to look at, 0 when no VIP has that home, so most misses end there), and one global and one per-VIP per-CPU counter. Addresses inside a pool are matched in the pool cache of the settings while a family has at most 8 pools, in an LPM trie beyond. Non-ARP traffic leaves after one bounds check and one 16-bit compare (IPv6 after one more bounds check and a byte compare; on ingress, up to three more when the next header is not ICMPv6).\n"
     );
     let writes: Vec<&Record> = results
         .records
