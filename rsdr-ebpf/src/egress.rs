@@ -152,10 +152,14 @@ fn rewrite_arp_sender<const BENCH_TAIL_CALL: bool>(
 fn nd_frame(ctx: &TcContext, frame: &Frame, off: usize) -> i32 {
     let nd = match parse_nd::<false>(ctx, frame, off) {
         // Plain ND only: never behind extension headers.
-        Parsed::NotNd | Parsed::Short { nd_typed: false } | Parsed::ExtChainTooLong => {
+        Parsed::NotNd
+        | Parsed::Short {
+            nd_typed: false, ..
+        }
+        | Parsed::ExtChainTooLong => {
             return PASS;
         }
-        Parsed::Malformed | Parsed::Short { nd_typed: true } => {
+        Parsed::Malformed | Parsed::Short { nd_typed: true, .. } => {
             count(Stat::OutNdMalformedPassed);
             return PASS;
         }

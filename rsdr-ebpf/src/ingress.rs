@@ -130,8 +130,9 @@ fn arp_frame(frame: &Frame, off: usize) -> Verdict {
 /// | frame                                   | verdict | counter                   |
 /// |-----------------------------------------|---------|---------------------------|
 /// | other IPv6                              | pass    | -                         |
-/// | over 8 walkable extension headers       | drop    | in_ip6_ext_chain_dropped  |
-/// |   (monitor mode: pass)                  |         |                           |
+/// | over 8 walkable extension headers, or   | drop    | in_ip6_ext_chain_dropped  |
+/// |   ND behind them past the readable end  |         |                           |
+/// |   (global monitor mode: pass)           |         |                           |
 /// | NS/NA type, not valid ND                | pass    | in_nd_malformed_passed    |
 /// | NS from ::, target = VIP6 (DAD)         | drop    | in_dad_ns_for_vip_dropped |
 /// | NS, target = VIP6                       | drop    | in_ns_for_vip_dropped     |
@@ -141,13 +142,19 @@ fn arp_frame(frame: &Frame, off: usize) -> Verdict {
 #[inline(always)]
 fn nd_frame(parsed: Parsed) -> Verdict {
     let nd = match parsed {
-        Parsed::NotNd | Parsed::Short { nd_typed: false } => return PASS,
-        Parsed::Malformed | Parsed::Short { nd_typed: true } => {
+        Parsed::ExtChainTooLong
+        | Parsed::Short {
+            behind_ext: true, ..
+        } => {
+            return verdict(decide_unattributed(Stat::InIp6ExtChainDropped));
+        }
+        Parsed::NotNd
+        | Parsed::Short {
+            nd_typed: false, ..
+        } => return PASS,
+        Parsed::Malformed | Parsed::Short { nd_typed: true, .. } => {
             count(Stat::InNdMalformedPassed);
             return PASS;
-        }
-        Parsed::ExtChainTooLong => {
-            return verdict(decide_unattributed(Stat::InIp6ExtChainDropped));
         }
         Parsed::Nd(nd) => nd,
     };

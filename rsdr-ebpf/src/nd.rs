@@ -4,8 +4,9 @@
 //! Inbound, the kernel hands ND to ndisc behind any Hop-by-Hop (first
 //! only), Destination Options and Routing headers with no segments left,
 //! so the ingress parse walks them ([`parse`] with `EXT`); a chain longer
-//! than [`MAX_EXT_HEADERS`] is reported as such, to be dropped. The host's
-//! own ND never carries extension headers: egress parses plain ND only.
+//! than [`MAX_EXT_HEADERS`], or one that runs past the readable bytes, is
+//! reported as such, to be dropped. The kernel's own ND never carries
+//! extension headers: egress parses plain ND only.
 
 use core::{mem::offset_of, ptr::addr_of};
 
@@ -87,11 +88,14 @@ pub enum Parsed {
     /// Not ICMPv6 NS/NA directly after the IPv6 header: not rsdr's business.
     NotNd,
     /// The frame ends before it can tell (short header, or NS/NA head cut):
-    /// passed like `NotNd` (header) or `Malformed` (head). On TC the bytes
-    /// may only be outside the linear part; the caller pulls them and
-    /// parses again.
+    /// passed like `NotNd` (header) or `Malformed` (head), but dropped like
+    /// `ExtChainTooLong` when it ends behind extension headers (where XDP
+    /// sees only a multi-buffer frame's first buffer, and Linux would see
+    /// the rest). On TC the bytes may only be outside the linear part; the
+    /// caller pulls them and parses again.
     Short {
         nd_typed: bool,
+        behind_ext: bool,
     },
     /// ICMPv6 type NS/NA, but not valid ND (hop limit != 255, code != 0,
     /// truncated, wrong IP version): the kernel ignores it, so does rsdr.
@@ -114,6 +118,11 @@ enum Upper {
     Short,
     TooLong,
 }
+
+const SHORT: Parsed = Parsed::Short {
+    nd_typed: false,
+    behind_ext: false,
+};
 
 /// Walk the extension headers from `nexthdr`, the first at the start of
 /// `rest`, to the ICMPv6 header, as the kernel does before it hands a
@@ -157,7 +166,7 @@ fn skip_ext_headers(mut rest: Frame, mut nexthdr: u8) -> Upper {
 #[inline(always)]
 pub fn parse<const EXT: bool>(frame: &Frame, off: usize) -> Parsed {
     let Some(ip) = frame.at::<Ipv6Hdr>(off) else {
-        return Parsed::Short { nd_typed: false };
+        return SHORT;
     };
     // SAFETY: `at` checked that the header is inside the packet.
     let ip = unsafe { &*ip };
@@ -170,7 +179,10 @@ pub fn parse<const EXT: bool>(frame: &Frame, off: usize) -> Parsed {
     match skip_ext_headers(frame.from(off + IPV6_HLEN), ip.nexthdr) {
         Upper::Icmp(rest, ext_len) => message(ip, &rest, 0, ext_len),
         Upper::Other => Parsed::NotNd,
-        Upper::Short => Parsed::Short { nd_typed: false },
+        Upper::Short => Parsed::Short {
+            nd_typed: false,
+            behind_ext: true,
+        },
         Upper::TooLong => Parsed::ExtChainTooLong,
     }
 }
@@ -179,8 +191,12 @@ pub fn parse<const EXT: bool>(frame: &Frame, off: usize) -> Parsed {
 /// extension headers, of the IPv6 packet `ip`.
 #[inline(always)]
 fn message(ip: &Ipv6Hdr, frame: &Frame, icmp: usize, ext_len: usize) -> Parsed {
+    let behind_ext = ext_len != 0;
     let Some(ty) = frame.at::<u8>(icmp) else {
-        return Parsed::Short { nd_typed: false };
+        return Parsed::Short {
+            nd_typed: false,
+            behind_ext,
+        };
     };
     // SAFETY: as above, for the type byte.
     let ty = unsafe { *ty };
@@ -190,14 +206,22 @@ fn message(ip: &Ipv6Hdr, frame: &Frame, icmp: usize, ext_len: usize) -> Parsed {
         _ => return Parsed::NotNd,
     };
     let Some(msg) = frame.at::<NdMsg>(icmp) else {
-        return Parsed::Short { nd_typed: true };
+        return Parsed::Short {
+            nd_typed: true,
+            behind_ext,
+        };
     };
     // SAFETY: as above, for the whole message head.
     let msg = unsafe { &*msg };
+    // Payload length 0 behind a Hop-by-Hop header is a jumbogram's: Linux
+    // checks no length then and hands ndisc all the bytes there are, which
+    // `at` has just found to cover the head.
+    let payload_len = u16::from_be(ip.payload_len) as usize;
+    let jumbo = payload_len == 0 && ip.nexthdr == NEXTHDR_HOP;
     if ip.vtc_flow[0] >> 4 != 6
         || ip.hop_limit != 255
         || msg.code != 0
-        || (u16::from_be(ip.payload_len) as usize) < ext_len + ND_MSG_LEN
+        || (payload_len < ext_len + ND_MSG_LEN && !jumbo)
     {
         return Parsed::Malformed;
     }

@@ -22,13 +22,14 @@ pub fn linear(ctx: &TcContext, need: usize) -> Frame {
 /// [`nd::parse`] on an skb: an NS/NA head that lies partly outside the
 /// linear part (e.g. sent through PACKET_TX_RING) is pulled in and parsed
 /// again. With `EXT` (ingress), extension headers of any length may come
-/// first: the whole packet is pulled in.
+/// first: the whole packet is pulled in (a length of 0 would only make the
+/// linear part writable).
 #[inline(always)]
 pub fn parse_nd<const EXT: bool>(ctx: &TcContext, frame: &Frame, off: usize) -> Parsed {
     match nd::parse::<EXT>(frame, off) {
         Parsed::Short { .. } if EXT => {
             // The helper invalidates packet pointers whatever it returns.
-            let _ = ctx.pull_data(0);
+            let _ = ctx.pull_data(ctx.len());
             nd::parse::<EXT>(&Frame::new(ctx.data(), ctx.data_end()), off)
         }
         Parsed::Short { .. } => nd::parse::<EXT>(&linear(ctx, off + ND_END), off),

@@ -361,7 +361,8 @@ struct NdView {
 enum NdParse {
     NotNd,
     Malformed,
-    /// A ninth Destination Options or Routing header (row N6).
+    /// A ninth Destination Options or Routing header, or bytes that end
+    /// behind extension headers before the NS/NA head (row N6).
     ExtChainTooLong,
     Nd(NdView),
 }
@@ -384,7 +385,7 @@ fn icmp_offset(f: &[u8], off: usize) -> Result<usize, NdParse> {
             return Err(NdParse::ExtChainTooLong);
         }
         let Some(h) = f.get(at..at + 4) else {
-            return Err(NdParse::NotNd);
+            return Err(NdParse::ExtChainTooLong);
         };
         if next == 43 && h[3] != 0 {
             return Err(NdParse::NotNd);
@@ -410,17 +411,28 @@ fn nd(f: &[u8], off: usize, ext: bool) -> NdParse {
             Err(other) => return other,
         }
     };
+    let behind_ext = icmp != off + 40;
     let Some(&ty) = f.get(icmp) else {
-        return NdParse::NotNd;
+        return if behind_ext {
+            NdParse::ExtChainTooLong
+        } else {
+            NdParse::NotNd
+        };
     };
     if ty != 135 && ty != 136 {
         return NdParse::NotNd;
     }
     let Some(msg) = f.get(icmp..icmp + 24) else {
-        return NdParse::Malformed;
+        return if behind_ext {
+            NdParse::ExtChainTooLong
+        } else {
+            NdParse::Malformed
+        };
     };
+    // Payload length 0 behind Hop-by-Hop: a jumbogram's, not checked.
     let plen = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
-    if ip[0] >> 4 != 6 || ip[7] != 255 || msg[1] != 0 || plen < icmp - off - 40 + 24 {
+    let length_ok = plen >= icmp - off - 40 + 24 || (plen == 0 && ip[6] == 0);
+    if ip[0] >> 4 != 6 || ip[7] != 255 || msg[1] != 0 || !length_ok {
         return NdParse::Malformed;
     }
     let addr = |b: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(b).expect("16 bytes"));

@@ -23,6 +23,13 @@ fn out(nd: &Nd) -> Frame {
     nd.frame(SERVER_MAC, PEER_MAC)
 }
 
+/// The frame with its IPv6 payload length 0 (untagged).
+fn zero_payload_len(f: Frame) -> Vec<u8> {
+    let mut b = f.bytes();
+    b[14 + 4..14 + 6].fill(0);
+    b
+}
+
 fn cut(f: Frame, len: usize) -> Vec<u8> {
     let mut b = f.bytes();
     b.truncate(len);
@@ -200,13 +207,27 @@ fn xdp_ingress_nd() {
         ),
         F::raw(
             "N1",
-            "NS behind a Destination Options header, cut inside its head",
+            "NS for a VIP6 with payload length 0 and no Hop-by-Hop header",
+            zero_payload_len(inb(&ns_vip)),
+            XDP_PASS,
+            Some(InNdMalformedPassed),
+        ),
+        F::raw(
+            "N3",
+            "NS for a VIP6 behind Hop-by-Hop with payload length 0 (a jumbogram's: Linux takes every byte)",
+            zero_payload_len(inb(&ns_vip.clone().behind(&[Ext::hop_by_hop(0)]))),
+            XDP_DROP,
+            Some(InNsDropped),
+        ),
+        F::raw(
+            "N6",
+            "NS behind a Destination Options header, cut inside its head (XDP: a first buffer)",
             cut(
                 inb(&ns_vip.clone().behind(&[Ext::dest_opts(1)])),
                 14 + 40 + 16 + 10,
             ),
-            XDP_PASS,
-            Some(InNdMalformedPassed),
+            XDP_DROP,
+            Some(InIp6ExtChainDropped),
         ),
         F::new(
             "N2",
@@ -327,14 +348,14 @@ fn xdp_ingress_nd() {
             None,
         ),
         F::raw(
-            "-",
+            "N6",
             "IPv6 cut inside its second Destination Options header",
             cut(
                 inb(&ns_vip.clone().behind(&[Ext::dest_opts(0); 2])),
                 14 + 40 + 8 + 2,
             ),
-            XDP_PASS,
-            None,
+            XDP_DROP,
+            Some(InIp6ExtChainDropped),
         ),
         F::new(
             "-",

@@ -45,6 +45,63 @@ fn dpkg(args: &[&str]) -> Output {
     run_ok(Command::new("dpkg").args(args))
 }
 
+/// The package repacked as a newer version whose example configuration
+/// gained a line, in a directory removed on drop.
+struct NextVersion {
+    dir: PathBuf,
+    deb: String,
+    version: String,
+}
+
+impl NextVersion {
+    const EXAMPLE_LINE: &str = "# a line the next version added\n";
+
+    fn of(deb: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("rsdr-next-deb-{}", std::process::id()));
+        let root = dir.join("root");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a directory for the repacked package");
+        run_ok(Command::new("dpkg-deb").arg("-R").arg(deb).arg(&root));
+        let control_path = root.join("DEBIAN/control");
+        let control = std::fs::read_to_string(&control_path).expect("read control");
+        let version = control
+            .lines()
+            .find_map(|l| l.strip_prefix("Version: "))
+            .expect("a Version field")
+            .to_string()
+            + "+next1";
+        let control = control
+            .lines()
+            .map(|l| {
+                if l.starts_with("Version: ") {
+                    format!("Version: {version}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect::<String>();
+        std::fs::write(&control_path, control).expect("write control");
+        let example = root.join("etc/rsdr/rsdr.toml");
+        let text =
+            std::fs::read_to_string(&example).expect("read the example") + Self::EXAMPLE_LINE;
+        std::fs::write(&example, text).expect("write the example");
+        run_ok(
+            Command::new("dpkg-deb")
+                .args(["--root-owner-group", "-b"])
+                .arg(&root)
+                .arg(dir.join("next.deb")),
+        );
+        let deb = dir.join("next.deb").display().to_string();
+        Self { dir, deb, version }
+    }
+}
+
+impl Drop for NextVersion {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 fn installed() -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f", "${Status}", "rsdr"])
@@ -120,8 +177,9 @@ fn install_upgrade_and_purge_in_a_debian_root() {
         dry.stdout
     );
 
-    // A filter in place, and an edited configuration: an upgrade over
-    // itself keeps both.
+    // A filter in place, and an edited configuration: an upgrade to a newer
+    // version whose example changed keeps both. (The guest runs no
+    // systemd: the scripts' daemon-reload and try-restart are not run.)
     let lab = Lab::new();
     // The lab's rsdr is the installed one from here on.
     set_rsdr_bin(PathBuf::from(INSTALLED_BIN));
@@ -134,12 +192,23 @@ fn install_upgrade_and_purge_in_a_debian_root() {
     let edited = std::fs::read_to_string("/etc/rsdr/rsdr.toml").expect("read the conffile")
         + "# edited by the operator\n";
     std::fs::write("/etc/rsdr/rsdr.toml", &edited).expect("edit the conffile");
-    dpkg(&["-i", "--force-confold", deb]);
+    let next = NextVersion::of(deb);
+    dpkg(&["-i", "--force-confold", &next.deb]);
     assert!(installed(), "upgraded");
+    assert_eq!(
+        run_ok(Command::new("dpkg-query").args(["-W", "-f", "${Version}", "rsdr"])).stdout,
+        next.version.as_bytes(),
+        "the newer version is installed"
+    );
     assert_eq!(
         std::fs::read_to_string("/etc/rsdr/rsdr.toml").expect("read the conffile"),
         edited,
         "the operator's edit survives the upgrade"
+    );
+    assert!(
+        std::fs::read_to_string("/etc/rsdr/rsdr.toml.dpkg-dist")
+            .is_ok_and(|t| t.ends_with(NextVersion::EXAMPLE_LINE)),
+        "the new example is put beside it"
     );
     assert_eq!(
         lab.arping_from_peer(VIP, 2),

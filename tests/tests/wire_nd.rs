@@ -136,14 +136,21 @@ fn ns_for_the_vip6_behind_extension_headers_gets_no_answer() {
     assert_eq!(
         with,
         vec![0; chains.len()],
-        "with rsdr no NS for the VIP6 is answered, whatever headers come first"
+        "with rsdr (XDP) no NS for the VIP6 is answered, whatever headers come first"
+    );
+    lab.rsdr(&["attach", "eth0", "--ingress", "tc"]).ok();
+    let with_tc = nas_for_ns_behind(&lab, &chains);
+    assert_eq!(
+        with_tc,
+        vec![0; chains.len()],
+        "with rsdr on TC ingress neither"
     );
     let st: serde_json::Value =
         serde_json::from_str(lab.rsdr(&["stats", "--json"]).ok()).expect("stats JSON");
     assert_eq!(
         st["global"]["decisions"]["in_ns_for_vip_dropped"].as_u64(),
-        Some(chains.len() as u64),
-        "each NS was dropped as an NS for the VIP6: {st}"
+        Some(2 * chains.len() as u64),
+        "each NS was dropped as an NS for the VIP6, on either hook: {st}"
     );
     // The egress program would drop the kernel's answer as well; the NS
     // must not reach the kernel at all.

@@ -117,7 +117,14 @@ pub fn build() -> anyhow::Result<PathBuf> {
     let files = payload_files(&stage)?;
     fs::write(
         control.join("md5sums"),
-        output(Command::new("md5sum").current_dir(&stage).args(&files))?,
+        // Conffiles are left out, as dh_md5sums does: dpkg tracks them itself.
+        output(
+            Command::new("md5sum").current_dir(&stage).args(
+                files
+                    .iter()
+                    .filter(|f| !CONFFILES.contains(&format!("/{f}").as_str())),
+            ),
+        )?,
     )?;
     let depends = shlib_depends(&out, &sbin)?;
     fs::write(
