@@ -211,6 +211,10 @@ impl Config {
                     format!("interface {}: no such interface", i.name),
                 ));
             }
+            if let Err(e @ iface::IfaceError::NotEthernet { .. }) = iface::require_ethernet(&i.name)
+            {
+                return Err(ConfigError::invalid(path, format!("interface {e}")));
+            }
             for (key, set) in [
                 ("xdp_mode", i.xdp_mode.is_some()),
                 ("xdp_attach", i.xdp_attach.is_some()),

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use rsdr_tests::{
     cli::{RsdrRun, rsdr_cmd},
+    conf::{ConfFile, iface},
     lab::{Lab, REAL_IP, VIP},
-    netns::unique_id,
+    netns::{run_ok, unique_id},
 };
 
 /// `vip list`, `status` and `stats` as JSON: the observable state.
@@ -78,6 +79,35 @@ fn unknown_interface_is_refused_and_nothing_attached() {
         "no pins after a refused attach"
     );
     lab.rsdr(&["status"]).fails_with("nothing attached");
+}
+
+/// Loopback and a tun device carry no Ethernet header: the programs would
+/// read IP bytes as an EtherType. Refused by `attach`, by a hook change
+/// and by a configuration, with nothing changed.
+#[test]
+fn non_ethernet_interfaces_are_refused() {
+    let lab = Lab::new();
+    run_ok(
+        lab.server
+            .cmd("ip")
+            .args(["tuntap", "add", "dev", "tun0", "mode", "tun"]),
+    );
+    lab.rsdr(&["attach", "lo"])
+        .fails_with("lo is not an Ethernet device (link type loopback)");
+    lab.rsdr(&["attach", "tun0"])
+        .fails_with("tun0 is not an Ethernet device (link type none");
+    assert!(
+        !Path::new(&lab.pin_dir()).exists(),
+        "no pins after a refused attach"
+    );
+    lab.protect();
+    let before = state(&lab);
+    lab.rsdr(&["attach", "eth0", "lo"])
+        .fails_with("lo is not an Ethernet device");
+    let conf = ConfFile::new(&(iface("eth0", "") + &iface("tun0", "")));
+    lab.rsdr(&["apply", "-c", &conf.arg()])
+        .fails_with("interface tun0 is not an Ethernet device");
+    assert_unchanged(&lab, &before, "non-Ethernet interfaces");
 }
 
 #[test]

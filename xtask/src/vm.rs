@@ -21,7 +21,7 @@ use std::{
 
 use anyhow::{Context as _, anyhow, bail};
 
-use crate::util::{cargo, exec, is_root, output, workspace_root};
+use crate::util::{cargo, is_root, output, workspace_root};
 
 /// How long the whole VM run may take (it takes about 15 minutes under
 /// TCG on 2 cores), and each test run inside it.
@@ -141,7 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         vng.arg("--disable-kvm");
     }
     vng.args(["--", "sh"]).arg(&script);
-    let booted = exec(&mut vng);
+    let booted = exec_through_pipes(&mut vng);
     let status = fs::read_to_string(dir.join("status")).unwrap_or_default();
     let _ = fs::remove_dir_all(&dir);
     booted.context("the VM did not run to the end")?;
@@ -156,6 +156,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             kernel.display()
         ),
     }
+}
+
+/// Run `cmd` with its output passed on through pipes: the VM reopens its
+/// standard output, which, were it a file, would write over what this run
+/// printed before.
+fn exec_through_pipes(cmd: &mut Command) -> anyhow::Result<()> {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {cmd:?}"))?;
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let copy_err = std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::stderr()));
+    let _ = std::io::copy(&mut out, &mut std::io::stdout());
+    let _ = copy_err.join();
+    let status = child.wait().context("waiting for the VM")?;
+    if !status.success() {
+        bail!("{cmd:?} failed ({status})");
+    }
+    Ok(())
 }
 
 /// Debian 12's kernel image, as the `linux-image-amd64` package names it.

@@ -70,11 +70,13 @@ pub struct Target {
 }
 
 impl Target {
-    /// The interface called `name` now.
+    /// The interface called `name` now; it must be an Ethernet device.
     pub fn named(name: &str) -> Result<Self, IfaceError> {
+        let ifindex = iface::index(name)?;
+        iface::require_ethernet(name)?;
         Ok(Self {
             name: name.to_string(),
-            ifindex: iface::index(name)?,
+            ifindex,
         })
     }
 }
