@@ -87,18 +87,16 @@ fn kernel(out: &mut Vec<Finding>) {
     ));
 }
 
+/// The network sysctl at `path` under /proc/sys/net (e.g. "ipv4/conf/all/arp_ignore").
 fn sysctl(path: &str) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{path}"))
+    std::fs::read_to_string(format!("/proc/sys/net/{path}"))
         .ok()
         .map(|s| s.trim().to_string())
 }
 
 /// Linux accepts fragmented ND on `iface` (rsdr inspects no fragments).
 fn accepts_fragmented_nd(iface: &str) -> bool {
-    std::fs::read_to_string(format!(
-        "/proc/sys/net/ipv6/conf/{iface}/suppress_frag_ndisc"
-    ))
-    .is_ok_and(|v| v.trim() == "0")
+    sysctl(&format!("ipv6/conf/{iface}/suppress_frag_ndisc")).as_deref() == Some("0")
 }
 
 fn command_lines(cmd: &str, args: &[&str]) -> Option<Vec<String>> {
@@ -210,7 +208,7 @@ pub async fn diagnose(pins: &PinDir, config: Option<&Config>) -> Vec<Finding> {
     {
         let vals: Vec<String> = ["arp_ignore", "arp_announce", "arp_notify"]
             .iter()
-            .filter_map(|k| sysctl(&format!("{conf}/{k}")).map(|v| format!("{k}={v}")))
+            .filter_map(|k| sysctl(&format!("ipv4/conf/{conf}/{k}")).map(|v| format!("{k}={v}")))
             .collect();
         if !vals.is_empty() {
             out.push(f(

@@ -35,8 +35,8 @@ enum Command {
     /// Boot another kernel (default: Debian 12's 6.1) in a VM and run the
     /// privileged tests and the lab (with a real IPVS director) there
     VmTest(vm::Args),
-    /// Build the Debian package (target/package/rsdr_<version>_amd64.deb),
-    /// check it with lintian and its unit with systemd-analyze verify
+    /// Build the Debian package (target/package/rsdr_<version>_amd64.deb)
+    /// and check it with lintian (the VM tests install it)
     Package(package::Args),
 }
 

@@ -5,9 +5,10 @@
 //! `Depends` come from dpkg-shlibdeps, dpkg-deb writes the archive, lintian
 //! checks it (no errors allowed). The package's test (tests/package_install,
 //! run in the VM tests) installs it and verifies the unit with
-//! systemd-analyze, where everything the unit names is installed. The maintainer scripts, copyright and changelog live in
-//! packaging/debian; the unit, the example configuration and the iproute2
-//! name of rsdr's address protocol in packaging/.
+//! systemd-analyze, where everything the unit names is installed. The
+//! maintainer scripts, copyright and changelog live in packaging/debian;
+//! the unit, the example configuration and the iproute2 name of rsdr's
+//! address protocol in packaging/.
 
 use std::{
     fs,
