@@ -1,6 +1,7 @@
 //! `rsdr check`: a doctor. Looks at the kernel, bpffs, what rsdr has
-//! attached, sysctls and other ARP filters that interact, and whether the
-//! VIPs are where they should be and filtered where they are.
+//! attached, sysctls and other ARP filters that interact, whether the VIPs
+//! are where they should be and filtered where they are, and whether their
+//! real IPs are this host's.
 
 use std::{collections::HashSet, process::Command};
 
@@ -8,6 +9,7 @@ use serde::Serialize;
 
 use crate::{
     config::Config,
+    entry::VipEntry,
     features,
     netlink::{
         self,
@@ -132,7 +134,7 @@ pub async fn diagnose(pins: &PinDir, config: Option<&Config>) -> Vec<Finding> {
     }
 
     let mut attached: Vec<String> = Vec::new();
-    let mut vips: Vec<Vip> = Vec::new();
+    let mut entries: Vec<VipEntry> = Vec::new();
     if pins.is_loaded() {
         match status::read(pins) {
             Ok(st) => {
@@ -180,7 +182,7 @@ pub async fn diagnose(pins: &PinDir, config: Option<&Config>) -> Vec<Finding> {
                     Level::Ok,
                     format!("{} VIP(s) and pool(s) configured", e.len()),
                 ));
-                vips = e.iter().map(|e| e.vip).collect();
+                entries = e;
             }
             Err(e) => out.push(f("vips", Level::Fail, e.to_string())),
         }
@@ -264,8 +266,28 @@ pub async fn diagnose(pins: &PinDir, config: Option<&Config>) -> Vec<Finding> {
         ));
         return out;
     };
+    let vips: Vec<Vip> = entries.iter().map(|e| e.vip).collect();
     vip_placement(&mut out, &vips, &all, &links, &attached, config);
+    foreign_reals(&mut out, &entries, &all);
     out
+}
+
+/// Real IPs in the tables that no interface of this host holds: rsdr
+/// announces them in place of their VIPs.
+fn foreign_reals(out: &mut Vec<Finding>, entries: &[VipEntry], all: &[DevAddr]) {
+    for e in entries
+        .iter()
+        .filter(|e| !all.iter().any(|d| d.addr == e.real))
+    {
+        out.push(f(
+            format!("vip {}", e.vip),
+            Level::Fail,
+            format!(
+                "real IP {} is not an address of this host: its ARP/ND goes out announcing an address another host may hold",
+                e.real
+            ),
+        ));
+    }
 }
 
 fn vip_placement(

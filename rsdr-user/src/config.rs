@@ -5,8 +5,8 @@
 //!
 //! Loading checks everything that can be checked without changing anything:
 //! syntax and unknown keys, addresses and prefixes, duplicates, overlapping
-//! pools, VIPs equal to (or covering) real IPs, unknown interfaces and
-//! devices. Each problem is one line naming the file, the place and what is
+//! pools, VIPs equal to (or covering) real IPs, real IPs that are not this
+//! host's, unknown interfaces and devices. Each problem is one line naming the file, the place and what is
 //! wrong.
 
 use std::{
@@ -22,6 +22,7 @@ use crate::{
     hook::{HookChoice, IngressHook, TcAttach, XdpAttach, XdpMode},
     iface,
     loader::LoadOptions,
+    local_addr,
     tables::{VipError, rules},
     vip::{AddressError, Vip},
 };
@@ -107,6 +108,8 @@ struct FileVip {
     #[serde(default)]
     show_conflicts: bool,
     manage_address: Option<String>,
+    #[serde(default)]
+    allow_foreign_real: bool,
 }
 
 /// One interface to filter on.
@@ -133,6 +136,10 @@ pub struct Config {
     pub load: LoadOptions,
     pub interfaces: Vec<InterfaceConfig>,
     pub vips: Vec<VipConfig>,
+    /// What the file allows but an operator should hear about (a real IP
+    /// that is not this host's, allowed by `allow_foreign_real`), one line
+    /// each.
+    pub warnings: Vec<String>,
 }
 
 /// 1-based line and column of byte `offset` in `text`.
@@ -245,6 +252,7 @@ impl Config {
         }
 
         let mut vips = Vec::new();
+        let mut foreign_allowed = Vec::new();
         for v in file.vips {
             let flags = VipFlags::NONE
                 .with(VipFlag::Monitor, v.monitor)
@@ -274,6 +282,7 @@ impl Config {
                     ));
                 }
             }
+            foreign_allowed.push(v.allow_foreign_real);
             vips.push(VipConfig {
                 entry,
                 manage_address: v.manage_address,
@@ -284,6 +293,11 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
+        let warnings = local_addr::check_reals(
+            entries.iter().zip(foreign_allowed.iter().copied()),
+            "allow_foreign_real = true",
+        )
+        .map_err(|e| ConfigError::invalid(path, e.to_string()))?;
         if !vips.is_empty() && interfaces.is_empty() {
             return Err(ConfigError::invalid(
                 path,
@@ -307,6 +321,7 @@ impl Config {
             load,
             interfaces,
             vips,
+            warnings,
         })
     }
 }

@@ -33,6 +33,7 @@ pub mod status;
 // Around the edges.
 pub mod iface;
 pub mod import;
+pub mod local_addr;
 mod mmap;
 pub mod netlink;
 pub mod object;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rsdr_tests::{
     cli::{RsdrRun, rsdr_cmd},
-    conf::{ConfFile, iface},
+    conf::{ConfFile, iface, vip},
     lab::{Lab, REAL_IP, VIP},
     netns::{run_ok, unique_id},
 };
@@ -161,9 +161,77 @@ fn vip_equal_to_real_ip_is_refused() {
         .fails_with("same address as its real IP");
     lab.rsdr(&["vip", "add", "10.0.0.101", "--real", &VIP.to_string()])
         .fails_with("is itself a configured VIP");
+    // A real IP of this host's, so that only the conflict is refused.
+    lab.server
+        .ip(&["addr", "add", "10.0.0.3/32", "dev", "eth0"]);
     lab.rsdr(&["vip", "add", &REAL_IP.to_string(), "--real", "10.0.0.3"])
         .fails_with("would cover the real IP of VIP");
     assert_unchanged(&lab, &before, "VIP/real conflicts");
+}
+
+#[test]
+fn foreign_real_ip_is_refused_unless_allowed() {
+    let lab = protected();
+    let before = state(&lab);
+    lab.rsdr(&["vip", "add", "10.0.0.101", "--real", "10.0.0.3"])
+        .fails_with("real IP 10.0.0.3 of VIP 10.0.0.101 is not an address of this host");
+    lab.rsdr(&["vip", "add", "2001:db8::10", "--real", "2001:db8::3"])
+        .fails_with("real IP 2001:db8::3 of VIP 2001:db8::10 is not an address of this host");
+    let conf = ConfFile::new(
+        &(iface("eth0", "")
+            + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")
+            + &vip("10.0.0.101", "10.0.0.3", "")),
+    );
+    lab.rsdr(&["apply", "-c", &conf.arg()])
+        .fails_with("allow_foreign_real = true overrides");
+    assert_unchanged(&lab, &before, "foreign real IPs");
+    assert!(
+        lab.rsdr(&["check"]).ok().contains("all well"),
+        "check passes before any foreign real IP is in the tables"
+    );
+
+    let forced = lab.rsdr(&[
+        "vip",
+        "add",
+        "10.0.0.101",
+        "--real",
+        "10.0.0.3",
+        "--allow-foreign-real",
+    ]);
+    assert!(
+        forced.ok().contains("added VIP 10.0.0.101"),
+        "{}",
+        forced.stdout
+    );
+    assert!(
+        forced.stderr.contains("warning: real IP 10.0.0.3"),
+        "{}",
+        forced.stderr
+    );
+    let check = lab.rsdr(&["check"]);
+    assert_eq!(check.code, Some(1), "check fails: {}", check.stdout);
+    assert!(
+        check
+            .stdout
+            .contains("real IP 10.0.0.3 is not an address of this host"),
+        "{}",
+        check.stdout
+    );
+
+    conf.write(
+        &(iface("eth0", "")
+            + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")
+            + &vip("10.0.0.102", "10.0.0.3", "allow_foreign_real = true")),
+    );
+    let applied = lab.rsdr(&["apply", "-c", &conf.arg()]);
+    assert!(applied.ok().contains("10.0.0.102"), "{}", applied.stdout);
+    assert!(
+        applied
+            .stderr
+            .contains("warning: real IP 10.0.0.3 of VIP 10.0.0.102"),
+        "{}",
+        applied.stderr
+    );
 }
 
 #[test]
@@ -258,6 +326,7 @@ fn overlapping_pools_are_refused() {
 #[test]
 fn ipv6_vips_and_pools_round_trip_through_the_cli() {
     let lab = protected();
+    lab.server.add_ip6_nodad("2001:db8::2/64", "eth0");
     lab.rsdr(&["vip", "add", "2001:db8::10", "--real", "2001:db8::2"])
         .ok();
     lab.rsdr(&[

@@ -44,6 +44,9 @@ fn apply_prints_a_diff_and_a_second_run_changes_nothing() {
     let second = lab.rsdr(&["apply", "-c", &conf.arg()]);
     assert_eq!(second.ok().trim(), "nothing to change", "idempotent");
 
+    // A second address of this host's, to move the VIP's real IP to.
+    lab.server
+        .ip(&["addr", "add", "10.0.0.3/24", "dev", "eth0"]);
     conf.write(&(iface("eth0", "") + &vip(&VIP.to_string(), "10.0.0.3", "show_conflicts = true")));
     let third = lab.rsdr(&["apply", "-c", &conf.arg()]);
     let t = third.ok();

@@ -19,19 +19,35 @@ use rsdr_tests::{
 
 struct Daemon {
     child: Option<Child>,
+    /// Where the daemon's log goes, shown when a wait times out.
+    log: std::path::PathBuf,
 }
 
 impl Daemon {
     fn start(lab: &Lab, conf: &ConfFile, extra: &[&str]) -> Self {
+        let log = conf.path().with_extension("log");
+        let err = std::fs::File::create(&log).expect("daemon log file");
         let mut cmd: Command = lab.server.cmd(rsdr_bin());
         cmd.env_remove("RSDR_PIN_DIR")
             .args(["--pin-dir", &lab.pin_dir(), "run", "-c", &conf.arg()])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(err);
         let child = cmd.spawn().expect("start rsdr run");
-        Self { child: Some(child) }
+        Self {
+            child: Some(child),
+            log,
+        }
+    }
+
+    /// Poll `cond` (see [`poll`]); on a timeout, panic with the daemon's
+    /// log.
+    fn eventually(&self, what: &str, cond: impl FnMut() -> bool) {
+        if !poll(cond) {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            panic!("timed out waiting for: {what}; rsdr run logged:\n{log}");
+        }
     }
 
     fn signal(&self, sig: &str) {
@@ -69,17 +85,21 @@ impl Drop for Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
 /// Poll `cond` for up to 60 s (loading and verifying the programs alone
 /// takes several seconds in the VM tests, whose CPU is emulated).
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+fn poll(mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
+    true
 }
 
 fn vips(lab: &Lab) -> String {
@@ -97,7 +117,7 @@ fn reloads_on_sighup() {
     let conf =
         ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
     let d = Daemon::start(&lab, &conf, &["--poll-ms", "3600000"]);
-    eventually("first apply", || vips(&lab).contains(&VIP.to_string()));
+    d.eventually("first apply", || vips(&lab).contains(&VIP.to_string()));
     assert_eq!(lab.arping_from_peer(VIP, 2), 0);
     conf.write(
         &(iface("eth0", "")
@@ -110,7 +130,7 @@ fn reloads_on_sighup() {
         "not before SIGHUP (file polling is off)"
     );
     d.signal("-HUP");
-    eventually("reload on SIGHUP", || vips(&lab).contains("10.0.0.101"));
+    d.eventually("reload on SIGHUP", || vips(&lab).contains("10.0.0.101"));
     // An invalid file is refused; the running state stays.
     conf.write("[[vip]\n");
     d.signal("-HUP");
@@ -132,10 +152,10 @@ fn reloads_when_the_file_changes() {
     let lab = Lab::new();
     let conf =
         ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
-    let _d = Daemon::start(&lab, &conf, &["--poll-ms", "100"]);
-    eventually("first apply", || vips(&lab).contains(&VIP.to_string()));
+    let d = Daemon::start(&lab, &conf, &["--poll-ms", "100"]);
+    d.eventually("first apply", || vips(&lab).contains(&VIP.to_string()));
     conf.write(&iface("eth0", ""));
-    eventually("reload on file change", || {
+    d.eventually("reload on file change", || {
         !vips(&lab).contains(&VIP.to_string())
     });
     assert_eq!(
@@ -156,12 +176,12 @@ fn puts_back_a_managed_address_removed_behind_its_back() {
                 "manage_address = \"lo\"",
             )),
     );
-    let _d = Daemon::start(&lab, &conf, &[]);
+    let d = Daemon::start(&lab, &conf, &[]);
     let on_lo = || lab.server_addrs("lo").contains(&VIP.to_string());
-    eventually("managed address added", on_lo);
+    d.eventually("managed address added", on_lo);
     lab.server
         .ip(&["addr", "del", &format!("{VIP}/32"), "dev", "lo"]);
-    eventually("managed address put back", on_lo);
+    d.eventually("managed address put back", on_lo);
     assert_eq!(lab.arping_from_peer(VIP, 2), 0, "and filtered");
 }
 
@@ -170,9 +190,9 @@ fn metrics_count_the_frames_sent() {
     let lab = Lab::new();
     let conf =
         ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
-    let _d = Daemon::start(&lab, &conf, &["--metrics", "127.0.0.1:19809"]);
+    let d = Daemon::start(&lab, &conf, &["--metrics", "127.0.0.1:19809"]);
     let scrape = || http::get_path(&lab.server, IpAddr::from([127, 0, 0, 1]), 19809, "/metrics");
-    eventually("metrics served", || {
+    d.eventually("metrics served", || {
         scrape().is_ok_and(|m| m.contains("rsdr_vips 1"))
     });
     let sock = RawSocket::open(&lab.peer, "eth0");
@@ -186,7 +206,7 @@ fn metrics_count_the_frames_sent() {
     let want_vip = format!(
         "rsdr_vip_decisions_total{{vip=\"{VIP}\",real=\"{REAL_IP}\",decision=\"requests_dropped\",mode=\"enforced\"}} 25"
     );
-    eventually("counters match the 25 requests sent", || {
+    d.eventually("counters match the 25 requests sent", || {
         scrape().is_ok_and(|m| m.contains(want_global) && m.contains(&want_vip))
     });
     let m = scrape().expect("scrape");

@@ -28,6 +28,7 @@ fn config(vips: Vec<VipConfig>) -> Config {
             hooks: HookChoice::default(),
         }],
         vips,
+        warnings: Vec::new(),
     }
 }
 

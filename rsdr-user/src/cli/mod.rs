@@ -89,6 +89,9 @@ impl Cli {
     /// the command.
     pub fn run(self) -> anyhow::Result<()> {
         let cfg = self.command.config_path().map(Config::load).transpose()?;
+        for w in cfg.iter().flat_map(|c| &c.warnings) {
+            eprintln!("{w}");
+        }
         let pins = PinDir::resolve(self.pin_dir.as_deref(), cfg.as_ref());
         match self.command {
             Command::Apply(args) => apply::run(&pins, cfg.expect("apply reads its file"), args),

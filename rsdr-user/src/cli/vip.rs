@@ -1,5 +1,6 @@
 use rsdr_user::{
     entry::{Change, VipEntry, VipFlag, VipFlags},
+    local_addr,
     pins::PinDir,
     privilege::{self, Need},
     tables::{self, VipTables},
@@ -24,7 +25,7 @@ pub enum Command {
 /// sender, and the host's own announcements and probes of it are dropped.
 /// A prefix (e.g. 203.0.113.0/24) adds a pool: every address in it is a VIP.
 /// Exact VIPs win over pools. Running `vip add` again sets the whole entry:
-/// flags not given are cleared.
+/// flags not given are cleared. The real IP must be an address of this host.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
@@ -47,6 +48,10 @@ pub struct AddArgs {
     /// accept the VIP)
     #[arg(long)]
     show_conflicts: bool,
+    /// Accept a real IP that is not an address of this host (it is
+    /// announced anyway: only for an address added later, with care)
+    #[arg(long)]
+    allow_foreign_real: bool,
 }
 
 /// Remove a VIP or pool: the kernel answers for it again at once
@@ -73,6 +78,14 @@ pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
                 .with(VipFlag::Monitor, a.monitor)
                 .with(VipFlag::ShowConflicts, a.show_conflicts);
             let entry = VipEntry::parse(&a.vip, &a.real, flags)?;
+            // The entry's own conflicts first (the VIP is its real IP, say):
+            // they say more than where the real IP is.
+            tables::rules::check(&[], &[entry])?;
+            for w in
+                local_addr::check_reals([(&entry, a.allow_foreign_real)], "--allow-foreign-real")?
+            {
+                eprintln!("{w}");
+            }
             privilege::require(Need::Bpf)?;
             let change = tables::edit(pins, |t| t.put(&[entry]))?[0];
             let (vip, real) = (entry.vip, entry.real);

@@ -115,6 +115,9 @@ fn mtime(path: &Path) -> Option<SystemTime> {
 pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(), DaemonError> {
     let netlink = netlink::connect()?;
     let counters: Counters = Arc::default();
+    // Subscribe before the first apply: an address removed between the two
+    // would otherwise go unseen until the next event.
+    let mut removals = address_watch::AddressWatch::subscribe()?;
     apply_logged(&pins, &cfg, &netlink, &counters, "start")
         .await
         .map_err(DaemonError::InitialApply)?;
@@ -130,7 +133,6 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
         ));
     }
     tokio::spawn(datapath_logs::forward(pins.clone()));
-    let mut removals = address_watch::AddressWatch::subscribe()?;
     let mut hup = signal(SignalKind::hangup()).map_err(setup("SIGHUP handler"))?;
     let mut term = signal(SignalKind::terminate()).map_err(setup("SIGTERM handler"))?;
     let mut int = signal(SignalKind::interrupt()).map_err(setup("SIGINT handler"))?;
@@ -164,6 +166,9 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
         };
         match Config::load(&opts.config_path) {
             Ok(new) => {
+                for w in &new.warnings {
+                    warn!("{why}: {w}");
+                }
                 if new.pin_dir != cfg.pin_dir {
                     warn!(
                         "{why}: pin_dir changes need a restart; keeping {}",
