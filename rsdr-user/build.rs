@@ -2,7 +2,8 @@
 //! the nightly toolchain with bpf-linker) and leaves them in OUT_DIR, where
 //! `src/object.rs` embeds them into the `rsdr` binary: `rsdr` for BPF ISA
 //! v4 and `rsdr-v3` for v3, both from one compile (the linker wrapper,
-//! rsdr-ebpf/bpf-linker-cpu, generates code twice).
+//! rsdr-ebpf/bpf-linker-cpu, generates code twice). With the `testing`
+//! feature, the objects carry the benchmark programs as well.
 //!
 //! Set up the toolchain with `cargo xtask setup`.
 
@@ -30,10 +31,17 @@ fn main() -> anyhow::Result<()> {
         .manifest_path
         .parent()
         .ok_or_else(|| anyhow!("rsdr-ebpf manifest has no parent directory"))?;
+    // The `testing` feature embeds the benchmark programs too.
+    let features: &[&str] = if std::env::var_os("CARGO_FEATURE_TESTING").is_some() {
+        &["bench"]
+    } else {
+        &[]
+    };
     aya_build::build_ebpf(
         [Package {
             name: ebpf.name.as_str(),
             root_dir: root_dir.as_str(),
+            features,
             ..Default::default()
         }],
         Toolchain::default(),

@@ -17,7 +17,6 @@ use rsdr_common::{Settings, Stat, VipCounter};
 
 use crate::{
     arp::{self, ARP_LEN, OP_REPLY, OP_REQUEST, SPA_OFFSET},
-    bench_writes,
     counters::{count, count_vip, decide},
     frame::Frame,
     ip6::{self, Ip6},
@@ -123,9 +122,10 @@ fn rewrite_arp_sender<const BENCH_TAIL_CALL: bool>(
         count_vip(hit, stat, counter, true);
         return PASS;
     }
+    #[cfg(feature = "bench")]
     if BENCH_TAIL_CALL {
         count_vip(hit, stat, counter, false);
-        bench_writes::hand_over(ctx, off + SPA_OFFSET, hit.real);
+        crate::bench_writes::hand_over(ctx, off + SPA_OFFSET, hit.real);
         return DROP;
     }
     if ctx.store(off + SPA_OFFSET, &hit.real, 0).is_err() {

@@ -18,7 +18,7 @@
 
 #[cfg(target_arch = "bpf")]
 mod arp;
-#[cfg(target_arch = "bpf")]
+#[cfg(all(target_arch = "bpf", feature = "bench"))]
 mod bench_writes;
 #[cfg(target_arch = "bpf")]
 mod counters;
@@ -75,11 +75,21 @@ mod programs {
     pub fn rsdr_tc_ingress(ctx: TcContext) -> i32 {
         ingress::tc(&ctx)
     }
+}
 
-    // Benchmark helpers, loaded only by `cargo xtask bench`, never attached
-    // by rsdr: the empty programs are the floor each rsdr program is
-    // measured against, and the XDP_TX one turns BPF_PROG_TEST_RUN with
-    // live frames into a line-rate traffic generator.
+/// Benchmark helpers (the `bench` feature, which only the tests' and the
+/// benchmark's builds enable), loaded only by `cargo xtask bench` and the
+/// tests, never attached by rsdr: the empty programs are the floor each
+/// rsdr program is measured against, and the XDP_TX one turns
+/// BPF_PROG_TEST_RUN with live frames into a line-rate traffic generator.
+#[cfg(all(target_arch = "bpf", feature = "bench"))]
+mod bench_programs {
+    use aya_ebpf::{
+        macros::{classifier, xdp},
+        programs::{TcContext, XdpContext},
+    };
+
+    use crate::egress;
 
     #[xdp(frags)]
     pub fn rsdr_bench_xdp_floor(_ctx: XdpContext) -> u32 {

@@ -8,7 +8,7 @@ use aya_ebpf::{
     Global,
     bindings::BPF_F_MMAPABLE,
     macros::map,
-    maps::{Array, LpmTrie, PerCpuArray, ProgramArray},
+    maps::{Array, LpmTrie, PerCpuArray},
 };
 use rsdr_common::{
     Page4, Page6, PoolEntry4, PoolEntry6, Settings, VipCounters,
@@ -45,13 +45,15 @@ pub static RSDR_POOL_CTRS: PerCpuArray<VipCounters> =
 #[map]
 pub static RSDR_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STAT_SLOTS, 0);
 
-/// Mmapable: userspace writes single fields (and the pool cache under its
-/// sequence count) while the datapath reads them.
 /// Benchmark only: slot 0 is filled with `rsdr_bench_tc_egress_writer` by
 /// the benchmark, for `rsdr_bench_tc_egress_tail_call`.
+#[cfg(feature = "bench")]
 #[map]
-pub static RSDR_BENCH_EGRESS_WRITER: ProgramArray = ProgramArray::with_max_entries(1, 0);
+pub static RSDR_BENCH_EGRESS_WRITER: aya_ebpf::maps::ProgramArray =
+    aya_ebpf::maps::ProgramArray::with_max_entries(1, 0);
 
+/// Mmapable: userspace writes single fields (and the pool cache under its
+/// sequence count) while the datapath reads them.
 #[map]
 pub static RSDR_CONFIG: Array<Settings> = Array::with_max_entries(1, BPF_F_MMAPABLE);
 

@@ -20,7 +20,7 @@ use thiserror::Error;
 use crate::{
     entry::{VipEntry, VipFlag, VipFlags},
     hook::{HookChoice, IngressHook, TcAttach, XdpAttach, XdpMode},
-    iface,
+    iface, input,
     loader::LoadOptions,
     local_addr,
     tables::{VipError, rules},
@@ -31,11 +31,8 @@ pub const DEFAULT_PATH: &str = "/etc/rsdr/rsdr.toml";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] input::InputError),
     #[error("{path}:{line}:{col}: {message}")]
     Syntax {
         path: PathBuf,
@@ -169,22 +166,33 @@ impl Config {
 
     /// Read and check `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(path, &text)
+        Self::parse(path, &input::read_file(path)?)
     }
 
     /// Check a configuration given as text (`path` names it in errors).
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         let file: File = toml::from_str(text).map_err(|e| {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            let mut message = e.message().trim().replace('\n', " ");
+            // The line itself, escaped and cut short: the error names the
+            // key it is about.
+            let near: String = text
+                .lines()
+                .nth(line - 1)
+                .unwrap_or("")
+                .trim()
+                .chars()
+                .take(60)
+                .flat_map(char::escape_debug)
+                .collect();
+            if !near.is_empty() {
+                message = format!("{message} in `{near}`");
+            }
             ConfigError::Syntax {
                 path: path.to_path_buf(),
                 line,
                 col,
-                message: e.message().trim().replace('\n', " "),
+                message,
             }
         })?;
         let defaults = LoadOptions::default();
@@ -251,6 +259,20 @@ impl Config {
             });
         }
 
+        // Refuse a file far beyond what the maps hold before checking each
+        // of its entries (every entry is a VIP or a pool).
+        let room = u64::from(load.max_vips) + u64::from(load.max_pools);
+        if file.vips.len() as u64 > room {
+            return Err(ConfigError::invalid(
+                path,
+                format!(
+                    "{} [[vip]] entries do not fit max_vips = {} and max_pools = {}",
+                    file.vips.len(),
+                    load.max_vips,
+                    load.max_pools
+                ),
+            ));
+        }
         let mut vips = Vec::new();
         let mut foreign_allowed = Vec::new();
         for v in file.vips {

@@ -16,7 +16,10 @@ use std::{collections::BTreeMap, fmt::Write as _, net::IpAddr};
 
 use thiserror::Error;
 
-use crate::vip::{self, Vip};
+use crate::{
+    iface,
+    vip::{self, Vip},
+};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ImportError {
@@ -122,10 +125,17 @@ pub fn arptables(text: &str) -> Result<Import, ImportError> {
             continue;
         }
         if let Some(i) = &r.iface {
-            if !ifaces.contains(i) {
-                ifaces.push(i.clone());
+            if i.ends_with('+') {
+                out.warnings.push(format!("line {line}: {i} names interfaces by prefix, which rsdr does not; list each one under [[interface]]"));
+            } else if let Err(e) = iface::validate_name(i) {
+                out.warnings
+                    .push(format!("line {line}: {e}; left out of [[interface]]"));
+            } else {
+                if !ifaces.contains(i) {
+                    ifaces.push(i.clone());
+                }
+                out.warnings.push(format!("line {line}: rsdr filters on every attached interface, not only {i}; listed under [[interface]]"));
             }
-            out.warnings.push(format!("line {line}: rsdr filters on every attached interface, not only {i}; listed under [[interface]]"));
         }
         match (chain, r.jump.as_deref(), &r.src, &r.dst, &r.mangle_src) {
             ("INPUT", Some("DROP"), None, Some(d), None) => {
@@ -174,7 +184,9 @@ pub fn arptables(text: &str) -> Result<Import, ImportError> {
         let _ = writeln!(t, "# [[interface]]\n# name = \"eth0\"\n");
     }
     for i in &ifaces {
-        let _ = writeln!(t, "[[interface]]\nname = \"{i}\"\n");
+        // Linux allows quotes and backslashes in names: written as TOML.
+        let name = toml::Value::String(i.clone());
+        let _ = writeln!(t, "[[interface]]\nname = {name}\n");
     }
     let mut specs: Vec<&Vip> = drops.keys().chain(reals.keys()).collect();
     specs.sort();

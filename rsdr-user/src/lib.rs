@@ -33,6 +33,7 @@ pub mod status;
 // Around the edges.
 pub mod iface;
 pub mod import;
+pub mod input;
 pub mod local_addr;
 mod mmap;
 pub mod netlink;
@@ -40,6 +41,9 @@ pub mod object;
 pub mod privilege;
 pub mod sd_notify;
 pub mod sys;
+
+#[cfg(test)]
+mod fuzz_tests;
 
 /// An error and all its sources on one line ("a: b: c"), for errors that
 /// are turned into strings inside typed errors.

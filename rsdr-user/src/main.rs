@@ -13,7 +13,15 @@ fn main() -> ExitCode {
     // SAFETY: setting a signal's disposition to its default, before any
     // other thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version.
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            eprintln!("rsdr: error: {}", cli::one_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     match cli.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -80,6 +80,21 @@ impl RsdrRun {
     }
 }
 
+/// Byte strings only the tests' build of rsdr carries (rsdr-user's
+/// `testing` feature): benchmark program names and test-hook environment
+/// variables. The shipped binary must carry none.
+pub const TEST_ONLY_MARKERS: &[&str] = &["rsdr_bench_", "RSDR_TEST_"];
+
+/// The markers of [`TEST_ONLY_MARKERS`] found in the file at `path`.
+pub fn test_only_markers_in(path: &std::path::Path) -> Vec<&'static str> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    TEST_ONLY_MARKERS
+        .iter()
+        .copied()
+        .filter(|m| bytes.windows(m.len()).any(|w| w == m.as_bytes()))
+        .collect()
+}
+
 /// A `Command` for rsdr with no inherited RSDR_PIN_DIR.
 pub fn rsdr_cmd(wrapper: Option<Command>) -> Command {
     let mut cmd = match wrapper {

@@ -12,7 +12,7 @@ use std::{
 };
 
 use rsdr_tests::{
-    cli::{RsdrRun, set_rsdr_bin},
+    cli::{RsdrRun, TEST_ONLY_MARKERS, rsdr_bin, set_rsdr_bin, test_only_markers_in},
     lab::{Lab, VIP},
     netns::run_ok,
 };
@@ -160,6 +160,18 @@ fn install_upgrade_and_purge_in_a_debian_root() {
     assert!(
         !complaints.contains("rsdr.service"),
         "systemd-analyze verify has complaints about the unit: {complaints}"
+    );
+    // The shipped binary carries no test hooks and no benchmark programs;
+    // the tests' build, which the other tests run, carries them all.
+    assert_eq!(
+        test_only_markers_in(Path::new(INSTALLED_BIN)),
+        Vec::<&str>::new(),
+        "test-only code in the installed binary"
+    );
+    assert_eq!(
+        test_only_markers_in(&rsdr_bin()),
+        TEST_ONLY_MARKERS,
+        "the tests' build lacks its hooks: the check above would prove nothing"
     );
     let version = rsdr(&["--version"]);
     assert!(version.ok().starts_with("rsdr "), "{}", version.stdout);

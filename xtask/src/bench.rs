@@ -22,7 +22,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "cargo xtask bench must run as root (it loads BPF programs and builds network namespaces)"
         );
     }
-    let rsdr = crate::build::run_build(true)?;
+    let rsdr = crate::build::run_build(crate::build::Flavour::Shipped)?;
     let root = workspace_root();
     exec(cargo().current_dir(&root).args([
         "build",

@@ -6,20 +6,40 @@ use crate::util::{cargo, exec, workspace_root};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Build with optimisations
+    /// Build the tests' flavour (debug, with test hooks and benchmark
+    /// programs) instead of the shipped one (release)
     #[arg(long)]
-    pub release: bool,
+    pub testing: bool,
+}
+
+/// Which `rsdr` to build.
+#[derive(Clone, Copy, Debug)]
+pub enum Flavour {
+    /// What operators run (the package's, the lab's): release, no test
+    /// hooks, no benchmark programs.
+    Shipped,
+    /// The tests': debug, with rsdr-user's `testing` feature (the hooks the
+    /// tests drive and the benchmark programs their harness loads), as
+    /// `cargo test --workspace` builds rsdr-user, so one build serves both.
+    Testing,
 }
 
 /// Set up, build, and return the path of the `rsdr` binary.
-pub fn run_build(release: bool) -> anyhow::Result<PathBuf> {
+pub fn run_build(flavour: Flavour) -> anyhow::Result<PathBuf> {
     crate::setup::run()?;
     let mut cmd = cargo();
     cmd.current_dir(workspace_root())
         .args(["build", "-p", "rsdr-user", "--bin", "rsdr"]);
-    if release {
-        cmd.arg("--release");
-    }
+    let release = match flavour {
+        Flavour::Shipped => {
+            cmd.arg("--release");
+            true
+        }
+        Flavour::Testing => {
+            cmd.args(["--features", "testing"]);
+            false
+        }
+    };
     exec(&mut cmd)?;
     let bin = workspace_root()
         .join("target")
@@ -34,7 +54,11 @@ pub fn run_build(release: bool) -> anyhow::Result<PathBuf> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<PathBuf> {
-    let bin = run_build(args.release)?;
+    let bin = run_build(if args.testing {
+        Flavour::Testing
+    } else {
+        Flavour::Shipped
+    })?;
     println!("built {}", bin.display());
     Ok(bin)
 }

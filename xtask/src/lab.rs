@@ -135,7 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let bin = match args.rsdr_bin.clone() {
         Some(bin) => bin,
-        None => crate::build::run_build(false)?,
+        None => crate::build::run_build(crate::build::Flavour::Shipped)?,
     };
     set_rsdr_bin(bin);
     signals::install();

@@ -41,11 +41,22 @@ pub fn run(_args: Args) -> anyhow::Result<()> {
 }
 
 /// Build, check and return the package.
+/// Fail if the binary at `path` carries anything of the tests' build.
+fn refuse_test_only(path: &Path) -> anyhow::Result<()> {
+    let found = rsdr_tests::cli::test_only_markers_in(path);
+    ensure!(
+        found.is_empty(),
+        "{} carries {found:?}: test hooks or benchmark programs would ship",
+        path.display()
+    );
+    Ok(())
+}
+
 pub fn build() -> anyhow::Result<PathBuf> {
     let root = workspace_root();
     let packaging = root.join("packaging");
     check_changelog(&packaging.join("debian/changelog"))?;
-    let bin = crate::build::run_build(true)?;
+    let bin = crate::build::run_build(crate::build::Flavour::Shipped)?;
 
     let out = root.join("target/package");
     let stage = out.join(format!("rsdr_{VERSION}_{ARCH}"));
@@ -68,6 +79,7 @@ pub fn build() -> anyhow::Result<PathBuf> {
             .arg(&sbin)
             .arg(&bin),
     )?;
+    refuse_test_only(&sbin)?;
     copy(
         &packaging.join("rsdr.service"),
         &file("lib/systemd/system/rsdr.service")?,

@@ -42,7 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "cargo xtask test must run as root: the datapath tests load BPF programs and the wire tests build network namespaces, and none of them is ever skipped"
         );
     }
-    let bin = crate::build::run_build(false)?;
+    let bin = crate::build::run_build(crate::build::Flavour::Testing)?;
     remove_stale_test_state();
     let mut cmd = cargo();
     cmd.current_dir(workspace_root())

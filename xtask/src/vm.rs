@@ -81,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !kernel.is_file() {
         bail!("no kernel image at {}", kernel.display());
     }
-    let bin = crate::build::run_build(false)?;
+    let bin = crate::build::run_build(crate::build::Flavour::Testing)?;
     let selection: Vec<(String, String)> = if args.tests.is_empty() {
         VM_TESTS
             .iter()

@@ -18,7 +18,9 @@ use crate::{
 };
 
 /// Set to a step number (1-based) to make that step fail, to exercise
-/// rollback in tests. Never set it otherwise.
+/// rollback in tests. Read only by builds with the `testing` feature (the
+/// tests'), never by the shipped binary.
+#[cfg(feature = "testing")]
 pub const FAIL_AT_STEP_ENV: &str = "RSDR_TEST_FAIL_AT_STEP";
 
 /// Carry out `steps`, undoing the done ones if one fails. `load` sizes the
@@ -33,9 +35,12 @@ pub async fn execute(
     was_loaded: bool,
     say: &mut dyn FnMut(String),
 ) -> Result<usize, ApplyError> {
+    #[cfg(feature = "testing")]
     let fail_at: Option<usize> = std::env::var(FAIL_AT_STEP_ENV)
         .ok()
         .and_then(|v| v.parse().ok());
+    #[cfg(not(feature = "testing"))]
+    let fail_at: Option<usize> = None;
     let mut undo: Vec<Step> = Vec::new();
     let n = steps.len();
     for (i, step) in steps.into_iter().enumerate() {

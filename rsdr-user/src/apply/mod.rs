@@ -24,7 +24,9 @@ mod plan;
 mod step;
 
 pub use current::{AttachedInterface, Current, current};
-pub use execute::{FAIL_AT_STEP_ENV, execute};
+#[cfg(feature = "testing")]
+pub use execute::FAIL_AT_STEP_ENV;
+pub use execute::execute;
 pub use plan::plan;
 pub use step::Step;
 use thiserror::Error;
@@ -50,7 +52,8 @@ pub enum ApplyError {
     Settings(#[from] SettingsError),
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
-    #[error("injected failure at step {0} ({FAIL_AT_STEP_ENV})")]
+    /// A failure the tests inject (`testing` builds only).
+    #[error("injected failure at step {0}")]
     Injected(usize),
     #[error(
         "step {step} ({what}) failed: {cause}; the {undone} step(s) done before it were rolled back"

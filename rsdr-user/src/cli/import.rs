@@ -1,7 +1,6 @@
-use std::io::Read as _;
+use std::path::Path;
 
-use anyhow::Context as _;
-use rsdr_user::import;
+use rsdr_user::{import, input};
 
 /// Turn existing rules of another tool into an rsdr configuration
 #[derive(Debug, clap::Subcommand)]
@@ -28,14 +27,8 @@ pub struct ArptablesArgs {
 pub fn run(cmd: Command) -> anyhow::Result<()> {
     let Command::Arptables(a) = cmd;
     let text = match a.file.as_deref() {
-        None | Some("-") => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("reading stdin")?;
-            s
-        }
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+        None | Some("-") => input::read_bounded(std::io::stdin().lock(), Path::new("stdin"))?,
+        Some(path) => input::read_file(Path::new(path))?,
     };
     let out = import::arptables(&text)?;
     for w in &out.warnings {

@@ -83,6 +83,22 @@ impl Command {
     }
 }
 
+/// A usage error on one line, as every other error: clap's message and
+/// its details ("the following required arguments were not provided:
+/// --real <IP>"), without the usage and help lines around them.
+pub fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let line = parts.join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line);
+    format!("{line} (see --help)")
+}
+
 impl Cli {
     /// Read the configuration file (if the command has one), settle the
     /// pin directory once from the flag, the file and the default, and run

@@ -12,7 +12,7 @@
 //! (`pool_cache.rs`) while few. `family.rs` holds everything that is
 //! written once for both families.
 
-#[cfg(feature = "bench")]
+#[cfg(feature = "testing")]
 mod bench;
 mod counters;
 mod family;

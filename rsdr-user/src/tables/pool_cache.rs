@@ -68,7 +68,7 @@ impl PoolCacheWriter {
     /// Tests only: leave the pool cache as a writer killed right after it
     /// began a publish leaves it: the sequence count odd, the counts of
     /// `counts` (the ones from before the change it was publishing).
-    #[cfg(feature = "bench")]
+    #[cfg(feature = "testing")]
     pub fn interrupt_publish(&mut self, counts: (u32, u32)) {
         let odd = self.seq().load(Ordering::Relaxed) | 1;
         self.seq().store(odd, Ordering::Release);
