@@ -11,10 +11,12 @@ use std::{
 
 use thiserror::Error;
 
-/// The largest input rsdr reads: room for a configuration with the most
-/// VIPs rsdr can hold ([`crate::loader::MAX_VIPS_LIMIT`]) at over 100
-/// bytes each.
-pub const MAX_INPUT_BYTES: u64 = 128 << 20;
+/// The largest input rsdr reads: room for some 300,000 VIPs in a
+/// configuration file, while parsing it (which takes some 40 times its
+/// size in memory) stays well under a gigabyte. A host with more VIPs adds
+/// them with `rsdr vip add` or splits nothing: no real server has that
+/// many.
+pub const MAX_INPUT_BYTES: u64 = 16 << 20;
 
 #[derive(Debug, Error)]
 pub enum InputError {

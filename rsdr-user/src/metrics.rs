@@ -1,7 +1,15 @@
-//! Prometheus text exposition of rsdr's counters and state, served by
-//! `rsdr run --metrics`.
+//! rsdr's counters and state as Prometheus metrics, encoded by the
+//! `prometheus-client` crate (OpenMetrics text) for `rsdr run --metrics`.
+//! A [`Scrape`] is what one scrape read; encoding it is pure.
 
-use std::fmt::Write as _;
+use std::fmt;
+
+use prometheus_client::{
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeMetric as _},
+    metrics::{MetricType, counter::ConstCounter, gauge::ConstGauge},
+    registry::Registry,
+};
 
 use crate::{stats::Snapshot, status::Status};
 
@@ -14,111 +22,170 @@ pub struct DaemonCounters {
     pub address_events_total: u64,
 }
 
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// Everything one scrape reports, read at once.
+#[derive(Debug)]
+pub struct Scrape {
+    pub snap: Snapshot,
+    pub status: Status,
+    pub daemon: DaemonCounters,
 }
 
-/// The exposition text.
-pub fn render(snap: &Snapshot, status: &Status, daemon: &DaemonCounters) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "# HELP rsdr_decisions_total ARP/ND decisions of the datapath, by kind; mode=monitored counts what monitor mode did not enforce."
-    );
-    let _ = writeln!(s, "# TYPE rsdr_decisions_total counter");
-    for (mode, map) in [
-        ("enforced", &snap.global.decisions),
-        ("monitored", &snap.global.monitored),
-    ] {
-        for (k, v) in map {
-            let _ = writeln!(
-                s,
-                "rsdr_decisions_total{{decision=\"{k}\",mode=\"{mode}\"}} {v}"
-            );
-        }
+/// The content type of [`encode`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The exposition text of `scrape`.
+pub fn encode(scrape: Scrape) -> Result<String, fmt::Error> {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(scrape));
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry)?;
+    Ok(out)
+}
+
+type Labels<'a> = Vec<(&'static str, &'a str)>;
+
+/// One counter family: `name` (exposed as `name_total`) with a sample per
+/// label set.
+fn counters<'a>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (Labels<'a>, u64)>,
+) -> fmt::Result {
+    let mut family = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, v) in samples {
+        ConstCounter::new(v).encode(family.encode_family(&labels)?)?;
     }
-    let _ = writeln!(
-        s,
-        "# HELP rsdr_vip_decisions_total Decisions about one VIP or pool, by kind."
-    );
-    let _ = writeln!(s, "# TYPE rsdr_vip_decisions_total counter");
-    for v in &snap.vips {
-        for (mode, map) in [("enforced", &v.counters), ("monitored", &v.monitored)] {
-            for (k, n) in map {
-                let _ = writeln!(
-                    s,
-                    "rsdr_vip_decisions_total{{vip=\"{}\",real=\"{}\",decision=\"{k}\",mode=\"{mode}\"}} {n}",
-                    esc(&v.vip),
-                    v.real
-                );
-            }
-        }
+    Ok(())
+}
+
+/// One gauge family.
+fn gauges<'a>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (Labels<'a>, i64)>,
+) -> fmt::Result {
+    let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, v) in samples {
+        ConstGauge::new(v).encode(family.encode_family(&labels)?)?;
     }
-    let _ = writeln!(
-        s,
-        "# HELP rsdr_vips Exact VIPs configured.\n# TYPE rsdr_vips gauge\nrsdr_vips {}",
-        status.vips
-    );
-    let _ = writeln!(
-        s,
-        "# HELP rsdr_pools VIP pools configured.\n# TYPE rsdr_pools gauge\nrsdr_pools {}",
-        status.pools
-    );
-    let _ = writeln!(
-        s,
-        "# HELP rsdr_monitor 1 while global monitor mode is on.\n# TYPE rsdr_monitor gauge\nrsdr_monitor {}",
-        u8::from(status.monitor)
-    );
-    let _ = writeln!(
-        s,
-        "# HELP rsdr_interface_filtering 1 while both hooks of the interface are attached and live."
-    );
-    let _ = writeln!(s, "# TYPE rsdr_interface_filtering gauge");
-    for i in &status.interfaces {
-        let ingress = i
-            .hooks
+    Ok(())
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        let (snap, status, daemon) = (&self.snap, &self.status, &self.daemon);
+        let modes = [
+            ("enforced", &snap.global.decisions),
+            ("monitored", &snap.global.monitored),
+        ];
+        counters(
+            &mut enc,
+            "rsdr_decisions",
+            "ARP/ND decisions of the datapath, by kind; mode=monitored counts what monitor mode did not enforce.",
+            modes.iter().flat_map(|(mode, map)| {
+                map.iter()
+                    .map(move |(k, v)| (vec![("decision", *k), ("mode", *mode)], *v))
+            }),
+        )?;
+        let reals: Vec<String> = snap.vips.iter().map(|v| v.real.to_string()).collect();
+        counters(
+            &mut enc,
+            "rsdr_vip_decisions",
+            "Decisions about one VIP or pool, by kind.",
+            snap.vips.iter().zip(&reals).flat_map(|(v, real)| {
+                [("enforced", &v.counters), ("monitored", &v.monitored)]
+                    .into_iter()
+                    .flat_map(move |(mode, map)| {
+                        map.iter().map(move |(k, n)| {
+                            (
+                                vec![
+                                    ("vip", v.vip.as_str()),
+                                    ("real", real.as_str()),
+                                    ("decision", *k),
+                                    ("mode", mode),
+                                ],
+                                *n,
+                            )
+                        })
+                    })
+            }),
+        )?;
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        gauges(
+            &mut enc,
+            "rsdr_vips",
+            "Exact VIPs configured.",
+            [(vec![], count(status.vips))],
+        )?;
+        gauges(
+            &mut enc,
+            "rsdr_pools",
+            "VIP pools configured.",
+            [(vec![], count(status.pools))],
+        )?;
+        gauges(
+            &mut enc,
+            "rsdr_monitor",
+            "1 while global monitor mode is on.",
+            [(vec![], i64::from(status.monitor))],
+        )?;
+        let ingress: Vec<String> = status
+            .interfaces
             .iter()
-            .find(|h| h.direction == "ingress")
-            .map(|h| {
-                format!(
-                    "{}{}",
-                    h.kind,
-                    h.mode.map(|m| format!(" {m}")).unwrap_or_default()
-                )
+            .map(|i| {
+                i.hooks
+                    .iter()
+                    .find(|h| h.direction == "ingress")
+                    .map(|h| {
+                        format!(
+                            "{}{}",
+                            h.kind,
+                            h.mode.map(|m| format!(" {m}")).unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_default()
             })
-            .unwrap_or_default();
-        let _ = writeln!(
-            s,
-            "rsdr_interface_filtering{{interface=\"{}\",ingress=\"{ingress}\"}} {}",
-            esc(&i.name),
-            u8::from(i.healthy)
-        );
+            .collect();
+        gauges(
+            &mut enc,
+            "rsdr_interface_filtering",
+            "1 while both hooks of the interface are attached and live.",
+            status.interfaces.iter().zip(&ingress).map(|(i, ingress)| {
+                (
+                    vec![
+                        ("interface", i.name.as_str()),
+                        ("ingress", ingress.as_str()),
+                    ],
+                    i64::from(i.healthy),
+                )
+            }),
+        )?;
+        for (name, help, v) in [
+            (
+                "rsdr_applies",
+                "Configuration applies that changed something.",
+                daemon.applies_total,
+            ),
+            (
+                "rsdr_apply_errors",
+                "Applies that failed (and were rolled back).",
+                daemon.apply_errors_total,
+            ),
+            (
+                "rsdr_config_errors",
+                "Reloads refused because the file was invalid.",
+                daemon.config_errors_total,
+            ),
+            (
+                "rsdr_address_events",
+                "Address removals seen over netlink.",
+                daemon.address_events_total,
+            ),
+        ] {
+            counters(&mut enc, name, help, [(vec![], v)])?;
+        }
+        Ok(())
     }
-    for (name, help, v) in [
-        (
-            "rsdr_applies_total",
-            "Configuration applies that changed something.",
-            daemon.applies_total,
-        ),
-        (
-            "rsdr_apply_errors_total",
-            "Applies that failed (and were rolled back).",
-            daemon.apply_errors_total,
-        ),
-        (
-            "rsdr_config_errors_total",
-            "Reloads refused because the file was invalid.",
-            daemon.config_errors_total,
-        ),
-        (
-            "rsdr_address_events_total",
-            "Address removals seen over netlink.",
-            daemon.address_events_total,
-        ),
-    ] {
-        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
-    }
-    s
 }

@@ -121,3 +121,15 @@ pub fn get_path(ns: &Netns, addr: IpAddr, port: u16, url_path: &str) -> Result<S
     .join()
     .unwrap_or_else(|_| Err("client thread panicked".into()))
 }
+
+/// Run `f` on a thread inside `ns` and return what it returns: sockets it
+/// opens stay in `ns` wherever they are used afterwards.
+pub fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = ns.path();
+    std::thread::spawn(move || {
+        enter(&path).unwrap_or_else(|e| panic!("entering {}: {e}", path.display()));
+        f()
+    })
+    .join()
+    .expect("thread in the namespace panicked")
+}

@@ -164,6 +164,16 @@ impl Lab {
         self.add_vip(&[]);
     }
 
+    /// What rsdr runs, as its own commands report it (VIPs, attachments,
+    /// counters), to compare before and after a command that must change
+    /// nothing.
+    pub fn state(&self) -> (String, String, String) {
+        let vips = self.rsdr(&["vip", "list", "--json"]).ok().to_string();
+        let status = self.rsdr(&["status", "--json"]).ok().to_string();
+        let stats = self.rsdr(&["stats", "--json"]).ok().to_string();
+        (vips, status, stats)
+    }
+
     /// Number of ARP replies the peer gets for `target` with `count` probes.
     pub fn arping_from_peer(&self, target: Ipv4Addr, count: u32) -> u32 {
         arping(&self.peer, "eth0", target, count)

@@ -13,13 +13,6 @@ use rsdr_tests::{
     netns::{run_ok, unique_id},
 };
 
-fn state(lab: &Lab) -> (String, String, String) {
-    let vips = lab.rsdr(&["vip", "list", "--json"]).ok().to_string();
-    let status = lab.rsdr(&["status", "--json"]).ok().to_string();
-    let stats = lab.rsdr(&["stats", "--json"]).ok().to_string();
-    (vips, status, stats)
-}
-
 /// A protected lab, the state to compare against, and a check that runs
 /// `args` and wants one line mentioning `needle` and the state unchanged.
 struct Sweep {
@@ -31,7 +24,7 @@ impl Sweep {
     fn new() -> Self {
         let lab = Lab::new();
         lab.protect();
-        let before = state(&lab);
+        let before = lab.state();
         Self { lab, before }
     }
 
@@ -49,7 +42,7 @@ impl Sweep {
                 run.stderr
             ));
         }
-        if state(&self.lab) != self.before {
+        if self.lab.state() != self.before {
             return Err(format!("rsdr {args:?}: the state changed"));
         }
         Ok(())
@@ -365,6 +358,9 @@ fn hostile_files_are_refused_in_one_line() {
     assert!(dry.ok().contains("dry run"), "{}", dry.stdout);
 }
 
+/// A million VIPs: refused by the file's size before it is parsed
+/// (parsing it would take some 2 GB); a file under the size limit with more
+/// entries than the maps hold is refused before its entries are checked.
 #[test]
 fn a_million_vips_are_refused_in_one_line() {
     let s = Sweep::new();
@@ -376,9 +372,22 @@ fn a_million_vips_are_refused_in_one_line() {
         ));
     }
     let conf = ConfFile::new(&text);
-    let path = conf.arg();
-    s.refuses_all([(
-        vec!["apply", "-c", path.as_str()],
-        "1000000 [[vip]] entries do not fit",
-    )]);
+    // 100,000 entries (5 MB) with room for 2,048.
+    let mut small = "[settings]\nmax_vips = 1024\nmax_pools = 1024\n".to_string();
+    small.push_str(
+        &text[..text
+            .match_indices("[[vip]]")
+            .nth(100_000)
+            .expect("entries")
+            .0],
+    );
+    let small = ConfFile::new(&small);
+    let (big, small) = (conf.arg(), small.arg());
+    s.refuses_all([
+        (vec!["apply", "-c", big.as_str()], "larger than 16 MiB"),
+        (
+            vec!["apply", "-c", small.as_str()],
+            "100000 [[vip]] entries do not fit max_vips = 1024 and max_pools = 1024",
+        ),
+    ]);
 }

@@ -10,14 +10,6 @@ use rsdr_tests::{
     netns::{run_ok, unique_id},
 };
 
-/// `vip list`, `status` and `stats` as JSON: the observable state.
-fn state(lab: &Lab) -> (String, String, String) {
-    let vips = lab.rsdr(&["vip", "list", "--json"]).ok().to_string();
-    let status = lab.rsdr(&["status", "--json"]).ok().to_string();
-    let stats = lab.rsdr(&["stats", "--json"]).ok().to_string();
-    (vips, status, stats)
-}
-
 fn protected() -> Lab {
     let lab = Lab::new();
     lab.protect();
@@ -25,13 +17,13 @@ fn protected() -> Lab {
 }
 
 fn assert_unchanged(lab: &Lab, before: &(String, String, String), what: &str) {
-    assert_eq!(&state(lab), before, "state changed after {what}");
+    assert_eq!(&lab.state(), before, "state changed after {what}");
 }
 
 #[test]
 fn unprivileged_user_is_refused() {
     let lab = protected();
-    let before = state(&lab);
+    let before = lab.state();
     let nobody: &[&str] = &[
         "setpriv",
         "--reuid=65534",
@@ -101,7 +93,7 @@ fn non_ethernet_interfaces_are_refused() {
         "no pins after a refused attach"
     );
     lab.protect();
-    let before = state(&lab);
+    let before = lab.state();
     lab.rsdr(&["attach", "eth0", "lo"])
         .fails_with("lo is not an Ethernet device");
     let conf = ConfFile::new(&(iface("eth0", "") + &iface("tun0", "")));
@@ -139,7 +131,7 @@ fn nothing_attached_is_reported() {
 #[test]
 fn malformed_addresses_are_refused() {
     let lab = protected();
-    let before = state(&lab);
+    let before = lab.state();
     lab.rsdr(&["vip", "add", "10.0.0.300", "--real", "10.0.0.2"])
         .fails_with("invalid VIP \"10.0.0.300\"");
     lab.rsdr(&["vip", "add", "10.0.0.101", "--real", "eth0"])
@@ -156,7 +148,7 @@ fn malformed_addresses_are_refused() {
 #[test]
 fn vip_equal_to_real_ip_is_refused() {
     let lab = protected();
-    let before = state(&lab);
+    let before = lab.state();
     lab.rsdr(&["vip", "add", "10.0.0.101", "--real", "10.0.0.101"])
         .fails_with("same address as its real IP");
     lab.rsdr(&["vip", "add", "10.0.0.101", "--real", &VIP.to_string()])
@@ -172,7 +164,7 @@ fn vip_equal_to_real_ip_is_refused() {
 #[test]
 fn foreign_real_ip_is_refused_unless_allowed() {
     let lab = protected();
-    let before = state(&lab);
+    let before = lab.state();
     lab.rsdr(&["vip", "add", "10.0.0.101", "--real", "10.0.0.3"])
         .fails_with("real IP 10.0.0.3 of VIP 10.0.0.101 is not an address of this host");
     lab.rsdr(&["vip", "add", "2001:db8::10", "--real", "2001:db8::3"])
@@ -237,7 +229,7 @@ fn foreign_real_ip_is_refused_unless_allowed() {
 #[test]
 fn deleting_an_absent_vip_is_refused() {
     let lab = protected();
-    let before = state(&lab);
+    let before = lab.state();
     lab.rsdr(&["vip", "del", "10.0.0.250"])
         .fails_with("VIP 10.0.0.250 is not configured");
     assert_unchanged(&lab, &before, "deleting an absent VIP");
@@ -248,7 +240,7 @@ fn full_vip_table_is_refused() {
     let lab = Lab::new();
     lab.rsdr(&["attach", "eth0", "--max-vips", "1"]).ok();
     lab.add_vip(&[]);
-    let before = state(&lab);
+    let before = lab.state();
     lab.rsdr(&["vip", "add", "10.0.0.101", "--real", &REAL_IP.to_string()])
         .fails_with("VIP table is full (1 entries)");
     assert_unchanged(&lab, &before, "a full table");
@@ -270,7 +262,7 @@ fn bad_capacity_is_refused() {
 #[test]
 fn detaching_an_interface_that_is_not_attached_is_refused() {
     let lab = protected();
-    let before = state(&lab);
+    let before = lab.state();
     lab.rsdr(&["detach", "eth9"])
         .fails_with("eth9 is not attached");
     lab.rsdr(&["detach", "eth0", "eth9"])
@@ -282,7 +274,7 @@ fn detaching_an_interface_that_is_not_attached_is_refused() {
 #[test]
 fn bad_prefixes_and_families_are_refused() {
     let lab = protected();
-    let before = state(&lab);
+    let before = lab.state();
     lab.rsdr(&["vip", "add", "203.0.113.5/24", "--real", "10.0.0.2"])
         .fails_with("has host bits set; did you mean 203.0.113.0/24?");
     lab.rsdr(&["vip", "add", "203.0.113.0/33", "--real", "10.0.0.2"])
@@ -309,7 +301,7 @@ fn overlapping_pools_are_refused() {
         &REAL_IP.to_string(),
     ])
     .ok();
-    let before = state(&lab);
+    let before = lab.state();
     lab.rsdr(&[
         "vip",
         "add",

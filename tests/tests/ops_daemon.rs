@@ -3,7 +3,8 @@
 //! and the filter left in place on exit.
 
 use std::{
-    net::IpAddr,
+    io::{Read as _, Write as _},
+    net::{IpAddr, TcpStream},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -217,4 +218,95 @@ fn metrics_count_the_frames_sent() {
     let other =
         http::get_path(&lab.server, IpAddr::from([127, 0, 0, 1]), 19809, "/").expect("GET /");
     assert!(other.contains("try /metrics"));
+}
+
+/// Hundreds of clients that connect and say nothing, and slow ones that
+/// trickle a request out byte by byte, while a managed address is removed:
+/// the daemon puts it back at once (its event loop is never held up), the
+/// server closes the idle and slow connections within its header timeout
+/// (5 s), and a scrape gets its answer.
+#[test]
+fn metrics_survive_slow_and_many_clients() {
+    let lab = Lab::without_vip();
+    let conf = ConfFile::new(
+        &(iface("eth0", "")
+            + &vip(
+                &VIP.to_string(),
+                &REAL_IP.to_string(),
+                "manage_address = \"lo\"",
+            )),
+    );
+    let port = 19811;
+    let d = Daemon::start(&lab, &conf, &["--metrics", &format!("127.0.0.1:{port}")]);
+    let scrape = || http::get_path(&lab.server, IpAddr::from([127, 0, 0, 1]), port, "/metrics");
+    d.eventually("metrics served", || {
+        scrape().is_ok_and(|m| m.contains("rsdr_vips 1"))
+    });
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let opened = Instant::now();
+    let idle: Vec<TcpStream> = http::in_netns(&lab.server, move || {
+        (0..300)
+            .filter_map(|_| TcpStream::connect(addr).ok())
+            .collect()
+    });
+    assert!(idle.len() >= 100, "only {} connections opened", idle.len());
+    // Slow clients: a byte of a request every 200 ms, for as long as the
+    // server lets them; each reports how long that was.
+    let slow: Vec<std::thread::JoinHandle<Duration>> = (0..8)
+        .map(|_| {
+            let mut s: TcpStream = http::in_netns(&lab.server, move || {
+                TcpStream::connect(addr).expect("slow client connects")
+            });
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                for b in b"GET /metrics HTTP/1.1\r\nX-Slow: "
+                    .iter()
+                    .chain(std::iter::repeat(&b'x'))
+                {
+                    if s.write_all(&[*b]).is_err() || start.elapsed() > Duration::from_secs(60) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                start.elapsed()
+            })
+        })
+        .collect();
+
+    let on_lo = || lab.server_addrs("lo").contains(&VIP.to_string());
+    let removed = Instant::now();
+    lab.server
+        .ip(&["addr", "del", &format!("{VIP}/32"), "dev", "lo"]);
+    d.eventually("managed address put back during the flood", on_lo);
+    assert!(
+        removed.elapsed() < Duration::from_secs(5),
+        "the address took {:?} to come back: the event loop was held up",
+        removed.elapsed()
+    );
+    d.eventually("a scrape answered during the flood", || {
+        scrape().is_ok_and(|m| m.contains("rsdr_vips 1"))
+    });
+    for (i, mut s) in idle.into_iter().enumerate() {
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("read timeout");
+        let mut buf = [0u8; 512];
+        // EOF or a reset: closed by the server, not by our timeout.
+        match s.read(&mut buf) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("idle connection {i} was not closed by the server: {e}"),
+        }
+    }
+    assert!(
+        opened.elapsed() < Duration::from_secs(20),
+        "idle connections held for {:?}",
+        opened.elapsed()
+    );
+    for t in slow {
+        let held = t.join().expect("slow client");
+        assert!(
+            held < Duration::from_secs(20),
+            "a slow client held its connection for {held:?}"
+        );
+    }
 }
