@@ -38,7 +38,25 @@
 //! store to `state` bumps the slot's version, and a reader compares the
 //! state it read before and after the fields: equal means the fields it
 //! read belong to that state (the real field it read was not being
-//! rewritten).
+//! rewritten). A reader that sees the state change reads the slot once
+//! more (a slot changes once per writer operation, a syscall apart).
+//!
+//! # Memory order
+//!
+//! The invariant: a reader that finds a slot's state equal before and
+//! after its field reads has read fields written before that state was
+//! published. That needs the writer's field stores to be visible before
+//! its state store (userspace: a `SeqCst` fence, then a `Release` store of
+//! `state`; a home's reach is raised before, and lowered after, the slots
+//! it covers change), and the reader's loads to happen in program order:
+//! state, fields, state. x86 never lets a load pass a load, so there plain
+//! (volatile) loads suffice. Elsewhere the reader takes a matching slot's
+//! state twice more, each time with an atomic read-modify-write that adds
+//! 0 to the slot's first 8 bytes (BPF has no load-acquire before Linux
+//! 6.15; its fetching atomics are fully ordered on every JIT), around its
+//! field reads. The loader sets
+//! `RSDR_ORDERED_READS` by the CPU it runs on; on x86 the verifier removes
+//! the atomic path, so the hot path pays nothing for it.
 
 /// State bit: the slot holds a VIP.
 pub const LIVE: u32 = 1 << 31;
@@ -124,6 +142,10 @@ const _: () = assert!(core::mem::size_of::<Page6>().is_multiple_of(8));
 const _: () = assert!(core::mem::size_of::<Slot4>() == 24);
 // Both sides read and write `state` through a pointer to the slot itself.
 const _: () = assert!(core::mem::offset_of!(Slot4, state) == 0);
+// The ordered reader adds 0 to a slot's first 8 bytes as one atomic: every
+// slot of an 8-aligned page starts 8-aligned.
+const _: () = assert!(core::mem::size_of::<Slot4>().is_multiple_of(8));
+const _: () = assert!(core::mem::size_of::<Slot6>().is_multiple_of(8));
 const _: () = assert!(core::mem::offset_of!(Slot6, state) == 0);
 // A slot per cache line, a page per 4 KiB page.
 const _: () = assert!(core::mem::size_of::<Slot6>() == 64);

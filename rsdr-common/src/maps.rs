@@ -64,6 +64,9 @@ pub mod names {
     /// Global (read-only data, set by the loader): the hash shift of both
     /// VIP indexes, from their size ([`crate::index::shift_for`]).
     pub const INDEX_SHIFT_GLOBAL: &str = "RSDR_INDEX_SHIFT";
+    /// Whether the index reader orders its slot reads with atomics
+    /// ([`crate::index`], "Memory order").
+    pub const ORDERED_READS_GLOBAL: &str = "RSDR_ORDERED_READS";
 }
 
 /// Program names, as declared in the eBPF object.

@@ -11,7 +11,7 @@ use rsdr_common::{
 
 use crate::{
     ip6::{self, Ip6},
-    maps::RSDR_VIP_CTRS,
+    maps::{RSDR_ORDERED_READS, RSDR_VIP_CTRS},
     vip::Hit,
 };
 
@@ -28,6 +28,29 @@ pub trait IndexSlot: Sized {
     fn state(p: *const Self) -> u32 {
         // SAFETY: `p` is a slot pointer from a successful array lookup.
         unsafe { read_volatile(p.cast::<u32>()) }
+    }
+    /// The state, as a fully ordered atomic read-modify-write that changes
+    /// nothing: no load before it passes it, none after it goes ahead of
+    /// it (`rsdr_common::index`, "Memory order"). The atomic is the slot's
+    /// first 8 bytes (the BPF target's atomics are 64-bit; the
+    /// state is their low half, the target being little-endian): adding 0
+    /// is indivisible, so a concurrent store to the other half is never
+    /// lost.
+    #[inline(always)]
+    fn state_ordered(p: *const Self) -> u32 {
+        let mut v: u64 = 0;
+        // SAFETY: as for `state`; the slot is 8-aligned and at least 8
+        // bytes long (asserted in rsdr_common::index). Inline assembly: the
+        // BPF target offers no read-modify-write atomics in Rust.
+        unsafe {
+            core::arch::asm!(
+                "{v} = atomic_fetch_add((u64 *)({p} + 0), {v})",
+                p = in(reg) p,
+                v = inout(reg) v,
+                options(nostack, preserves_flags)
+            )
+        };
+        v as u32
     }
     fn holds(p: *const Self, addr: &Self::Addr) -> bool;
     /// The real IP that `state` selects.
@@ -96,19 +119,33 @@ enum Read<R> {
 
 /// Read the slot at `p`: a match is trusted only if the slot's state was
 /// the same before and after its fields were read. The real IP is read only
-/// if `REAL` (egress rewrites need it, ingress decisions do not).
+/// if `REAL` (egress rewrites need it, ingress decisions do not). Where
+/// loads may be reordered, a match is read again between two ordered
+/// state reads.
 #[inline(always)]
 fn read<S: IndexSlot, const REAL: bool>(p: *const S, addr: &S::Addr) -> Option<Read<S::Addr>> {
-    let s1 = S::state(p);
+    let mut s1 = S::state(p);
     if s1 & (LIVE | TOMB) == 0 {
         return Some(Read::Empty);
     }
     if s1 & LIVE == 0 || !S::holds(p, addr) {
         return Some(Read::Other);
     }
+    let ordered = RSDR_ORDERED_READS.load() != 0;
+    if ordered {
+        s1 = S::state_ordered(p);
+        if s1 & LIVE == 0 || !S::holds(p, addr) {
+            return Some(Read::Changed);
+        }
+    }
     let real = if REAL { S::real(p, s1) } else { S::UNREAD };
     let ctr = S::ctr(p);
-    if S::state(p) != s1 {
+    let s2 = if ordered {
+        S::state_ordered(p)
+    } else {
+        S::state(p)
+    };
+    if s2 != s1 {
         return Some(Read::Changed);
     }
     Some(Read::Hit(Hit {

@@ -63,3 +63,12 @@ pub static RSDR_CONFIG: Array<Settings> = Array::with_max_entries(1, BPF_F_MMAPA
 /// not set it, and then no address is an exact VIP.
 #[unsafe(no_mangle)]
 pub static RSDR_INDEX_SHIFT: Global<u32> = Global::new(0);
+
+/// 1 where loads may pass loads (weakly ordered CPUs: anything but x86),
+/// set by the loader (`rsdr_common::maps::names::ORDERED_READS_GLOBAL`):
+/// the index reader then takes a matching slot's state with atomic
+/// read-modify-writes, which order the field reads between them (BPF has
+/// no load-acquire before Linux 6.15). 0 on x86, where the verifier sees
+/// the constant and removes that path.
+#[unsafe(no_mangle)]
+pub static RSDR_ORDERED_READS: Global<u32> = Global::new(0);

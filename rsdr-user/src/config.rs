@@ -199,6 +199,7 @@ impl Config {
         let load = LoadOptions {
             max_vips: file.settings.max_vips.unwrap_or(defaults.max_vips),
             max_pools: file.settings.max_pools.unwrap_or(defaults.max_pools),
+            ..Default::default()
         };
         load.validate().map_err(|e| {
             ConfigError::invalid(

@@ -80,6 +80,18 @@ impl Datapath {
         }
     }
 
+    /// Size in bytes of the program `name` as the verifier left it
+    /// (translated, dead code removed).
+    pub fn translated_size(&self, name: &str) -> u32 {
+        self.ebpf
+            .program(name)
+            .unwrap_or_else(|| panic!("no program {name}"))
+            .info()
+            .unwrap_or_else(|e| panic!("info of {name}: {e}"))
+            .size_translated()
+            .unwrap_or_else(|| panic!("the kernel reports no translated size of {name}"))
+    }
+
     /// Add a VIP or pool (`"192.0.2.10"`, `"203.0.113.0/24"`) with
     /// `VIP_F_*` flags.
     pub fn add(&mut self, vip: &str, real: &str, flags: u32) {

@@ -16,7 +16,7 @@ use std::{
 
 use rsdr_common::{Stat, index};
 use rsdr_tests::{
-    datapath::{Datapath, Run, XDP_DROP},
+    datapath::{self, Datapath, Run, XDP_DROP},
     fixture::std_vips::{PEER, PEER6, REAL, REAL2, REAL6, VIP, VIP6},
     frames::*,
 };
@@ -126,12 +126,44 @@ fn assert_churned(rounds: usize) {
     );
 }
 
-#[test]
-fn an_ipv4_vip_is_never_missed_or_torn_while_its_chain_changes() {
-    let mut dp = Datapath::load_with(LoadOptions {
+/// The index's datapath: MAX_VIPS, with ordered reads if `ordered`.
+fn index_datapath(ordered: bool) -> Datapath {
+    Datapath::load_with(LoadOptions {
         max_vips: MAX_VIPS,
         max_pools: 1,
-    });
+        ordered_reads: ordered,
+    })
+}
+
+#[test]
+fn an_ipv4_vip_is_never_missed_or_torn_while_its_chain_changes() {
+    ipv4_chain_race(false);
+}
+
+/// The reader of weakly ordered CPUs (atomics around the field reads),
+/// run here: it passes the verifier and misses nothing either.
+#[test]
+fn with_ordered_reads_an_ipv4_vip_is_never_missed_or_torn() {
+    ipv4_chain_race(true);
+}
+
+/// The atomic reads exist where asked and only there: on x86 the verifier
+/// removes them (the switch is read-only data), so plain loads cost nothing
+/// more.
+#[test]
+fn ordered_reads_are_in_the_program_only_when_asked_for() {
+    for name in [datapath::program(false), datapath::program(true)] {
+        let plain = index_datapath(false).translated_size(name);
+        let ordered = index_datapath(true).translated_size(name);
+        assert!(
+            ordered > plain,
+            "{name}: {ordered} bytes with ordered reads, {plain} without: the switch changes nothing"
+        );
+    }
+}
+
+fn ipv4_chain_race(ordered: bool) {
+    let mut dp = index_datapath(ordered);
     dp.add(&VIP.to_string(), &REAL.to_string(), 0);
     let home = |a: &Ipv4Addr| index::hash4(raw4(*a), shift());
     let others: Vec<IpAddr> = neighbours(
@@ -179,10 +211,16 @@ fn an_ipv4_vip_is_never_missed_or_torn_while_its_chain_changes() {
 
 #[test]
 fn an_ipv6_vip_is_never_missed_while_its_chain_changes() {
-    let mut dp = Datapath::load_with(LoadOptions {
-        max_vips: MAX_VIPS,
-        max_pools: 1,
-    });
+    ipv6_chain_race(false);
+}
+
+#[test]
+fn with_ordered_reads_an_ipv6_vip_is_never_missed() {
+    ipv6_chain_race(true);
+}
+
+fn ipv6_chain_race(ordered: bool) {
+    let mut dp = index_datapath(ordered);
     dp.add(&VIP6.to_string(), &REAL6.to_string(), 0);
     let home = |a: &Ipv6Addr| index::hash6(&a.octets(), shift());
     let others: Vec<IpAddr> = neighbours(
@@ -211,6 +249,7 @@ fn a_pool_member_is_never_missed_while_other_pools_come_and_go() {
     let mut dp = Datapath::load_with(LoadOptions {
         max_vips: MAX_VIPS,
         max_pools: 32,
+        ..Default::default()
     });
     let stable = Vip::Pool(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 0)), 24);
     let member = Ipv4Addr::new(203, 0, 113, 50);

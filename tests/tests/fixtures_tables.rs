@@ -160,6 +160,7 @@ fn full_tables_are_refused_and_unchanged() {
     let mut dp = Datapath::load_with(LoadOptions {
         max_vips: 2,
         max_pools: 1,
+        ..Default::default()
     });
     dp.add(&VIP.to_string(), &REAL.to_string(), 0);
     dp.add(&VIP2.to_string(), &REAL2.to_string(), 0);
@@ -188,6 +189,7 @@ fn pool_slots_are_reused_with_zeroed_counters() {
     let mut dp = Datapath::load_with(LoadOptions {
         max_vips: 16,
         max_pools: 1,
+        ..Default::default()
     });
     dp.add("203.0.113.0/24", &REAL.to_string(), 0);
     dp.xdp(&req_in(POOLED));
@@ -232,6 +234,7 @@ fn the_index_finds_every_vip_through_removals_and_changes() {
     let mut dp = Datapath::load_with(LoadOptions {
         max_vips: 8192,
         max_pools: 4,
+        ..Default::default()
     });
     let vips: Vec<std::net::Ipv4Addr> = (0..6000u32)
         .map(|i| std::net::Ipv4Addr::from(0x6440_0000 + i * 7))
@@ -319,6 +322,7 @@ fn probe_chains_cross_pages_and_wrap_around_the_index() {
     let mut dp = Datapath::load_with(LoadOptions {
         max_vips,
         max_pools: 4,
+        ..Default::default()
     });
     for home in [PAGE_SLOTS - 1, slots - 1] {
         let addrs = homed_at(home, slots, 6);
@@ -359,6 +363,7 @@ fn pools_match_alike_in_the_cache_and_in_the_tries() {
     let mut dp = Datapath::load_with(LoadOptions {
         max_vips: 16,
         max_pools: 32,
+        ..Default::default()
     });
     let n = CACHED_POOLS + 3;
     let pool4 = |i: usize| format!("198.18.{i}.0/24");
@@ -424,6 +429,7 @@ fn an_interrupted_pool_publish_sends_frames_to_the_tries_until_the_next_change()
     let mut dp = Datapath::load_with(LoadOptions {
         max_vips: 16,
         max_pools: 4,
+        ..Default::default()
     });
     dp.add("203.0.113.0/24", &REAL.to_string(), 0);
     dp.tables.interrupt_pool_publish((0, 0));

@@ -279,7 +279,7 @@ fn metrics_survive_slow_and_many_clients() {
         .ip(&["addr", "del", &format!("{VIP}/32"), "dev", "lo"]);
     d.eventually("managed address put back during the flood", on_lo);
     assert!(
-        removed.elapsed() < Duration::from_secs(5),
+        removed.elapsed() < Duration::from_secs(10),
         "the address took {:?} to come back: the event loop was held up",
         removed.elapsed()
     );

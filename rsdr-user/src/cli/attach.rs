@@ -77,6 +77,7 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
         load: LoadOptions {
             max_vips: args.max_vips,
             max_pools: args.max_pools,
+            ..Default::default()
         },
     };
     let outcomes = attach::attach_interfaces(pins, &args.ifaces, opts).context("attach")?;

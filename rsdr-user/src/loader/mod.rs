@@ -97,13 +97,21 @@ pub struct LoadOptions {
     pub max_vips: u32,
     /// Number of pool slots when created (ignored when reused).
     pub max_pools: u32,
+    /// Order the index reads with atomics (`rsdr_common::index`, "Memory
+    /// order"): by default where the CPU may reorder loads (anything but
+    /// x86); the tests turn it on to run that path here.
+    pub ordered_reads: bool,
 }
+
+/// Whether this CPU may let a load pass an earlier load.
+pub const LOADS_MAY_PASS_LOADS: bool = !cfg!(any(target_arch = "x86", target_arch = "x86_64"));
 
 impl Default for LoadOptions {
     fn default() -> Self {
         Self {
             max_vips: DEFAULT_MAX_VIPS,
             max_pools: DEFAULT_MAX_POOLS,
+            ordered_reads: LOADS_MAY_PASS_LOADS,
         }
     }
 }
@@ -200,6 +208,8 @@ pub fn load_isa(pins: Option<&PinDir>, opts: LoadOptions, isa: Isa) -> Result<Eb
     loader.map_max_entries(names::INDEX6, pages);
     let shift = index::shift_for(pages * index::PAGE_SLOTS);
     loader.override_global(names::INDEX_SHIFT_GLOBAL, &shift, true);
+    let ordered = u32::from(opts.ordered_reads);
+    loader.override_global(names::ORDERED_READS_GLOBAL, &ordered, true);
     loader.map_max_entries(names::VIP_COUNTERS, opts.max_vips);
     loader.map_max_entries(names::POOLS4, opts.max_pools);
     loader.map_max_entries(names::POOLS6, opts.max_pools);

@@ -71,6 +71,7 @@ fn datapath(tables: Tables) -> Datapath {
         // n IPv4 VIPs, one IPv6 VIP and the rewrite case's pair.
         max_vips: (n + 3).max(16),
         max_pools: 16,
+        ..Default::default()
     };
     let mut dp = Datapath::load_isa(opts, isa);
     let entry = |vip: Vip, real: IpAddr| VipEntry {
