@@ -109,6 +109,19 @@ struct FileVip {
     allow_foreign_real: bool,
 }
 
+/// Whether a configuration's interfaces and `manage_address` devices must
+/// exist when it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Devices {
+    /// `apply` and `check`: a missing device is an error (a typo, most
+    /// likely).
+    MustExist,
+    /// `rsdr run`: at boot, or while a bond or VLAN is rebuilt, devices come
+    /// later; the service attaches each interface when it appears and
+    /// holds back managed addresses until every interface is filtered.
+    MayBeAbsent,
+}
+
 /// One interface to filter on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InterfaceConfig {
@@ -164,13 +177,27 @@ impl Config {
             .collect()
     }
 
-    /// Read and check `path`.
+    /// Read and check `path`; its interfaces and devices must exist.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        Self::parse(path, &input::read_file(path)?)
+        Self::load_with(path, Devices::MustExist)
     }
 
-    /// Check a configuration given as text (`path` names it in errors).
+    /// Read and check `path`, with `devices` saying whether its interfaces
+    /// and devices must exist now.
+    pub fn load_with(path: &Path, devices: Devices) -> Result<Self, ConfigError> {
+        Self::parse_with(path, &input::read_file(path)?, devices)
+    }
+
+    /// Check a configuration given as text (`path` names it in errors);
+    /// its interfaces and devices must exist.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        Self::parse_with(path, text, Devices::MustExist)
+    }
+
+    /// [`Config::parse`], with `devices` saying whether the interfaces and
+    /// devices must exist now.
+    pub fn parse_with(path: &Path, text: &str, devices: Devices) -> Result<Self, ConfigError> {
+        let must_exist = devices == Devices::MustExist;
         let file: File = toml::from_str(text).map_err(|e| {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             let mut message = e.message().trim().replace('\n', " ");
@@ -221,13 +248,16 @@ impl Config {
                     format!("interface {} is listed twice", i.name),
                 ));
             }
-            if iface::index(&i.name).is_err() {
+            let present = iface::index(&i.name).is_ok();
+            if !present && must_exist {
                 return Err(ConfigError::invalid(
                     path,
                     format!("interface {}: no such interface", i.name),
                 ));
             }
-            if let Err(e @ iface::IfaceError::NotEthernet { .. }) = iface::require_ethernet(&i.name)
+            if present
+                && let Err(e @ iface::IfaceError::NotEthernet { .. }) =
+                    iface::require_ethernet(&i.name)
             {
                 return Err(ConfigError::invalid(path, format!("interface {e}")));
             }
@@ -298,7 +328,7 @@ impl Config {
                 iface::validate_name(dev).map_err(|e| {
                     ConfigError::invalid(path, format!("vip {spec}: manage_address: {e}"))
                 })?;
-                if iface::index(dev).is_err() {
+                if must_exist && iface::index(dev).is_err() {
                     return Err(ConfigError::invalid(
                         path,
                         format!("vip {spec}: manage_address: no such device {dev}"),
@@ -316,8 +346,14 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
+        // While devices may be missing (the service at boot), so may the
+        // addresses on them: a foreign real IP is then only a warning.
         let warnings = local_addr::check_reals(
-            entries.iter().zip(foreign_allowed.iter().copied()),
+            entries.iter().zip(
+                foreign_allowed
+                    .iter()
+                    .map(|allowed| *allowed || !must_exist),
+            ),
             "allow_foreign_real = true",
         )
         .map_err(|e| ConfigError::invalid(path, e.to_string()))?;

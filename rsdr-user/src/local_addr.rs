@@ -82,7 +82,7 @@ pub fn check_reals<'a>(
             });
         }
         warnings.push(format!(
-            "warning: real IP {} of VIP {} is not an address of this host; it is announced anyway ({hint})",
+            "warning: real IP {} of VIP {} is not an address of this host (yet?); it is announced anyway",
             e.real, e.vip
         ));
     }

@@ -20,6 +20,9 @@ pub struct DaemonCounters {
     pub apply_errors_total: u64,
     pub config_errors_total: u64,
     pub address_events_total: u64,
+    pub link_events_total: u64,
+    /// Interfaces of the configuration that do not exist now.
+    pub interfaces_missing: u64,
 }
 
 /// Everything one scrape reports, read at once.
@@ -183,9 +186,23 @@ impl Collector for Scrape {
                 "Address removals seen over netlink.",
                 daemon.address_events_total,
             ),
+            (
+                "rsdr_link_events",
+                "Interfaces appearing, changing or going, seen over netlink.",
+                daemon.link_events_total,
+            ),
         ] {
             counters(&mut enc, name, help, [(vec![], v)])?;
         }
+        gauges(
+            &mut enc,
+            "rsdr_interfaces_missing",
+            "Interfaces of the configuration that do not exist: waited for, managed addresses withheld.",
+            [(
+                vec![],
+                i64::try_from(daemon.interfaces_missing).unwrap_or(i64::MAX),
+            )],
+        )?;
         Ok(())
     }
 }

@@ -70,13 +70,25 @@ impl RawSocket {
 
     /// Send one frame as is.
     pub fn send(&self, frame: &[u8]) {
+        if let Err(e) = self.try_send(frame) {
+            panic!("sending a raw frame: {e}");
+        }
+    }
+
+    /// Send one frame as is, or say why it could not go (a link that is
+    /// down refuses with ENOBUFS or ENETDOWN).
+    pub fn try_send(&self, frame: &[u8]) -> io::Result<()> {
         // SAFETY: valid buffer and length.
         let n = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-        assert_eq!(
-            n,
-            frame.len() as isize,
-            "sending a raw frame: {}",
-            io::Error::last_os_error()
-        );
+        if n == frame.len() as isize {
+            Ok(())
+        } else if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Err(io::Error::other(format!(
+                "sent {n} of {} bytes",
+                frame.len()
+            )))
+        }
     }
 }

@@ -31,17 +31,32 @@ pub struct Lab {
 
 impl Lab {
     pub fn new() -> Self {
-        let peer = Netns::new("peer");
-        let server = Netns::new("srv");
-        veth(&peer, &server, "eth0");
-        peer.ip(&["addr", "add", &format!("{PEER_IP}/24"), "dev", "eth0"]);
-        server.ip(&["addr", "add", &format!("{REAL_IP}/24"), "dev", "eth0"]);
-        server.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "eth0"]);
+        let lab = Self::bare();
+        lab.link();
+        lab.server
+            .ip(&["addr", "add", &format!("{VIP}/32"), "dev", "eth0"]);
+        lab
+    }
+
+    /// The two namespaces and the pin directory, not linked yet: the
+    /// server has no eth0 until [`Lab::link`].
+    pub fn bare() -> Self {
         Self {
-            peer,
-            server,
+            peer: Netns::new("peer"),
+            server: Netns::new("srv"),
             bpffs: BpfFs::new(),
         }
+    }
+
+    /// Link peer and server (eth0 on both, up, with PEER_IP and REAL_IP),
+    /// as a network configuration does at boot; again after the link was
+    /// deleted.
+    pub fn link(&self) {
+        veth(&self.peer, &self.server, "eth0");
+        self.peer
+            .ip(&["addr", "add", &format!("{PEER_IP}/24"), "dev", "eth0"]);
+        self.server
+            .ip(&["addr", "add", &format!("{REAL_IP}/24"), "dev", "eth0"]);
     }
 
     pub fn pin_dir(&self) -> String {

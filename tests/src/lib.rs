@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cli;
 pub mod conf;
 pub mod corpus;
+pub mod daemon;
 #[cfg(feature = "datapath")]
 pub mod datapath;
 pub mod dr;

@@ -41,7 +41,8 @@ pub struct Probed {
     pub announced: usize,
 }
 
-/// Send `frame` through `sock` every 2 ms until `stop`, counting in `sent`.
+/// Send `frame` through `sock` every 2 ms until `stop`, counting in `sent`
+/// what went out (while the link is down, sends fail and are not counted).
 fn spawn_sender(
     sock: RawSocket,
     frame: Vec<u8>,
@@ -50,8 +51,9 @@ fn spawn_sender(
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
-            sock.send(&frame);
-            if let Some(n) = &sent {
+            if sock.try_send(&frame).is_ok()
+                && let Some(n) = &sent
+            {
                 n.fetch_add(1, Ordering::Relaxed);
             }
             std::thread::sleep(Duration::from_millis(2));

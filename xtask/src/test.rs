@@ -27,6 +27,7 @@ const ATTACHING_TESTS: &[&str] = &[
     "ops_check_import",
     "differential",
     "dr_e2e",
+    "drills",
 ];
 
 #[derive(clap::Args)]

@@ -48,6 +48,7 @@ const VM_TESTS: &[(&str, &str)] = &[
     ("attach_robustness", ""),
     ("ops_apply", ""),
     ("ops_daemon", ""),
+    ("drills", ""),
     ("dr_e2e", ""),
     // Installs the Debian package: in the guest only, over overlays (see
     // PACKAGE_TEST).

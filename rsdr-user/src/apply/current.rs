@@ -1,10 +1,20 @@
-//! The running state, as far as a configuration describes it.
+//! The running state, as far as a configuration describes it. A hook
+//! counts as attached only while it is live on the interface that has its
+//! name now: one whose interface is gone, or was deleted and created again
+//! under the same name (a new ifindex), is not.
+
+use std::collections::HashSet;
 
 use crate::{
+    attach::{Position, is_live},
     entry::VipEntry,
     features,
     hook::{IngressAttachment, Via},
-    netlink::addresses::{self, DevAddr},
+    iface,
+    netlink::{
+        addresses::{self, DevAddr},
+        links,
+    },
     pins::PinDir,
     settings::SettingsHandle,
     tables::VipTables,
@@ -16,9 +26,9 @@ use super::ApplyError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttachedInterface {
     pub name: String,
-    /// Its ingress hook, if pinned.
+    /// Its ingress hook, if pinned and live.
     pub ingress: Option<IngressAttachment>,
-    /// How its TC egress hook is attached, if pinned.
+    /// How its TC egress hook is attached, if pinned and live.
     pub egress: Option<Via>,
 }
 
@@ -33,26 +43,46 @@ pub struct Current {
     pub addresses: Vec<DevAddr>,
     /// The kernel has TCX (`tc_attach = "auto"` means TCX links).
     pub tcx: bool,
+    /// The names of the network interfaces that exist now.
+    pub present: HashSet<String>,
 }
 
 /// Read what is running now.
 pub async fn current(pins: &PinDir, netlink: &rtnetlink::Handle) -> Result<Current, ApplyError> {
     let addresses = addresses::list(netlink).await?;
+    let present = links::list(netlink)
+        .await?
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
     let tcx = features::probe().tcx;
     if !pins.is_loaded() {
         return Ok(Current {
             addresses,
             tcx,
+            present,
             ..Current::default()
         });
     }
     let interfaces = pins
         .interfaces()?
         .into_iter()
-        .map(|name| AttachedInterface {
-            ingress: pins.find_ingress(&name).map(|(_, a)| a),
-            egress: pins.find_egress(&name).map(|(_, via)| via),
-            name,
+        .map(|name| {
+            let ifindex = iface::index(&name).ok();
+            let live = |path: &std::path::Path, position, via| {
+                ifindex.is_some_and(|i| is_live(path, position, via, i))
+            };
+            AttachedInterface {
+                ingress: pins
+                    .find_ingress(&name)
+                    .filter(|(p, a)| live(p, Position::Ingress(a.hook), a.via))
+                    .map(|(_, a)| a),
+                egress: pins
+                    .find_egress(&name)
+                    .filter(|(p, via)| live(p, Position::Egress, *via))
+                    .map(|(_, via)| via),
+                name,
+            }
         })
         .collect();
     Ok(Current {
@@ -62,5 +92,6 @@ pub async fn current(pins: &PinDir, netlink: &rtnetlink::Handle) -> Result<Curre
         monitor: SettingsHandle::open(pins)?.monitor(),
         addresses,
         tcx,
+        present,
     })
 }

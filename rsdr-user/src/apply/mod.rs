@@ -73,6 +73,24 @@ pub enum ApplyError {
     },
 }
 
+/// Load and pin the programs and maps, sized by `load`, if they are not
+/// yet: what a service that starts before its interfaces exist needs, so
+/// that VIPs can be configured at once and each interface attached the
+/// moment it appears.
+pub fn ensure_loaded(pins: &PinDir, load: crate::loader::LoadOptions) -> Result<(), ApplyError> {
+    pins.check_bpffs()?;
+    let pins = pins.lock()?;
+    if pins.is_loaded() {
+        return Ok(());
+    }
+    pins.create_dirs()?;
+    if let Err(e) = crate::loader::pinned_programs(&pins, load) {
+        let _ = pins.remove_all();
+        return Err(AttachError::from(e).into());
+    }
+    Ok(())
+}
+
 /// Bring the state under `pins` to `cfg`, holding the pin directory's lock
 /// throughout: read what runs, plan, and carry the plan out, or with
 /// `dry_run` only tell it. `say` receives one line (or, for a batch of

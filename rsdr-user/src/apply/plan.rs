@@ -9,14 +9,28 @@ use crate::{config::Config, entry::VipEntry, vip::Vip};
 
 /// The steps from `cur` to `cfg`, in the safe order (see the module docs of
 /// `apply`). Addresses already there but not rsdr's are left alone.
+///
+/// An interface of `cfg` that does not exist (yet, or any more: only `rsdr
+/// run` reads such a configuration) is waited for: nothing is attached to
+/// it, and while any is missing, rsdr holds no managed address (they are
+/// withdrawn), so that when the interface appears it is filtered before
+/// any VIP is held again.
 pub fn plan(cfg: &Config, cur: &Current) -> Vec<Step> {
     let mut steps = Vec::new();
+    let waiting = cfg
+        .interfaces
+        .iter()
+        .any(|i| !cur.present.contains(&i.name));
     let attached: HashMap<&str, _> = cur
         .interfaces
         .iter()
         .map(|i| (i.name.as_str(), i.ingress.zip(i.egress)))
         .collect();
-    for want in &cfg.interfaces {
+    for want in cfg
+        .interfaces
+        .iter()
+        .filter(|i| cur.present.contains(&i.name))
+    {
         let (name, hooks) = (want.name.clone(), want.hooks.resolve(cur.tcx));
         match attached.get(want.name.as_str()) {
             None | Some(None) => steps.push(Step::Attach { name, hooks }),
@@ -54,7 +68,11 @@ pub fn plan(cfg: &Config, cur: &Current) -> Vec<Step> {
     if cfg.monitor != cur.monitor {
         steps.push(Step::Monitor { on: cfg.monitor });
     }
-    let wanted = cfg.managed_addresses();
+    let wanted = if waiting {
+        Vec::new()
+    } else {
+        cfg.managed_addresses()
+    };
     for (addr, dev) in &wanted {
         if !cur
             .addresses

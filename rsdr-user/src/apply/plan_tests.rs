@@ -1,7 +1,7 @@
 //! The plan as a pure function: orders, idempotence and diffs, without a
 //! kernel.
 
-use std::net::IpAddr;
+use std::{collections::HashSet, net::IpAddr};
 
 use super::plan;
 use crate::{
@@ -49,6 +49,10 @@ fn address(addr: &str, dev: &str, managed: bool) -> DevAddr {
     }
 }
 
+fn present(names: &[&str]) -> HashSet<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
 fn kinds(steps: &[Step]) -> Vec<&'static str> {
     steps
         .iter()
@@ -70,6 +74,7 @@ fn from_nothing_the_filter_comes_before_the_addresses() {
     let cfg = config(vec![managed("192.0.2.10", "lo")]);
     let cur = Current {
         tcx: true,
+        present: present(&["eth0"]),
         ..Current::default()
     };
     let steps = plan(&cfg, &cur);
@@ -96,6 +101,7 @@ fn a_running_state_that_matches_needs_nothing() {
         monitor: false,
         addresses: vec![address("192.0.2.10", "lo", true)],
         tcx: true,
+        present: present(&["eth0", "lo"]),
     };
     assert_eq!(plan(&cfg, &cur), []);
 }
@@ -133,6 +139,7 @@ fn on_the_way_out_addresses_go_before_vips_and_interfaces_last() {
             address("192.0.2.12", "lo", false),
         ],
         tcx: true,
+        present: present(&["eth0", "eth1", "lo"]),
     };
     let steps = plan(&cfg, &cur);
     assert_eq!(
@@ -175,6 +182,7 @@ fn the_tc_mechanism_follows_the_kernel_unless_the_file_names_one() {
             egress: Some(egress),
         }],
         tcx: true,
+        present: present(&["eth0"]),
         ..Current::default()
     };
     assert_eq!(
@@ -187,9 +195,21 @@ fn the_tc_mechanism_follows_the_kernel_unless_the_file_names_one() {
     assert_eq!(steps[0].to_string(), "~ eth0: egress tc -> tcx");
     cfg.interfaces[0].hooks.tc_attach = TcAttach::Netlink;
     assert_eq!(plan(&cfg, &attached(Via::Netlink)), []);
-    let fresh = plan(&cfg, &Current::default());
+    let fresh = plan(
+        &cfg,
+        &Current {
+            present: present(&["eth0"]),
+            ..Current::default()
+        },
+    );
     assert_eq!(fresh[0].to_string(), "+ attach eth0 (xdp, tc egress)");
-    let no_tcx = plan(&config(Vec::new()), &Current::default());
+    let no_tcx = plan(
+        &config(Vec::new()),
+        &Current {
+            present: present(&["eth0"]),
+            ..Current::default()
+        },
+    );
     assert_eq!(
         no_tcx[0].to_string(),
         "+ attach eth0 (xdp, tc egress)",
@@ -209,4 +229,47 @@ fn a_flag_change_alone_prints_the_flags() {
         step.to_string(),
         "~ vip 203.0.113.0/24: flags -> [show-conflicts]"
     );
+}
+
+/// The daemon's view while an interface of the file is gone (or not there
+/// yet at boot): eth0's pins are dead, the VIP is in the tables, its
+/// managed address on lo.
+fn eth0_gone() -> Current {
+    Current {
+        loaded: true,
+        interfaces: vec![AttachedInterface {
+            name: "eth0".into(),
+            ingress: None,
+            egress: None,
+        }],
+        vips: vec![entry("192.0.2.10", "10.0.0.2")],
+        monitor: false,
+        addresses: vec![address("192.0.2.10", "lo", true)],
+        tcx: true,
+        present: present(&["lo"]),
+    }
+}
+
+#[test]
+fn a_missing_interface_is_waited_for_with_managed_addresses_withdrawn() {
+    let cfg = config(vec![managed("192.0.2.10", "lo")]);
+    let steps = plan(&cfg, &eth0_gone());
+    assert_eq!(
+        kinds(&steps),
+        ["del-address"],
+        "no attach to a missing interface, no detach of it either: {steps:?}"
+    );
+    let mut cur = eth0_gone();
+    cur.addresses.clear();
+    assert_eq!(plan(&cfg, &cur), [], "nothing more while it is missing");
+}
+
+#[test]
+fn an_interface_that_comes_back_is_filtered_before_addresses_return() {
+    let cfg = config(vec![managed("192.0.2.10", "lo")]);
+    let mut cur = eth0_gone();
+    cur.addresses.clear();
+    cur.present.insert("eth0".into());
+    let steps = plan(&cfg, &cur);
+    assert_eq!(kinds(&steps), ["attach", "add-address"], "{steps:?}");
 }

@@ -16,8 +16,8 @@ use std::{collections::HashSet, fs, io, path::PathBuf};
 
 pub use change::change_hooks;
 pub use detach::{detach, detach_interfaces};
-use hooks::{Attached, attach_tc, attach_xdp, is_live};
-pub use hooks::{HookState, Position, state as hook_state};
+use hooks::{Attached, attach_tc, attach_xdp};
+pub use hooks::{HookState, Position, is_live, state as hook_state};
 use thiserror::Error;
 
 use crate::{

@@ -17,7 +17,10 @@ mod vip;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use rsdr_user::{config::Config, pins::PinDir};
+use rsdr_user::{
+    config::{Config, Devices},
+    pins::PinDir,
+};
 
 const ABOUT: &str =
     "Keep an LVS direct-routing real server from answering or announcing its VIPs in ARP";
@@ -104,7 +107,17 @@ impl Cli {
     /// pin directory once from the flag, the file and the default, and run
     /// the command.
     pub fn run(self) -> anyhow::Result<()> {
-        let cfg = self.command.config_path().map(Config::load).transpose()?;
+        // The service starts before devices exist (at boot) and waits for
+        // them; the other commands want them now.
+        let devices = match self.command {
+            Command::Run(_) => Devices::MayBeAbsent,
+            _ => Devices::MustExist,
+        };
+        let cfg = self
+            .command
+            .config_path()
+            .map(|p| Config::load_with(p, devices).map_err(anyhow::Error::from))
+            .transpose()?;
         for w in cfg.iter().flat_map(|c| &c.warnings) {
             eprintln!("{w}");
         }

@@ -1,16 +1,20 @@
 //! `rsdr run`: the service. Applies the configuration at start, then keeps
 //! it applied: on SIGHUP and whenever the file changes (an invalid file is
-//! logged and the running state kept), and whenever an address is removed
-//! (to put back managed VIP addresses that something else took away).
+//! logged and the running state kept), whenever an interface appears,
+//! changes or goes (to attach one that appeared, at boot or created again,
+//! and to withdraw managed addresses while one is missing), and whenever an
+//! address is removed (to put back managed VIP addresses that something
+//! else took away).
 //! Forwards the datapath's log events (`datapath_logs.rs`) and serves
 //! Prometheus metrics if asked (`metrics_server.rs`). On exit the filter
 //! stays in place.
 
-mod address_watch;
 mod datapath_logs;
 mod metrics_server;
+mod net_watch;
 
 use std::{
+    collections::BTreeSet,
     net::SocketAddr,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
@@ -23,7 +27,8 @@ use tracing::{error, info, warn};
 
 use crate::{
     apply::{self, ApplyError},
-    config::Config,
+    config::{Config, Devices},
+    iface,
     metrics::DaemonCounters,
     netlink::{self, NetlinkError},
     pins::PinDir,
@@ -107,6 +112,28 @@ async fn apply_logged(
     }
 }
 
+/// Log each interface of `cfg` that went missing or came back since
+/// `before` (the missing ones then), count the missing ones, and return
+/// them.
+fn report_missing(cfg: &Config, before: BTreeSet<String>, counters: &Counters) -> BTreeSet<String> {
+    let now: BTreeSet<String> = cfg
+        .interfaces
+        .iter()
+        .filter(|i| iface::index(&i.name).is_err())
+        .map(|i| i.name.clone())
+        .collect();
+    for gone in now.difference(&before) {
+        warn!(
+            "interface {gone} does not exist: waiting for it; managed addresses are withheld until it is filtered"
+        );
+    }
+    for back in before.difference(&now) {
+        info!("interface {back} is there: filtered");
+    }
+    counters.lock().expect("daemon counters").interfaces_missing = now.len() as u64;
+    now
+}
+
 fn mtime(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -117,10 +144,13 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
     let counters: Counters = Arc::default();
     // Subscribe before the first apply: an address removed between the two
     // would otherwise go unseen until the next event.
-    let mut removals = address_watch::AddressWatch::subscribe()?;
+    let mut net = net_watch::NetWatch::subscribe()?;
+    // Loaded before anything is attached: interfaces may not exist yet.
+    apply::ensure_loaded(&pins, cfg.load).map_err(DaemonError::InitialApply)?;
     apply_logged(&pins, &cfg, &netlink, &counters, "start")
         .await
         .map_err(DaemonError::InitialApply)?;
+    let mut missing = report_missing(&cfg, BTreeSet::new(), &counters);
     if let Some(addr) = opts.metrics {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -153,18 +183,25 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
                 seen = now;
                 "file changed"
             }
-            Some(()) = removals.next() => {
-                counters.lock().expect("daemon counters").address_events_total += 1;
-                // The plan re-adds what the configuration wants managed.
-                if let Err(e) = apply_logged(&pins, &cfg, &netlink, &counters, "address removed").await {
-                    error!("address removed: {e}");
+            Some(changes) = net.next() => {
+                {
+                    let mut c = counters.lock().expect("daemon counters");
+                    c.address_events_total += changes.address_removals;
+                    c.link_events_total += changes.links;
                 }
+                let why = if changes.links > 0 { "interfaces changed" } else { "address removed" };
+                // The plan attaches what appeared and re-adds what the
+                // configuration wants managed.
+                if let Err(e) = apply_logged(&pins, &cfg, &netlink, &counters, why).await {
+                    error!("{why}: {e}");
+                }
+                missing = report_missing(&cfg, missing, &counters);
                 continue;
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
         };
-        match Config::load(&opts.config_path) {
+        match Config::load_with(&opts.config_path, Devices::MayBeAbsent) {
             Ok(new) => {
                 for w in &new.warnings {
                     warn!("{why}: {w}");
@@ -179,6 +216,7 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
                 if let Err(e) = apply_logged(&pins, &cfg, &netlink, &counters, why).await {
                     error!("{why}: {e}");
                 }
+                missing = report_missing(&cfg, missing, &counters);
             }
             Err(e) => {
                 counters
