@@ -52,5 +52,15 @@ fn main() -> anyhow::Result<()> {
         "the eBPF build left no v3 object at {}: is rsdr-ebpf/bpf-linker-cpu the linker?",
         v3.display()
     );
+    // The datapath's build: a hash of both objects (FNV-1a, 64 bits),
+    // which `upgrade.rs` records beside the pins and compares.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for obj in [out_dir.join("rsdr"), v3] {
+        let bytes = std::fs::read(&obj).with_context(|| format!("reading {}", obj.display()))?;
+        for b in bytes {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    println!("cargo:rustc-env=RSDR_DATAPATH_HASH={hash:016x}");
     Ok(())
 }

@@ -23,6 +23,7 @@ pub mod loader;
 pub mod pins;
 pub mod settings;
 pub mod tables;
+pub mod upgrade;
 
 // Reading it back.
 pub mod check;

@@ -10,6 +10,7 @@ use crate::{
     settings::{SettingsError, SettingsHandle},
     sys,
     tables::{VipError, VipTables},
+    upgrade::{self, Build},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +86,10 @@ pub struct Status {
     /// Pool slots (both families together).
     pub max_pools: u32,
     pub interfaces: Vec<IfaceStatus>,
+    /// The build of the datapath running here (`None`: from before builds
+    /// were stamped), and this binary's.
+    pub datapath_build: Option<Build>,
+    pub binary_build: Build,
 }
 
 /// Read what rsdr has in place under `pins`.
@@ -105,6 +110,8 @@ pub fn read(pins: &PinDir) -> Result<Status, StatusError> {
         max_vips,
         max_pools,
         interfaces,
+        datapath_build: upgrade::running(pins),
+        binary_build: Build::this(),
     })
 }
 

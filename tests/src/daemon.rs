@@ -92,10 +92,11 @@ impl Drop for Daemon {
     }
 }
 
-/// Poll `cond` for up to 60 s (loading and verifying the programs alone
-/// takes several seconds in the VM tests, whose CPU is emulated).
+/// Poll `cond` for up to 180 s (loading and verifying the programs takes
+/// up to a minute in the VM tests, whose CPU is emulated, beside other
+/// tests doing the same).
 pub fn poll(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(180);
     while !cond() {
         if Instant::now() >= deadline {
             return false;

@@ -191,3 +191,107 @@ fn the_interface_deleted_and_created_again_under_the_daemon() {
         assert_eq!(replies, 0, "round {round}: a reply after the rebuild");
     }
 }
+
+/// Each hook of eth0 as (direction, link id, program id), from `status`.
+fn hooks(lab: &Lab) -> Vec<(String, Option<u64>, u64)> {
+    let st: serde_json::Value =
+        serde_json::from_str(lab.rsdr(&["status", "--json"]).ok()).expect("status JSON");
+    let eth0 = st["interfaces"]
+        .as_array()
+        .and_then(|is| is.iter().find(|i| i["name"] == "eth0"))
+        .unwrap_or_else(|| panic!("eth0 in {st}"))
+        .clone();
+    eth0["hooks"]
+        .as_array()
+        .expect("hooks")
+        .iter()
+        .map(|h| {
+            (
+                h["direction"].as_str().expect("direction").to_string(),
+                h["link_id"].as_u64(),
+                h["program_id"].as_u64().expect("program id"),
+            )
+        })
+        .collect()
+}
+
+/// `rsdr attach eth0` by a binary of another build (`build`, as
+/// `VERSION+HASH`; this build's if `None`).
+fn attach_as(lab: &Lab, build: Option<&str>, attach_args: &[&str]) -> String {
+    let args: Vec<&str> = ["attach", "eth0"]
+        .iter()
+        .chain(attach_args)
+        .copied()
+        .collect();
+    let env: Vec<(&str, &str)> = build.map(|b| ("RSDR_TEST_BUILD", b)).into_iter().collect();
+    let out = lab.rsdr_env(&env, &args);
+    out.ok().to_string()
+}
+
+/// An upgrade to a binary of another build and back, attached by
+/// `attach_args`: each swaps the programs of every hook in place (new
+/// program ids, the same links), keeps the tables, and leaves no moment
+/// unfiltered.
+fn upgrade_drill(attach_args: &[&str]) {
+    let lab = Lab::new();
+    let args: Vec<&str> = ["attach", "eth0"]
+        .iter()
+        .chain(attach_args)
+        .copied()
+        .collect();
+    lab.rsdr(&args).ok();
+    lab.add_vip(&[]);
+    let version = env!("CARGO_PKG_VERSION");
+    let other = format!("{version}+feedfacefeedface");
+    let first = hooks(&lab);
+    let mut seen = Vec::new();
+    let replies = probe_while(&lab, Duration::from_millis(300), || {
+        let out = attach_as(&lab, Some(&other), attach_args);
+        assert!(
+            out.contains(&format!("-> {other} (2 hook(s) swapped in place")),
+            "{out}"
+        );
+        seen.push(hooks(&lab));
+        let back = attach_as(&lab, None, attach_args);
+        assert!(
+            back.contains(&format!("^ datapath {other} -> {version}+")),
+            "{back}"
+        );
+        seen.push(hooks(&lab));
+    });
+    assert_eq!(replies, 0, "a reply during the upgrade or the way back");
+    for (n, now) in seen.iter().enumerate() {
+        for ((dir, link0, prog0), (_, link, prog)) in first.iter().zip(now) {
+            assert_eq!(
+                link0, link,
+                "swap {n}: the {dir} link was replaced, not updated"
+            );
+            assert_ne!(
+                prog0, prog,
+                "swap {n}: the {dir} hook still runs the first program"
+            );
+        }
+    }
+    assert!(
+        lab.rsdr(&["vip", "list"]).ok().contains(&VIP.to_string()),
+        "the VIP table survived the swaps"
+    );
+    let st: serde_json::Value =
+        serde_json::from_str(lab.rsdr(&["status", "--json"]).ok()).expect("JSON");
+    assert_eq!(st["datapath_build"], st["binary_build"], "{st}");
+    // An older binary leaves the newer datapath alone, in one line.
+    let before = lab.state();
+    lab.rsdr_env(&[("RSDR_TEST_BUILD", "0.0.1+aaaa")], &args)
+        .fails_with("newer than this rsdr 0.0.1+aaaa");
+    assert_eq!(lab.state(), before, "an older binary changed the state");
+}
+
+#[test]
+fn an_upgrade_to_another_build_and_back() {
+    upgrade_drill(&[]);
+}
+
+#[test]
+fn an_upgrade_of_netlink_attachments() {
+    upgrade_drill(&["--xdp-attach", "netlink", "--tc-attach", "netlink"]);
+}

@@ -48,7 +48,9 @@ const VM_TESTS: &[(&str, &str)] = &[
     ("attach_robustness", ""),
     ("ops_apply", ""),
     ("ops_daemon", ""),
-    ("drills", ""),
+    // One at a time: each loads the programs (some twice), which takes
+    // tens of seconds under emulation.
+    ("drills", "--test-threads 1"),
     ("dr_e2e", ""),
     // Installs the Debian package: in the guest only, over overlays (see
     // PACKAGE_TEST).

@@ -38,6 +38,7 @@ use crate::{
     pins::{PinDir, PinError},
     settings::SettingsError,
     tables::VipError,
+    upgrade,
 };
 
 #[derive(Debug, Error)]
@@ -52,6 +53,8 @@ pub enum ApplyError {
     Settings(#[from] SettingsError),
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
+    #[error(transparent)]
+    Upgrade(#[from] upgrade::UpgradeError),
     /// A failure the tests inject (`testing` builds only).
     #[error("injected failure at step {0}")]
     Injected(usize),
@@ -104,6 +107,16 @@ pub async fn apply(
 ) -> Result<usize, ApplyError> {
     pins.check_bpffs()?;
     let pins = pins.lock()?;
+    let this = upgrade::Build::this();
+    let mut upgraded = 0;
+    if dry_run {
+        if pins.is_loaded() && upgrade::running(&pins).as_ref() != Some(&this) {
+            say(format!("^ datapath -> {this} (swapped in place)"));
+        }
+    } else if let Some(u) = upgrade::ensure_current(&pins, cfg.load)? {
+        say(u.to_string());
+        upgraded = 1;
+    }
     let cur = current(&pins, netlink).await?;
     let steps = plan(cfg, &cur);
     if dry_run {
@@ -112,5 +125,5 @@ pub async fn apply(
         }
         return Ok(0);
     }
-    execute(&pins, cfg.load, netlink, steps, cur.loaded, say).await
+    Ok(upgraded + execute(&pins, cfg.load, netlink, steps, cur.loaded, say).await?)
 }

@@ -39,13 +39,13 @@ pub enum Position {
 
 /// Where a netlink attachment sits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum NetlinkHook {
+pub(super) enum NetlinkHook {
     Tc(Direction),
     Xdp(xdp::Mode),
 }
 
 impl Position {
-    fn netlink(self) -> NetlinkHook {
+    pub(super) fn netlink(self) -> NetlinkHook {
         match self {
             Position::Ingress(AttachedIngress::XdpNative) => NetlinkHook::Xdp(xdp::Mode::Native),
             Position::Ingress(AttachedIngress::XdpSkb) => NetlinkHook::Xdp(xdp::Mode::Skb),

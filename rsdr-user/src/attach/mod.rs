@@ -11,6 +11,7 @@
 mod change;
 mod detach;
 mod hooks;
+mod swap;
 
 use std::{collections::HashSet, fs, io, path::PathBuf};
 
@@ -18,6 +19,7 @@ pub use change::change_hooks;
 pub use detach::{detach, detach_interfaces};
 use hooks::{Attached, attach_tc, attach_xdp};
 pub use hooks::{HookState, Position, is_live, state as hook_state};
+pub use swap::{NewPrograms, swap_programs};
 use thiserror::Error;
 
 use crate::{
@@ -113,6 +115,8 @@ pub enum AttachError {
     },
     #[error("{0} is not attached")]
     NotAttached(String),
+    #[error("swapping in the new programs: {what}: {reason}")]
+    Swap { what: String, reason: String },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }

@@ -10,6 +10,7 @@ use rsdr_user::{
     loader::LoadOptions,
     pins::PinDir,
     privilege::{self, Need},
+    upgrade,
 };
 
 /// Load, pin and attach rsdr to interfaces (ingress filter + TC egress)
@@ -80,6 +81,14 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
             ..Default::default()
         },
     };
+    // Another build's datapath running here is swapped for this one's
+    // first, in place (or refused, if it is newer).
+    if pins.is_loaded() {
+        pins.check_bpffs()?;
+        if let Some(u) = upgrade::ensure_current(&pins.lock()?, opts.load)? {
+            println!("{u}");
+        }
+    }
     let outcomes = attach::attach_interfaces(pins, &args.ifaces, opts).context("attach")?;
     let hooks = |i: IngressAttachment, e: Via| format!("{i} ingress, {} egress", tc_kind(e));
     for o in outcomes {

@@ -29,6 +29,20 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
     if st.monitor {
         println!("monitor: ON (decisions counted, nothing enforced)");
     }
+    let running = st
+        .datapath_build
+        .as_ref()
+        .map_or("unstamped (an earlier build)".to_string(), |b| {
+            b.to_string()
+        });
+    if st.datapath_build.as_ref() == Some(&st.binary_build) {
+        println!("build:   {running}");
+    } else {
+        println!(
+            "build:   datapath {running}, this rsdr {} (attach or apply swaps it in place)",
+            st.binary_build
+        );
+    }
     println!();
     let rows: Vec<Vec<String>> = st
         .interfaces

@@ -38,6 +38,8 @@ const LOG_LEVEL_GLOBAL: &str = "AYA_LOG_LEVEL";
 pub enum LoadError {
     #[error(transparent)]
     Kernel(#[from] MissingFeature),
+    #[error("{0}")]
+    Stamp(String),
     #[error(
         "the kernel refused to load program {name} (BPF ISA {isa}): {reason}; `rsdr check` lists what this kernel supports"
     )]

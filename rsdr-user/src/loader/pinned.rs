@@ -49,6 +49,9 @@ pub fn pinned_programs(pins: &PinDir, opts: LoadOptions) -> Result<Programs, Loa
             tc_egress(&mut ebpf)?.pin(pins.prog(programs::TC_EGRESS)),
             programs::TC_EGRESS,
         )?;
+        // The build that runs here now (upgrade.rs).
+        crate::upgrade::record(pins, &crate::upgrade::Build::this())
+            .map_err(|e| LoadError::Stamp(e.to_string()))?;
     }
     let tc = |name: &'static str| {
         SchedClassifier::from_pin(pins.prog(name))

@@ -52,6 +52,24 @@ pub fn attach(ifindex: u32, mode: Mode, prog: BorrowedFd<'_>) -> Result<(), Fail
     )
 }
 
+/// Run `new` in place of `expected` in `mode`, in one step (frames meet
+/// one program or the other); refused if `expected` is not attached.
+pub fn replace(
+    ifindex: u32,
+    mode: Mode,
+    new: BorrowedFd<'_>,
+    expected: BorrowedFd<'_>,
+) -> Result<(), Failure> {
+    set(
+        ifindex,
+        vec![
+            LinkXdp::Fd(new.as_raw_fd()),
+            LinkXdp::Flags(mode.flags() | XDP_FLAGS_REPLACE),
+            LinkXdp::ExpectedFd(expected.as_raw_fd() as u32),
+        ],
+    )
+}
+
 /// Remove the XDP program of `mode`, if it is `expected`.
 pub fn detach(ifindex: u32, mode: Mode, expected: BorrowedFd<'_>) -> Result<(), Failure> {
     set(
