@@ -132,7 +132,23 @@ pub fn record(pins: &PinDir, build: &Build) -> Result<(), UpgradeError> {
         }
     }
     let mine = dir.join(build.dir_name());
-    fs::create_dir_all(&mine).map_err(err(&mine))
+    std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o755)
+        .create(&mine)
+        .map_err(err(&mine))
+}
+
+/// Remove the build stamps (when everything is detached).
+pub fn forget(pins: &PinDir) -> io::Result<()> {
+    let dir = pins.root().join("build");
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        if Build::parse(&e.file_name().to_string_lossy()).is_some() {
+            fs::remove_dir(e.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// What an upgrade did.

@@ -106,7 +106,8 @@ pub async fn apply(
     say: &mut dyn FnMut(String),
 ) -> Result<usize, ApplyError> {
     pins.check_bpffs()?;
-    let pins = pins.lock()?;
+    // The service calls this from its event loop: wait without blocking it.
+    let pins = pins.lock_async().await?;
     let this = upgrade::Build::this();
     let mut upgraded = 0;
     if dry_run {

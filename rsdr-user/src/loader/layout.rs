@@ -28,7 +28,7 @@ fn expected_layout(name: &str) -> Option<(MapType, u32, u32)> {
     }
 }
 
-pub(super) const PINNED_MAPS: [&str; 9] = [
+pub const PINNED_MAPS: [&str; 9] = [
     names::INDEX4,
     names::INDEX6,
     names::VIP_COUNTERS,

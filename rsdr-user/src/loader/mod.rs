@@ -13,9 +13,10 @@ use aya::{
     maps::{Array, MapError},
     programs::{Program, ProgramError, SchedClassifier, Xdp},
 };
+pub use layout::PINNED_MAPS;
 pub use layout::check_pinned_layout;
-use layout::{PINNED_MAPS, pinned_pages};
-pub use pinned::{Programs, pinned_programs};
+use layout::pinned_pages;
+pub use pinned::{PINNED_PROGRAMS, Programs, pinned_programs};
 use rsdr_common::{
     LAYOUT_VERSION, Settings, index,
     maps::{DEFAULT_MAX_POOLS, DEFAULT_MAX_VIPS, names, programs},

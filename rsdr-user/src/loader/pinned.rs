@@ -14,7 +14,8 @@ pub struct Programs {
     pub tc_egress: SchedClassifier,
 }
 
-const PINNED_PROGRAMS: [&str; 3] = [
+/// The programs rsdr pins, by name.
+pub const PINNED_PROGRAMS: [&str; 3] = [
     programs::XDP_INGRESS,
     programs::TC_INGRESS,
     programs::TC_EGRESS,

@@ -5,10 +5,26 @@
 //! directory itself: `detach` and a failed first `attach` remove the pin
 //! directory, and a lock on a removed directory would exclude nobody.
 //! rsdr never removes the parent, so every rsdr on the machine meets there.
+//!
+//! Waiting for the lock is bounded ([`LOCK_TIMEOUT`]): a stuck rsdr (or
+//! another tool holding a lock on the same directory) gets a clear error,
+//! never a hang. The service waits asynchronously, so its event loop keeps
+//! answering meanwhile.
 
-use std::{fs::File, io, ops::Deref, os::fd::AsRawFd as _, path::Path};
+use std::{
+    fs::File,
+    io,
+    ops::Deref,
+    os::fd::AsRawFd as _,
+    path::Path,
+    time::{Duration, Instant},
+};
 
 use super::{PinDir, PinError};
+
+/// The longest rsdr waits for another rsdr to release the lock.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+const RETRY: Duration = Duration::from_millis(20);
 
 /// A pin directory whose lock this process holds, until dropped. Functions
 /// that change pins or maps take one, so holding the lock is checked by
@@ -19,13 +35,57 @@ pub struct LockedPins<'a> {
 }
 
 impl<'a> LockedPins<'a> {
-    /// Block until no other rsdr holds the lock for `pins`.
+    /// Wait (at most [`LOCK_TIMEOUT`]) until no other rsdr holds the lock
+    /// for `pins`, and check that the pin directory is safe to use.
     pub(super) fn acquire(pins: &'a PinDir) -> Result<Self, PinError> {
-        let lock = flock_parent(pins.root()).map_err(|source| PinError::Lock {
-            path: pins.root().to_path_buf(),
-            source,
-        })?;
+        let (f, deadline) = Self::open(pins)?;
+        loop {
+            if try_flock(&f).map_err(|e| lock_err(pins, e))? {
+                return Self::locked(pins, f);
+            }
+            if Instant::now() >= deadline {
+                return Err(timeout(pins));
+            }
+            std::thread::sleep(RETRY);
+        }
+    }
+
+    /// [`LockedPins::acquire`] without blocking the thread while it waits.
+    pub(super) async fn acquire_async(pins: &'a PinDir) -> Result<Self, PinError> {
+        let (f, deadline) = Self::open(pins)?;
+        loop {
+            if try_flock(&f).map_err(|e| lock_err(pins, e))? {
+                return Self::locked(pins, f);
+            }
+            if Instant::now() >= deadline {
+                return Err(timeout(pins));
+            }
+            tokio::time::sleep(RETRY).await;
+        }
+    }
+
+    fn open(pins: &PinDir) -> Result<(File, Instant), PinError> {
+        let f = File::open(lock_dir(pins.root())).map_err(|e| lock_err(pins, e))?;
+        Ok((f, Instant::now() + LOCK_TIMEOUT))
+    }
+
+    fn locked(pins: &'a PinDir, lock: File) -> Result<Self, PinError> {
+        pins.check_safe()?;
         Ok(Self { pins, _lock: lock })
+    }
+}
+
+fn lock_err(pins: &PinDir, source: io::Error) -> PinError {
+    PinError::Lock {
+        path: pins.root().to_path_buf(),
+        source,
+    }
+}
+
+fn timeout(pins: &PinDir) -> PinError {
+    PinError::LockTimeout {
+        path: lock_dir(pins.root()).to_path_buf(),
+        secs: LOCK_TIMEOUT.as_secs(),
     }
 }
 
@@ -37,15 +97,26 @@ impl Deref for LockedPins<'_> {
     }
 }
 
-fn flock_parent(pin_dir: &Path) -> io::Result<File> {
+/// The directory whose flock is the lock: the nearest existing ancestor
+/// of the pin directory.
+fn lock_dir(pin_dir: &Path) -> &Path {
     let mut dir = pin_dir.parent().unwrap_or(Path::new("/"));
     while !dir.exists() {
         dir = dir.parent().unwrap_or(Path::new("/"));
     }
-    let f = File::open(dir)?;
+    dir
+}
+
+/// Take the exclusive flock on `f` if it is free: true if taken.
+fn try_flock(f: &File) -> io::Result<bool> {
     // SAFETY: valid fd owned by `f`.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(io::Error::last_os_error());
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
     }
-    Ok(f)
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
 }

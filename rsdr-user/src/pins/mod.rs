@@ -64,6 +64,12 @@ pub enum PinError {
     Io { path: PathBuf, source: io::Error },
     #[error("cannot lock {path}: {source}")]
     Lock { path: PathBuf, source: io::Error },
+    #[error(
+        "another rsdr has held the lock on {path} for {secs} s (a command still running, or stuck: `fuser -v {path}` names it); nothing changed"
+    )]
+    LockTimeout { path: PathBuf, secs: u64 },
+    #[error("refusing pin directory {path}: {why}")]
+    Unsafe { path: PathBuf, why: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PinError + '_ {
@@ -180,21 +186,78 @@ impl PinDir {
     }
 
     /// Serialise with every other rsdr changing this pin directory (see
-    /// `lock.rs`); held until the returned value is dropped.
+    /// `lock.rs`); held until the returned value is dropped. Fails after
+    /// waiting [`lock::LOCK_TIMEOUT`], and if the directory is not safe
+    /// ([`PinDir::check_safe`]).
     pub fn lock(&self) -> Result<LockedPins<'_>, PinError> {
         LockedPins::acquire(self)
     }
 
-    pub fn create_dirs(&self) -> Result<(), PinError> {
-        for d in [
-            self.root.clone(),
+    /// [`PinDir::lock`], waiting without blocking the thread (the
+    /// service's event loop).
+    pub async fn lock_async(&self) -> Result<LockedPins<'_>, PinError> {
+        LockedPins::acquire_async(self).await
+    }
+
+    /// The directories rsdr makes under the pin directory.
+    fn own_dirs(&self) -> [PathBuf; 4] {
+        [
             self.maps_dir(),
             self.progs_dir(),
             self.links_dir(),
-        ] {
-            fs::create_dir_all(&d).map_err(io_err(&d))?;
+            self.root.join("build"),
+        ]
+    }
+
+    /// Refuse a pin directory (or one of rsdr's directories in it) that
+    /// another user owns or that others may write: whoever can write there
+    /// can pin programs rsdr would attach.
+    pub fn check_safe(&self) -> Result<(), PinError> {
+        use std::os::unix::fs::MetadataExt as _;
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        for d in std::iter::once(self.root.clone()).chain(self.own_dirs()) {
+            let Ok(meta) = fs::symlink_metadata(&d) else {
+                continue;
+            };
+            let why = if !meta.is_dir() {
+                Some("not a directory".to_string())
+            } else if meta.uid() != me {
+                Some(format!(
+                    "{} is owned by uid {}, not by rsdr's uid {me}",
+                    d.display(),
+                    meta.uid()
+                ))
+            } else if meta.mode() & 0o022 != 0 {
+                Some(format!(
+                    "{} is writable by others (mode {:o}); `chmod go-w` it",
+                    d.display(),
+                    meta.mode() & 0o7777
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(PinError::Unsafe {
+                    path: self.root.clone(),
+                    why,
+                });
+            }
         }
         Ok(())
+    }
+
+    pub fn create_dirs(&self) -> Result<(), PinError> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        for d in std::iter::once(self.root.clone()).chain(self.own_dirs()) {
+            // Owner-writable only, whatever the umask.
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(&d)
+                .map_err(io_err(&d))?;
+        }
+        self.check_safe()
     }
 
     /// Interfaces with a link directory, sorted by name.
@@ -214,13 +277,33 @@ impl PinDir {
         Ok(out)
     }
 
-    /// Remove the whole pin tree (pins and directories).
+    /// Remove rsdr's pins and directories, and nothing else: its maps and
+    /// programs by name, its build stamps, link directories it left empty;
+    /// then each of its directories and the pin directory itself, if
+    /// empty. Whatever another tool pinned here stays.
     pub fn remove_all(&self) -> Result<(), PinError> {
-        match fs::remove_dir_all(&self.root) {
+        let gone = |r: io::Result<()>, p: &Path| match r {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_err(&self.root)(e)),
+            Err(e) => Err(io_err(p)(e)),
+        };
+        for name in crate::loader::PINNED_MAPS {
+            let p = self.map(name);
+            gone(fs::remove_file(&p), &p)?;
         }
+        for name in crate::loader::PINNED_PROGRAMS {
+            let p = self.prog(name);
+            gone(fs::remove_file(&p), &p)?;
+        }
+        crate::upgrade::forget(self).map_err(io_err(&self.root))?;
+        for iface in self.interfaces()? {
+            // Emptied by detach; one that is not keeps what is in it.
+            let _ = fs::remove_dir(self.iface_dir(&iface));
+        }
+        for d in self.own_dirs().iter().chain(std::iter::once(&self.root)) {
+            let _ = fs::remove_dir(d);
+        }
+        Ok(())
     }
 }
 
