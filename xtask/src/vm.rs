@@ -69,7 +69,9 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub kernel: Option<PathBuf>,
 
-    /// Only these test targets (e.g. --test wire_vlan), instead of the VM selection
+    /// Only these test targets (e.g. --test wire_vlan; --test drills:upgrade
+    /// runs the tests of drills whose names contain "upgrade"), instead of
+    /// the VM selection
     #[arg(long = "test", value_name = "TARGET")]
     pub tests: Vec<String>,
 
@@ -100,7 +102,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // Every test of the target, those left out of the host's run too.
         args.tests
             .iter()
-            .map(|t| (t.clone(), "--include-ignored".to_string()))
+            .map(|t| match t.split_once(':') {
+                Some((target, name)) => (target.to_string(), format!("--include-ignored {name}")),
+                None => (t.clone(), "--include-ignored".to_string()),
+            })
             .collect()
     };
     let targets: Vec<&str> = selection.iter().map(|(t, _)| t.as_str()).collect();
@@ -304,7 +309,7 @@ fn guest_script(
             String::new()
         };
         s += &format!(
-            "timeout {TEST_DEADLINE} {run} {} {filter} || {{ echo \"vm-test: {target} FAILED\"; failed=$((failed + 1)); }}\n",
+            "timeout {TEST_DEADLINE} {run} {} {filter} || {{ echo \"vm-test: {target} FAILED; the kernel's last words:\"; dmesg | tail -n 60; failed=$((failed + 1)); }}\n",
             quote(exe)
         );
     }
