@@ -36,13 +36,23 @@ pub fn read_file(path: &Path) -> Result<String, InputError> {
         path: path.to_path_buf(),
         source,
     };
-    let meta = std::fs::metadata(path).map_err(read)?;
-    if !meta.is_file() {
-        return Err(InputError::NotAFile {
-            path: path.to_path_buf(),
-        });
+    // Checked before opening (opening a FIFO blocks), and again on what
+    // was opened (non-blocking, in case the path changed in between).
+    let not_a_file = || InputError::NotAFile {
+        path: path.to_path_buf(),
+    };
+    if !std::fs::metadata(path).map_err(read)?.is_file() {
+        return Err(not_a_file());
     }
-    let file = std::fs::File::open(path).map_err(read)?;
+    let file = std::os::unix::fs::OpenOptionsExt::custom_flags(
+        std::fs::OpenOptions::new().read(true),
+        libc::O_NONBLOCK,
+    )
+    .open(path)
+    .map_err(read)?;
+    if !file.metadata().map_err(read)?.is_file() {
+        return Err(not_a_file());
+    }
     read_bounded(file, path)
 }
 

@@ -21,7 +21,6 @@ const BPF_PROG_QUERY: libc::c_long = 16;
 const BPF_OBJ_GET: libc::c_long = 7;
 const BPF_LINK_DETACH: libc::c_long = 34;
 const BPF_LINK_UPDATE: libc::c_long = 29;
-const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
 
 /// `union bpf_attr` is larger than any member we use; the kernel accepts any
 /// size up to its own and requires unused bytes to be zero.
@@ -146,27 +145,14 @@ pub fn link_detach(link: BorrowedFd<'_>) -> io::Result<()> {
     bpf(BPF_LINK_DETACH, &mut attr).map(|_| ())
 }
 
-/// A program by id (BPF_PROG_GET_FD_BY_ID).
-pub fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
-    let mut attr = Attr([0; 64]);
-    attr.0[0..4].copy_from_slice(&id.to_ne_bytes());
-    bpf(BPF_PROG_GET_FD_BY_ID, &mut attr).map(owned)
-}
-
-/// Make `link` run `new` in place of `old` (BPF_LINK_UPDATE with
-/// BPF_F_REPLACE): one atomic swap, frames meet one program or the other;
-/// refused if the link no longer runs `old`.
-pub fn link_update(
-    link: BorrowedFd<'_>,
-    new: BorrowedFd<'_>,
-    old: BorrowedFd<'_>,
-) -> io::Result<()> {
-    const BPF_F_REPLACE: u32 = 1 << 2;
+/// Make `link` run `new` (BPF_LINK_UPDATE): one atomic swap, frames meet
+/// one program or the other. Without BPF_F_REPLACE, whose old program fd
+/// would need CAP_SYS_ADMIN to open by id: rsdr's lock keeps other rsdr
+/// runs from changing the link meanwhile.
+pub fn link_update(link: BorrowedFd<'_>, new: BorrowedFd<'_>) -> io::Result<()> {
     let mut attr = Attr([0; 64]);
     attr.0[0..4].copy_from_slice(&(link.as_raw_fd() as u32).to_ne_bytes());
     attr.0[4..8].copy_from_slice(&(new.as_raw_fd() as u32).to_ne_bytes());
-    attr.0[8..12].copy_from_slice(&BPF_F_REPLACE.to_ne_bytes());
-    attr.0[12..16].copy_from_slice(&(old.as_raw_fd() as u32).to_ne_bytes());
     bpf(BPF_LINK_UPDATE, &mut attr).map(|_| ())
 }
 

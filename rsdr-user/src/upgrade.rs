@@ -22,7 +22,6 @@ use crate::{
     attach::{self, AttachError},
     loader::{self, LoadError, LoadOptions},
     pins::{LockedPins, PinDir},
-    sys,
 };
 
 /// A build of rsdr's datapath: the crate version and a hash of both eBPF
@@ -72,7 +71,8 @@ impl Build {
     }
 
     fn parse(dir_name: &str) -> Option<Self> {
-        let (v, h) = dir_name.split_once('-')?;
+        // The hash has no '-'; a version may ("0.3.0-rc1").
+        let (v, h) = dir_name.rsplit_once('-')?;
         let version = v.replace('_', ".");
         (version_key(&version).is_some() && !h.is_empty()).then(|| Self {
             version,
@@ -86,9 +86,11 @@ impl Build {
     }
 }
 
-/// `MAJOR.MINOR.PATCH` as numbers, for ordering.
+/// `MAJOR.MINOR.PATCH` as numbers, for ordering (a pre-release suffix,
+/// "-rc1", orders with its release).
 fn version_key(v: &str) -> Option<Vec<u64>> {
-    v.split('.').map(|p| p.parse().ok()).collect()
+    let release = v.split_once('-').map_or(v, |(r, _)| r);
+    release.split('.').map(|p| p.parse().ok()).collect()
 }
 
 #[derive(Debug, Error)]
@@ -217,12 +219,9 @@ pub fn ensure_current(
         (programs::TC_EGRESS, new.tc_egress),
     ] {
         let path = pins.prog(name);
-        let _ = fs::remove_file(&path);
-        sys::obj_pin(std::os::fd::AsFd::as_fd(prog), &path).map_err(|source| {
-            UpgradeError::Record {
-                path: path.clone(),
-                source,
-            }
+        attach::repin(prog, &path).map_err(|source| UpgradeError::Record {
+            path: path.clone(),
+            source,
         })?;
     }
     record(pins, &this)?;
@@ -251,6 +250,11 @@ mod tests {
         assert!(b.newer_than(&older) && !older.newer_than(&b));
         assert!(!b.newer_than(&b), "the same version is not newer");
         assert_eq!(Build::parse("not-a-version"), None);
+        let rc = Build {
+            version: "0.3.0-rc1".into(),
+            hash: "ab".into(),
+        };
+        assert_eq!(Build::parse(&rc.dir_name()), Some(rc));
         assert!(
             !Build::this().dir_name().contains('.'),
             "bpffs refuses dots"

@@ -45,6 +45,13 @@ pub fn vip(address: &str, real: &str, extra: &str) -> String {
     format!("[[vip]]\naddress = \"{address}\"\nreal = \"{real}\"\n{extra}\n")
 }
 
+/// The lab's standard file: eth0 filtered, its VIP with the server's real
+/// IP and `vip_extra` keys.
+pub fn lab_config(vip_extra: &str) -> String {
+    use crate::lab::{REAL_IP, VIP};
+    iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), vip_extra)
+}
+
 /// An `[[interface]]` table.
 pub fn iface(name: &str, extra: &str) -> String {
     format!("[[interface]]\nname = \"{name}\"\n{extra}\n")

@@ -8,7 +8,7 @@
 use std::{os::unix::fs::symlink, path::PathBuf};
 
 use rsdr_tests::{
-    conf::{ConfFile, iface, vip},
+    conf::{ConfFile, iface, lab_config, vip},
     lab::{Lab, REAL_IP, VIP},
     netns::{run_ok, unique_id},
 };
@@ -195,8 +195,8 @@ fn every_subcommand_refuses_bad_arguments_in_one_line() {
 #[test]
 fn every_configuration_key_refuses_bad_values_in_one_line() {
     let s = Sweep::new();
-    let base = iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "");
-    let v = |extra: &str| iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), extra);
+    let base = lab_config("");
+    let v = lab_config;
     let i = |extra: &str| iface("eth0", extra) + &vip(&VIP.to_string(), &REAL_IP.to_string(), "");
     let cases: Vec<(String, &str)> = vec![
         // [settings]

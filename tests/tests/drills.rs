@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use rsdr_tests::{
-    conf::{ConfFile, iface, vip},
+    conf::{ConfFile, lab_config, vip},
     daemon::Daemon,
     inject::RawSocket,
     lab::{Lab, PEER_IP, REAL_IP, VIP},
@@ -34,7 +34,7 @@ fn probe_while(lab: &Lab, after: Duration, act: impl FnOnce()) -> usize {
 
 /// A configuration filtering eth0, the VIP with `vip_extra`.
 fn config(vip_extra: &str) -> ConfFile {
-    ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), vip_extra)))
+    ConfFile::new(&lab_config(vip_extra))
 }
 
 fn on_lo(lab: &Lab) -> bool {
@@ -123,7 +123,7 @@ fn apply_adds_and_removes_a_thousand_vips() {
     let lab = Lab::new();
     let base = config("");
     lab.rsdr(&["apply", "-c", &base.arg()]).ok();
-    let mut text = iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "");
+    let mut text = lab_config("");
     for n in 0..1000u32 {
         let [_, _, a, b] = n.to_be_bytes();
         text += &vip(&format!("10.9.{a}.{b}"), &REAL_IP.to_string(), "");

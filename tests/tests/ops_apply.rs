@@ -3,14 +3,14 @@
 //! ordering under continuous ARP probing, and window-free hook changes.
 
 use rsdr_tests::{
-    conf::{ConfFile, iface, vip},
+    conf::{ConfFile, iface, lab_config, vip},
     inject::RawSocket,
     lab::{Lab, PEER_IP, REAL_IP, VIP},
     prober::Prober,
 };
 
 fn base() -> String {
-    iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")
+    lab_config("")
 }
 
 /// Everything observable: VIP table, status, addresses.

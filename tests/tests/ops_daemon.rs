@@ -9,7 +9,7 @@ use std::{
 };
 
 use rsdr_tests::{
-    conf::{ConfFile, iface, vip},
+    conf::{ConfFile, iface, lab_config, vip},
     daemon::Daemon,
     frames::{Arp, Frame},
     http,
@@ -29,8 +29,7 @@ fn vips(lab: &Lab) -> String {
 #[test]
 fn reloads_on_sighup() {
     let lab = Lab::new();
-    let conf =
-        ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
+    let conf = ConfFile::new(&lab_config(""));
     let d = Daemon::start(&lab, &conf, &["--poll-ms", "3600000"]);
     d.eventually("first apply", || vips(&lab).contains(&VIP.to_string()));
     assert_eq!(lab.arping_from_peer(VIP, 2), 0);
@@ -65,8 +64,7 @@ fn reloads_on_sighup() {
 #[test]
 fn reloads_when_the_file_changes() {
     let lab = Lab::new();
-    let conf =
-        ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
+    let conf = ConfFile::new(&lab_config(""));
     let d = Daemon::start(&lab, &conf, &["--poll-ms", "100"]);
     d.eventually("first apply", || vips(&lab).contains(&VIP.to_string()));
     conf.write(&iface("eth0", ""));
@@ -83,14 +81,7 @@ fn reloads_when_the_file_changes() {
 #[test]
 fn puts_back_a_managed_address_removed_behind_its_back() {
     let lab = Lab::without_vip();
-    let conf = ConfFile::new(
-        &(iface("eth0", "")
-            + &vip(
-                &VIP.to_string(),
-                &REAL_IP.to_string(),
-                "manage_address = \"lo\"",
-            )),
-    );
+    let conf = ConfFile::new(&lab_config("manage_address = \"lo\""));
     let d = Daemon::start(&lab, &conf, &[]);
     let on_lo = || lab.server_addrs("lo").contains(&VIP.to_string());
     d.eventually("managed address added", on_lo);
@@ -103,8 +94,7 @@ fn puts_back_a_managed_address_removed_behind_its_back() {
 #[test]
 fn metrics_count_the_frames_sent() {
     let lab = Lab::new();
-    let conf =
-        ConfFile::new(&(iface("eth0", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), "")));
+    let conf = ConfFile::new(&lab_config(""));
     let d = Daemon::start(&lab, &conf, &["--metrics", "127.0.0.1:19809"]);
     let scrape = || http::get_path(&lab.server, IpAddr::from([127, 0, 0, 1]), 19809, "/metrics");
     d.eventually("metrics served", || {
@@ -142,14 +132,7 @@ fn metrics_count_the_frames_sent() {
 #[test]
 fn metrics_survive_slow_and_many_clients() {
     let lab = Lab::without_vip();
-    let conf = ConfFile::new(
-        &(iface("eth0", "")
-            + &vip(
-                &VIP.to_string(),
-                &REAL_IP.to_string(),
-                "manage_address = \"lo\"",
-            )),
-    );
+    let conf = ConfFile::new(&lab_config("manage_address = \"lo\""));
     let port = 19811;
     let d = Daemon::start(&lab, &conf, &["--metrics", &format!("127.0.0.1:{port}")]);
     let scrape = || http::get_path(&lab.server, IpAddr::from([127, 0, 0, 1]), port, "/metrics");

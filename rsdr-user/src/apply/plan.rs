@@ -12,15 +12,18 @@ use crate::{config::Config, entry::VipEntry, vip::Vip};
 ///
 /// An interface of `cfg` that does not exist (yet, or any more: only `rsdr
 /// run` reads such a configuration) is waited for: nothing is attached to
-/// it, and while any is missing, rsdr holds no managed address (they are
-/// withdrawn), so that when the interface appears it is filtered before
-/// any VIP is held again.
+/// it, and while any (or a `manage_address` device) is missing, rsdr holds
+/// no managed address (they are withdrawn), so that when the interface
+/// appears it is filtered before any VIP is held again.
 pub fn plan(cfg: &Config, cur: &Current) -> Vec<Step> {
     let mut steps = Vec::new();
+    let wanted_managed = cfg.managed_addresses();
     let waiting = cfg
         .interfaces
         .iter()
-        .any(|i| !cur.present.contains(&i.name));
+        .map(|i| &i.name)
+        .chain(wanted_managed.iter().map(|(_, dev)| dev))
+        .any(|name| !cur.present.contains(name));
     let attached: HashMap<&str, _> = cur
         .interfaces
         .iter()
@@ -68,11 +71,7 @@ pub fn plan(cfg: &Config, cur: &Current) -> Vec<Step> {
     if cfg.monitor != cur.monitor {
         steps.push(Step::Monitor { on: cfg.monitor });
     }
-    let wanted = if waiting {
-        Vec::new()
-    } else {
-        cfg.managed_addresses()
-    };
+    let wanted = if waiting { Vec::new() } else { wanted_managed };
     for (addr, dev) in &wanted {
         if !cur
             .addresses

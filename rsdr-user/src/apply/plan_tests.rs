@@ -74,11 +74,20 @@ fn from_nothing_the_filter_comes_before_the_addresses() {
     let cfg = config(vec![managed("192.0.2.10", "lo")]);
     let cur = Current {
         tcx: true,
-        present: present(&["eth0"]),
+        present: present(&["eth0", "lo"]),
         ..Current::default()
     };
     let steps = plan(&cfg, &cur);
     assert_eq!(kinds(&steps), ["attach", "put", "add-address"]);
+    let no_lo = Current {
+        present: present(&["eth0"]),
+        ..cur
+    };
+    assert_eq!(
+        kinds(&plan(&cfg, &no_lo)),
+        ["attach", "put"],
+        "no address on a device that is missing"
+    );
     assert_eq!(steps[0].to_string(), "+ attach eth0 (xdp, tcx egress)");
     assert_eq!(steps[1].to_string(), "+ vip 192.0.2.10 -> 10.0.0.2");
     assert_eq!(steps[2].to_string(), "+ address 192.0.2.10 on lo");

@@ -19,7 +19,7 @@ pub use change::change_hooks;
 pub use detach::{detach, detach_interfaces};
 use hooks::{Attached, attach_tc, attach_xdp};
 pub use hooks::{HookState, Position, is_live, state as hook_state};
-pub use swap::{NewPrograms, swap_programs};
+pub use swap::{NewPrograms, repin, swap_programs};
 use thiserror::Error;
 
 use crate::{
@@ -319,9 +319,11 @@ fn pin_all(pins: &PinDir, pending: Vec<Pending>) -> Result<(), AttachError> {
         if !dir.exists() {
             created.push(dir.clone());
         }
-        let res = fs::create_dir_all(&dir)
-            .map_err(|e| e.to_string())
-            .and_then(|()| attached.pin(&path));
+        let res =
+            std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o755)
+                .create(&dir)
+                .map_err(|e| e.to_string())
+                .and_then(|()| attached.pin(&path));
         match res {
             Ok(p) => pinned.push(p),
             Err(reason) => {

@@ -50,12 +50,8 @@ fn swap_hook(
 ) -> Result<(), String> {
     let pinned = sys::obj_get(path).map_err(|e| format!("opening the pin: {e}"))?;
     match via {
-        Via::Link => {
-            let info = sys::link_info(pinned.as_fd()).map_err(|e| e.to_string())?;
-            let old = sys::prog_fd_by_id(info.prog_id).map_err(|e| e.to_string())?;
-            sys::link_update(pinned.as_fd(), new.as_fd(), old.as_fd())
-                .map_err(|e| format!("BPF_LINK_UPDATE: {e}"))
-        }
+        Via::Link => sys::link_update(pinned.as_fd(), new.as_fd())
+            .map_err(|e| format!("BPF_LINK_UPDATE: {e}")),
         Via::Netlink => {
             match position.netlink() {
                 NetlinkHook::Tc(dir) => {
@@ -73,30 +69,46 @@ fn swap_hook(
                 }
             }
             // The pin names the program the hook runs: the new one now.
-            std::fs::remove_file(path).map_err(|e| format!("unpinning the old program: {e}"))?;
-            sys::obj_pin(new.as_fd(), path).map_err(|e| format!("pinning the new program: {e}"))
+            repin(new, path).map_err(|e| format!("pinning the new program: {e}"))
         }
     }
 }
 
-/// Swap every live hook under `pins` to the programs of `new`. Hooks whose
-/// interface is gone, or that are not live, are left for the next attach.
-/// Returns the number of hooks swapped.
+/// Pin `prog` at `path` in place of what is pinned there: pinned beside it
+/// first, then renamed over it, so a failure leaves the old pin.
+pub fn repin(prog: &ProgramFd, path: &Path) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push("_new");
+    let tmp = std::path::PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    sys::obj_pin(prog.as_fd(), &tmp)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Swap every live hook under `pins` to the programs of `new`. A link is
+/// swapped while it is attached anywhere (it follows a renamed device); a
+/// netlink attachment while the interface of its name runs it. Others are
+/// left for the next attach. Returns the number of hooks swapped.
 pub fn swap_programs(pins: &LockedPins<'_>, new: &NewPrograms<'_>) -> Result<usize, AttachError> {
     let mut swapped = 0;
     for name in pins.interfaces()? {
-        let Ok(ifindex) = iface::index(&name) else {
-            continue;
-        };
+        let ifindex = iface::index(&name).ok();
         let dir = pins.iface_dir(&name);
         let hooks = hooks::pins_in(&dir).map_err(|source| AttachError::Io {
             path: dir.clone(),
             source,
         })?;
         for (path, position, via) in hooks {
-            if !hooks::is_live(&path, position, via, ifindex) {
+            let live = match via {
+                Via::Link => sys::pinned_link_info(&path).is_ok_and(|l| l.is_live()),
+                Via::Netlink => ifindex.is_some_and(|i| hooks::is_live(&path, position, via, i)),
+            };
+            if !live {
                 continue;
             }
+            let ifindex = ifindex.unwrap_or(0);
             let prog = program_for(new, position);
             swap_hook(&path, position, via, ifindex, prog).map_err(|reason| AttachError::Swap {
                 what: format!("{name} {}", path.display()),

@@ -29,10 +29,14 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(15);
 /// Largest request head read.
 const MAX_REQUEST_BYTES: usize = 16 << 10;
+/// Counter reads running at once on the blocking pool (each may outlive
+/// its connection's timeout; this bounds how many can pile up).
+const MAX_READS: usize = 2;
 
 /// Serve `listener` until the process ends.
 pub async fn serve(listener: TcpListener, pins: PinDir, counters: Counters) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let reads = Arc::new(Semaphore::new(MAX_READS));
     loop {
         let sock = match listener.accept().await {
             Ok((sock, _)) => sock,
@@ -46,10 +50,11 @@ pub async fn serve(listener: TcpListener, pins: PinDir, counters: Counters) {
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             continue;
         };
-        let (pins, counters) = (pins.clone(), counters.clone());
+        let (pins, counters, reads) = (pins.clone(), counters.clone(), reads.clone());
         tokio::spawn(async move {
             let _slot = slot;
-            let service = service_fn(move |req| answer(req, pins.clone(), counters.clone()));
+            let service =
+                service_fn(move |req| answer(req, pins.clone(), counters.clone(), reads.clone()));
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
@@ -74,12 +79,21 @@ async fn answer(
     req: Request<hyper::body::Incoming>,
     pins: PinDir,
     counters: Counters,
+    reads: Arc<Semaphore>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     const PLAIN: &str = "text/plain; charset=utf-8";
     if req.method() != Method::GET || req.uri().path() != "/metrics" {
         return Ok(text(StatusCode::NOT_FOUND, PLAIN, "try /metrics\n".into()));
     }
+    let Ok(permit) = reads.acquire_owned().await else {
+        return Ok(text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            PLAIN,
+            "shutting down\n".into(),
+        ));
+    };
     let read = tokio::task::spawn_blocking(move || -> Result<String, String> {
+        let _permit = permit;
         let snap = stats::snapshot(&pins).map_err(|e| e.to_string())?;
         let status = status::read(&pins).map_err(|e| e.to_string())?;
         let daemon = counters.lock().expect("daemon counters").clone();

@@ -112,6 +112,42 @@ async fn apply_logged(
     }
 }
 
+/// Applying again after a failed apply: first after 1 s, doubling up to
+/// 30 s while it keeps failing.
+#[derive(Default)]
+struct Retry {
+    at: Option<tokio::time::Instant>,
+    delay: Duration,
+}
+
+impl Retry {
+    const FIRST: Duration = Duration::from_secs(1);
+    const MAX: Duration = Duration::from_secs(30);
+
+    fn pending(&self) -> bool {
+        self.at.is_some()
+    }
+
+    /// Record an apply's outcome: a success clears the retry, a failure
+    /// schedules one.
+    fn after(&mut self, ok: bool) {
+        if ok {
+            *self = Self::default();
+        } else {
+            self.delay = (self.delay * 2).clamp(Self::FIRST, Self::MAX);
+            self.at = Some(tokio::time::Instant::now() + self.delay);
+        }
+    }
+
+    /// Until the retry is due; forever if none is.
+    async fn wait(&self) {
+        match self.at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// Log each interface of `cfg` that went missing or came back since
 /// `before` (the missing ones then), count the missing ones, and return
 /// them.
@@ -174,9 +210,19 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
         opts.config_path.display(),
         pins.root().display()
     );
+    let mut retry = Retry::default();
     loop {
         let why = tokio::select! {
             _ = hup.recv() => "SIGHUP",
+            _ = retry.wait() => {
+                let ok = apply_logged(&pins, &cfg, &netlink, &counters, "retry")
+                    .await
+                    .inspect_err(|e| error!("retry: {e}"))
+                    .is_ok();
+                retry.after(ok);
+                missing = report_missing(&cfg, missing, &counters);
+                continue;
+            }
             _ = tick.tick() => {
                 let now = mtime(&opts.config_path);
                 if now == seen { continue; }
@@ -189,12 +235,19 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
                     c.address_events_total += changes.address_removals;
                     c.link_events_total += changes.links;
                 }
+                // After a failure, events wait for the retry: a failing
+                // apply's rollback must not trigger the next one at once.
+                if retry.pending() {
+                    continue;
+                }
                 let why = if changes.links > 0 { "interfaces changed" } else { "address removed" };
                 // The plan attaches what appeared and re-adds what the
                 // configuration wants managed.
-                if let Err(e) = apply_logged(&pins, &cfg, &netlink, &counters, why).await {
-                    error!("{why}: {e}");
-                }
+                let ok = apply_logged(&pins, &cfg, &netlink, &counters, why)
+                    .await
+                    .inspect_err(|e| error!("{why}: {e}"))
+                    .is_ok();
+                retry.after(ok);
                 missing = report_missing(&cfg, missing, &counters);
                 continue;
             }
@@ -213,9 +266,11 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
                     );
                 }
                 cfg = new;
-                if let Err(e) = apply_logged(&pins, &cfg, &netlink, &counters, why).await {
-                    error!("{why}: {e}");
-                }
+                let ok = apply_logged(&pins, &cfg, &netlink, &counters, why)
+                    .await
+                    .inspect_err(|e| error!("{why}: {e}"))
+                    .is_ok();
+                retry.after(ok);
                 missing = report_missing(&cfg, missing, &counters);
             }
             Err(e) => {

@@ -22,8 +22,11 @@ pub struct Changes {
     pub address_removals: u64,
 }
 
+/// The changes, gathered by a task of their own: receiving from it is
+/// cancel-safe (the daemon's `select!` may drop a receive, never an
+/// event).
 pub struct NetWatch {
-    events: UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>,
+    changes: tokio::sync::mpsc::UnboundedReceiver<Changes>,
 }
 
 /// How long a burst of events (an interface created, renamed, brought up,
@@ -41,26 +44,38 @@ impl NetWatch {
             .bind(&SocketAddr::new(0, groups))
             .map_err(setup("subscribing to link and address events"))?;
         tokio::spawn(conn);
-        Ok(Self { events })
+        let (tx, changes) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(gather(events, tx));
+        Ok(Self { changes })
     }
 
     /// The next changes that call for an apply (a link appearing, changing
-    /// or going; an address going), with what follows them within
-    /// [`SETTLE`]; none once the subscription ends.
+    /// or going; an address going; events lost to an overrun), with what
+    /// followed them within [`SETTLE`]; none once the subscription ends.
     pub async fn next(&mut self) -> Option<Changes> {
+        self.changes.recv().await
+    }
+}
+
+type Events = UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>;
+
+/// Turn the event stream into batches of changes, until either side ends.
+async fn gather(mut events: Events, tx: tokio::sync::mpsc::UnboundedSender<Changes>) {
+    loop {
         let mut changes = Changes::default();
-        loop {
-            let (msg, _) = self.events.next().await?;
+        while changes == Changes::default() {
+            let Some((msg, _)) = events.next().await else {
+                return;
+            };
             count(&msg, &mut changes);
-            if changes != Changes::default() {
-                break;
-            }
         }
         tokio::time::sleep(SETTLE).await;
-        while let Ok((msg, _)) = self.events.try_recv() {
+        while let Ok((msg, _)) = events.try_recv() {
             count(&msg, &mut changes);
         }
-        Some(changes)
+        if tx.send(changes).is_err() {
+            return;
+        }
     }
 }
 
@@ -72,6 +87,8 @@ fn count(msg: &NetlinkMessage<RouteNetlinkMessage>, changes: &mut Changes) {
         NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelAddress(_)) => {
             changes.address_removals += 1
         }
+        // The socket overflowed: anything may have changed.
+        NetlinkPayload::Overrun(_) => changes.links += 1,
         _ => {}
     }
 }

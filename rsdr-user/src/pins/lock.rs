@@ -38,13 +38,10 @@ impl<'a> LockedPins<'a> {
     /// Wait (at most [`LOCK_TIMEOUT`]) until no other rsdr holds the lock
     /// for `pins`, and check that the pin directory is safe to use.
     pub(super) fn acquire(pins: &'a PinDir) -> Result<Self, PinError> {
-        let (f, deadline) = Self::open(pins)?;
+        let mut waiting = Waiting::start(pins)?;
         loop {
-            if try_flock(&f).map_err(|e| lock_err(pins, e))? {
-                return Self::locked(pins, f);
-            }
-            if Instant::now() >= deadline {
-                return Err(timeout(pins));
+            if let Some(locked) = waiting.attempt()? {
+                return Ok(locked);
             }
             std::thread::sleep(RETRY);
         }
@@ -52,26 +49,46 @@ impl<'a> LockedPins<'a> {
 
     /// [`LockedPins::acquire`] without blocking the thread while it waits.
     pub(super) async fn acquire_async(pins: &'a PinDir) -> Result<Self, PinError> {
-        let (f, deadline) = Self::open(pins)?;
+        let mut waiting = Waiting::start(pins)?;
         loop {
-            if try_flock(&f).map_err(|e| lock_err(pins, e))? {
-                return Self::locked(pins, f);
-            }
-            if Instant::now() >= deadline {
-                return Err(timeout(pins));
+            if let Some(locked) = waiting.attempt()? {
+                return Ok(locked);
             }
             tokio::time::sleep(RETRY).await;
         }
     }
+}
 
-    fn open(pins: &PinDir) -> Result<(File, Instant), PinError> {
-        let f = File::open(lock_dir(pins.root())).map_err(|e| lock_err(pins, e))?;
-        Ok((f, Instant::now() + LOCK_TIMEOUT))
+/// A wait for the lock, however the caller sleeps between attempts.
+struct Waiting<'a> {
+    pins: &'a PinDir,
+    file: Option<File>,
+    deadline: Instant,
+}
+
+impl<'a> Waiting<'a> {
+    fn start(pins: &'a PinDir) -> Result<Self, PinError> {
+        let file = File::open(lock_dir(pins.root())).map_err(|e| lock_err(pins, e))?;
+        Ok(Self {
+            pins,
+            file: Some(file),
+            deadline: Instant::now() + LOCK_TIMEOUT,
+        })
     }
 
-    fn locked(pins: &'a PinDir, lock: File) -> Result<Self, PinError> {
-        pins.check_safe()?;
-        Ok(Self { pins, _lock: lock })
+    /// The lock if it is free now; an error once the wait is over.
+    fn attempt(&mut self) -> Result<Option<LockedPins<'a>>, PinError> {
+        let pins = self.pins;
+        let file = self.file.as_ref().expect("attempted after success");
+        if try_flock(file).map_err(|e| lock_err(pins, e))? {
+            pins.check_safe()?;
+            let lock = self.file.take().expect("the lock file");
+            return Ok(Some(LockedPins { pins, _lock: lock }));
+        }
+        if Instant::now() >= self.deadline {
+            return Err(timeout(pins));
+        }
+        Ok(None)
     }
 }
 
