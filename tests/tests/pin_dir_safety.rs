@@ -71,12 +71,16 @@ fn a_lock_held_too_long_fails_in_one_line() {
         0
     );
     let start = Instant::now();
-    lab.rsdr(&["vip", "add", "10.0.0.101", "--real", &REAL_IP.to_string()])
-        .fails_with("has held the lock");
+    let real = REAL_IP.to_string();
+    lab.rsdr_env(
+        &[("RSDR_LOCK_TIMEOUT", "3")],
+        &["vip", "add", "10.0.0.101", "--real", &real],
+    )
+    .fails_with("has held the lock on");
     let waited = start.elapsed();
     assert!(
-        waited >= Duration::from_secs(9) && waited < Duration::from_secs(40),
-        "gave up after {waited:?}"
+        waited >= Duration::from_millis(2900) && waited < Duration::from_secs(30),
+        "gave up after {waited:?}, asked to wait 3 s"
     );
     drop(held);
     assert_eq!(lab.state(), before, "a timed-out command changed the state");

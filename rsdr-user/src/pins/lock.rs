@@ -6,9 +6,11 @@
 //! directory, and a lock on a removed directory would exclude nobody.
 //! rsdr never removes the parent, so every rsdr on the machine meets there.
 //!
-//! Waiting for the lock is bounded ([`LOCK_TIMEOUT`]): a stuck rsdr (or
+//! Waiting for the lock is bounded ([`lock_timeout`]): a stuck rsdr (or
 //! another tool holding a lock on the same directory) gets a clear error,
-//! never a hang. The service waits asynchronously, so its event loop keeps
+//! never a hang. The holder may legitimately take a while (loading the
+//! programs takes tens of seconds on a slow or emulated CPU), so the
+//! default is generous; `RSDR_LOCK_TIMEOUT` (seconds) changes it. The service waits asynchronously, so its event loop keeps
 //! answering meanwhile.
 
 use std::{
@@ -23,7 +25,19 @@ use std::{
 use super::{PinDir, PinError};
 
 /// The longest rsdr waits for another rsdr to release the lock.
-pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The environment variable that sets the wait, in seconds.
+pub const LOCK_TIMEOUT_ENV: &str = "RSDR_LOCK_TIMEOUT";
+
+/// How long to wait for the lock: `RSDR_LOCK_TIMEOUT` seconds if set to a
+/// number, else [`LOCK_TIMEOUT`].
+pub fn lock_timeout() -> Duration {
+    std::env::var(LOCK_TIMEOUT_ENV)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .map_or(LOCK_TIMEOUT, Duration::from_secs)
+}
 const RETRY: Duration = Duration::from_millis(20);
 
 /// A pin directory whose lock this process holds, until dropped. Functions
@@ -35,7 +49,7 @@ pub struct LockedPins<'a> {
 }
 
 impl<'a> LockedPins<'a> {
-    /// Wait (at most [`LOCK_TIMEOUT`]) until no other rsdr holds the lock
+    /// Wait (at most [`lock_timeout`]) until no other rsdr holds the lock
     /// for `pins`, and check that the pin directory is safe to use.
     pub(super) fn acquire(pins: &'a PinDir) -> Result<Self, PinError> {
         let mut waiting = Waiting::start(pins)?;
@@ -72,7 +86,7 @@ impl<'a> Waiting<'a> {
         Ok(Self {
             pins,
             file: Some(file),
-            deadline: Instant::now() + LOCK_TIMEOUT,
+            deadline: Instant::now() + lock_timeout(),
         })
     }
 
@@ -102,7 +116,7 @@ fn lock_err(pins: &PinDir, source: io::Error) -> PinError {
 fn timeout(pins: &PinDir) -> PinError {
     PinError::LockTimeout {
         path: lock_dir(pins.root()).to_path_buf(),
-        secs: LOCK_TIMEOUT.as_secs(),
+        secs: lock_timeout().as_secs(),
     }
 }
 

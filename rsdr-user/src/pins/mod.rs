@@ -65,7 +65,7 @@ pub enum PinError {
     #[error("cannot lock {path}: {source}")]
     Lock { path: PathBuf, source: io::Error },
     #[error(
-        "another rsdr has held the lock on {path} for {secs} s (a command still running, or stuck: `fuser -v {path}` names it); nothing changed"
+        "another rsdr has held the lock on {path} for {secs} s (a command still running, or stuck: `fuser -v {path}` names it; RSDR_LOCK_TIMEOUT sets the wait in seconds); nothing changed"
     )]
     LockTimeout { path: PathBuf, secs: u64 },
     #[error("refusing pin directory {path}: {why}")]
@@ -187,7 +187,7 @@ impl PinDir {
 
     /// Serialise with every other rsdr changing this pin directory (see
     /// `lock.rs`); held until the returned value is dropped. Fails after
-    /// waiting [`lock::LOCK_TIMEOUT`], and if the directory is not safe
+    /// waiting [`lock::lock_timeout`], and if the directory is not safe
     /// ([`PinDir::check_safe`]).
     pub fn lock(&self) -> Result<LockedPins<'_>, PinError> {
         LockedPins::acquire(self)
