@@ -3,14 +3,13 @@
 //! name now: one whose interface is gone, or was deleted and created again
 //! under the same name (a new ifindex), is not.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::{
     attach::{Position, is_live},
     entry::VipEntry,
     features,
     hook::{IngressAttachment, Via},
-    iface,
     netlink::{
         addresses::{self, DevAddr},
         links,
@@ -50,11 +49,13 @@ pub struct Current {
 /// Read what is running now.
 pub async fn current(pins: &PinDir, netlink: &rtnetlink::Handle) -> Result<Current, ApplyError> {
     let addresses = addresses::list(netlink).await?;
-    let present = links::list(netlink)
+    // One listing gives both what exists and each name's index now.
+    let ifindexes: HashMap<String, u32> = links::list(netlink)
         .await?
         .into_iter()
-        .map(|l| l.name)
+        .map(|l| (l.name, l.ifindex))
         .collect();
+    let present: HashSet<String> = ifindexes.keys().cloned().collect();
     let tcx = features::probe().tcx;
     if !pins.is_loaded() {
         return Ok(Current {
@@ -68,7 +69,7 @@ pub async fn current(pins: &PinDir, netlink: &rtnetlink::Handle) -> Result<Curre
         .interfaces()?
         .into_iter()
         .map(|name| {
-            let ifindex = iface::index(&name).ok();
+            let ifindex = ifindexes.get(&name).copied();
             let live = |path: &std::path::Path, position, via| {
                 ifindex.is_some_and(|i| is_live(path, position, via, i))
             };

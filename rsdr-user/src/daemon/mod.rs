@@ -170,6 +170,26 @@ fn report_missing(cfg: &Config, before: BTreeSet<String>, counters: &Counters) -
     now
 }
 
+/// Apply `cfg` again after a change (`why`): log a failure, schedule or
+/// clear the retry, and report interfaces that went or came (`missing`:
+/// those missing before; returns those missing now).
+async fn reapply(
+    pins: &PinDir,
+    cfg: &Config,
+    netlink: &rtnetlink::Handle,
+    counters: &Counters,
+    why: &str,
+    retry: &mut Retry,
+    missing: BTreeSet<String>,
+) -> BTreeSet<String> {
+    let ok = apply_logged(pins, cfg, netlink, counters, why)
+        .await
+        .inspect_err(|e| error!("{why}: {e}"))
+        .is_ok();
+    retry.after(ok);
+    report_missing(cfg, missing, counters)
+}
+
 fn mtime(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -215,12 +235,7 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
         let why = tokio::select! {
             _ = hup.recv() => "SIGHUP",
             _ = retry.wait() => {
-                let ok = apply_logged(&pins, &cfg, &netlink, &counters, "retry")
-                    .await
-                    .inspect_err(|e| error!("retry: {e}"))
-                    .is_ok();
-                retry.after(ok);
-                missing = report_missing(&cfg, missing, &counters);
+                missing = reapply(&pins, &cfg, &netlink, &counters, "retry", &mut retry, missing).await;
                 continue;
             }
             _ = tick.tick() => {
@@ -243,12 +258,7 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
                 let why = if changes.links > 0 { "interfaces changed" } else { "address removed" };
                 // The plan attaches what appeared and re-adds what the
                 // configuration wants managed.
-                let ok = apply_logged(&pins, &cfg, &netlink, &counters, why)
-                    .await
-                    .inspect_err(|e| error!("{why}: {e}"))
-                    .is_ok();
-                retry.after(ok);
-                missing = report_missing(&cfg, missing, &counters);
+                missing = reapply(&pins, &cfg, &netlink, &counters, why, &mut retry, missing).await;
                 continue;
             }
             _ = term.recv() => break,
@@ -266,12 +276,7 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
                     );
                 }
                 cfg = new;
-                let ok = apply_logged(&pins, &cfg, &netlink, &counters, why)
-                    .await
-                    .inspect_err(|e| error!("{why}: {e}"))
-                    .is_ok();
-                retry.after(ok);
-                missing = report_missing(&cfg, missing, &counters);
+                missing = reapply(&pins, &cfg, &netlink, &counters, why, &mut retry, missing).await;
             }
             Err(e) => {
                 counters
