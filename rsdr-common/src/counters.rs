@@ -84,6 +84,12 @@ stats! {
     /// layer than rsdr walks to find ND: dropped (it might hide an NS/NA
     /// for a VIP6).
     InIp6ExtChainDropped = 23, "in_ip6_ext_chain_dropped";
+    /// Egress gratuitous ARP for a VIP that follows a VRRP instance: passed
+    /// (keepalived announcing the VIP it has taken).
+    OutArpVrrpAnnouncementPassed = 24, "out_arp_vrrp_announcement_passed";
+    /// Egress Neighbor Advertisement for a VIP6 that follows a VRRP
+    /// instance: passed.
+    OutNaVrrpPassed = 25, "out_na_vrrp_announcement_passed";
 }
 
 /// Number of per-VIP counter slots in every VIP entry and pool slot: the
@@ -111,10 +117,12 @@ pub enum VipCounter {
     RepliesDropped = 5,
     /// Outbound probes for the VIP (ARP probe / DAD NS), dropped.
     OwnProbesDropped = 6,
+    /// Outbound announcements of a VIP that follows a VRRP instance, passed.
+    AnnouncementsPassed = 7,
 }
 
 impl VipCounter {
-    pub const ALL: [VipCounter; 7] = [
+    pub const ALL: [VipCounter; 8] = [
         VipCounter::RequestsDropped,
         VipCounter::ProbesDropped,
         VipCounter::ConflictsHidden,
@@ -122,6 +130,7 @@ impl VipCounter {
         VipCounter::AnnouncementsDropped,
         VipCounter::RepliesDropped,
         VipCounter::OwnProbesDropped,
+        VipCounter::AnnouncementsPassed,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -133,6 +142,7 @@ impl VipCounter {
             VipCounter::AnnouncementsDropped => "announcements_dropped",
             VipCounter::RepliesDropped => "replies_dropped",
             VipCounter::OwnProbesDropped => "own_probes_dropped",
+            VipCounter::AnnouncementsPassed => "announcements_passed",
         }
     }
 }

@@ -115,8 +115,16 @@ pub const VIP_F_MONITOR: u32 = 1 << 0;
 /// VIP flag: let frames that announce the VIP from elsewhere reach the host
 /// (by default they are hidden, so the host sees no address conflict).
 pub const VIP_F_SHOW_CONFLICTS: u32 = 1 << 1;
+/// VIP flag: this host is the VRRP master of the VIP (keepalived holds it
+/// on a NIC): every decision about it passes, counted as monitored. Set
+/// and cleared by rsdr from the instance's state (docs/two-node.md).
+pub const VIP_F_VRRP_MASTER: u32 = 1 << 2;
+/// VIP flag: the VIP follows a VRRP instance; its announcements (gratuitous
+/// ARP, NA) leave in every state: only the VRRP master sends them, and it
+/// sends the first ones before it can tell rsdr it took over.
+pub const VIP_F_VRRP: u32 = 1 << 3;
 /// All VIP flags this build knows.
-pub const VIP_F_ALL: u32 = VIP_F_MONITOR | VIP_F_SHOW_CONFLICTS;
+pub const VIP_F_ALL: u32 = VIP_F_MONITOR | VIP_F_SHOW_CONFLICTS | VIP_F_VRRP_MASTER | VIP_F_VRRP;
 
 /// Settings flag: monitor mode for every VIP.
 pub const CONFIG_F_MONITOR: u32 = 1 << 0;

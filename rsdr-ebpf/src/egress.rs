@@ -57,6 +57,7 @@ pub fn tc<const BENCH_TAIL_CALL: bool>(ctx: &TcContext) -> i32 {
 /// | frame                                     | action                | counter                        |
 /// |-------------------------------------------|-----------------------|--------------------------------|
 /// | truncated / not Ethernet-IPv4 ARP         | pass                  | out_arp_malformed_passed       |
+/// | sender = target = VIP, VIP follows VRRP   | pass                  | out_arp_vrrp_announcement_passed |
 /// | sender = target = VIP (gratuitous ARP)    | drop                  | out_arp_announcement_dropped   |
 /// | reply, sender = VIP                       | drop                  | out_arp_reply_from_vip_dropped |
 /// | request, sender = VIP                     | sender IP := real IP  | out_arp_sender_rewritten       |
@@ -77,6 +78,14 @@ fn arp_frame<const BENCH_TAIL_CALL: bool>(ctx: &TcContext, off: usize) -> i32 {
     if arp.sender_ip != 0 {
         if let Some(hit) = vip::lookup4::<WITH_REAL>(cfg, arp.sender_ip) {
             if arp.target_ip == arp.sender_ip {
+                if hit.follows_vrrp() {
+                    let (stat, counter) = (
+                        Stat::OutArpVrrpAnnouncementPassed,
+                        VipCounter::AnnouncementsPassed,
+                    );
+                    count_vip(&hit, stat, counter, false);
+                    return PASS;
+                }
                 return verdict(decide(
                     &hit,
                     cfg,
@@ -143,6 +152,7 @@ fn rewrite_arp_sender<const BENCH_TAIL_CALL: bool>(
 /// |--------------------------------------|-----------------------------|--------------------------|
 /// | other IPv6                           | pass                        | -                        |
 /// | NS/NA type, not valid ND             | pass                        | out_nd_malformed_passed  |
+/// | NA, target = VIP6 following VRRP     | pass                        | out_na_vrrp_announcement_passed |
 /// | NA, target = VIP6                    | drop                        | out_na_for_vip_dropped   |
 /// | NS, target = VIP6 (our DAD)          | drop                        | out_ns_for_vip_dropped   |
 /// | NS, IPv6 source = VIP6               | source := real6, checksum   | out_ns_source_rewritten  |
@@ -171,6 +181,15 @@ fn nd_frame(ctx: &TcContext, frame: &Frame, off: usize) -> i32 {
     };
     if let Some(hit) = vip::lookup6::<NO_REAL>(cfg, &nd.target) {
         return match nd.kind {
+            Kind::Advertisement if hit.follows_vrrp() => {
+                count_vip(
+                    &hit,
+                    Stat::OutNaVrrpPassed,
+                    VipCounter::AnnouncementsPassed,
+                    false,
+                );
+                PASS
+            }
             Kind::Advertisement => verdict(decide(
                 &hit,
                 cfg,

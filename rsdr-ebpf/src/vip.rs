@@ -3,7 +3,7 @@
 
 use rsdr_common::{
     Ipv4Raw, Settings, VipCounters, index,
-    maps::{CONFIG_F_MONITOR, VIP_F_MONITOR, VIP_F_SHOW_CONFLICTS},
+    maps::{CONFIG_F_MONITOR, VIP_F_MONITOR, VIP_F_SHOW_CONFLICTS, VIP_F_VRRP, VIP_F_VRRP_MASTER},
 };
 
 use crate::{
@@ -28,11 +28,18 @@ pub struct Hit<R> {
 }
 
 impl<R> Hit<R> {
-    /// Decisions about this VIP are counted but not enforced.
+    /// Decisions about this VIP are counted but not enforced: monitor
+    /// mode, or this host is the VIP's VRRP master.
     #[inline(always)]
     pub fn monitored(&self, cfg: &Settings) -> bool {
         // `|`, not `||`: two loads and no branch.
-        ((self.flags & VIP_F_MONITOR) | (cfg.flags & CONFIG_F_MONITOR)) != 0
+        ((self.flags & (VIP_F_MONITOR | VIP_F_VRRP_MASTER)) | (cfg.flags & CONFIG_F_MONITOR)) != 0
+    }
+
+    /// The VIP follows a VRRP instance: its announcements are keepalived's.
+    #[inline(always)]
+    pub fn follows_vrrp(&self) -> bool {
+        (self.flags & VIP_F_VRRP) != 0
     }
 
     /// Frames announcing this VIP from elsewhere may reach the host.

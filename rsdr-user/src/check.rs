@@ -319,8 +319,19 @@ fn vip_placement(
         }
     }
     if let Some(cfg) = config {
+        for v in &cfg.vips {
+            if let (Some(i), None) = (&v.vrrp_instance, &v.manage_address) {
+                out.push(f(
+                    format!("vip {}", v.entry.vip),
+                    Level::Warn,
+                    format!(
+                        "follows VRRP instance {i} without manage_address: a copy held on lo by other means stays answered between keepalived removing the VIP and rsdr filtering it (docs/two-node.md)"
+                    ),
+                ));
+            }
+        }
         let table: HashSet<Vip> = vips.iter().copied().collect();
-        for v in cfg.entries() {
+        for v in cfg.vips.iter().map(|v| v.entry) {
             if table.contains(&v.vip) {
                 continue;
             }

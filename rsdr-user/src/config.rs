@@ -82,6 +82,7 @@ struct FileSettings {
     monitor: bool,
     max_vips: Option<u32>,
     max_pools: Option<u32>,
+    vrrp_notify_fifo: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,6 +108,7 @@ struct FileVip {
     manage_address: Option<String>,
     #[serde(default)]
     allow_foreign_real: bool,
+    vrrp_instance: Option<String>,
 }
 
 /// Whether a configuration's interfaces and `manage_address` devices must
@@ -135,6 +137,8 @@ pub struct VipConfig {
     pub entry: VipEntry,
     /// Device that should hold the VIP, which rsdr then adds and removes.
     pub manage_address: Option<String>,
+    /// The keepalived VRRP instance the VIP follows (docs/two-node.md).
+    pub vrrp_instance: Option<String>,
 }
 
 /// A checked configuration: the state rsdr is to bring about.
@@ -146,6 +150,8 @@ pub struct Config {
     pub load: LoadOptions,
     pub interfaces: Vec<InterfaceConfig>,
     pub vips: Vec<VipConfig>,
+    /// keepalived's notify FIFO, read by `rsdr run`.
+    pub vrrp_notify_fifo: Option<PathBuf>,
     /// What the file allows but an operator should hear about (a real IP
     /// that is not this host's, allowed by `allow_foreign_real`), one line
     /// each.
@@ -161,19 +167,47 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 impl Config {
-    /// The entries of every `[[vip]]`.
-    pub fn entries(&self) -> impl Iterator<Item = VipEntry> + '_ {
-        self.vips.iter().map(|v| v.entry)
+    /// The entries of every `[[vip]]`, as the tables hold them while the
+    /// VRRP instances in `masters` are MASTER here.
+    pub fn entries<'a>(
+        &'a self,
+        masters: &'a HashSet<String>,
+    ) -> impl Iterator<Item = VipEntry> + 'a {
+        self.vips.iter().map(move |v| {
+            let follows = v.vrrp_instance.is_some();
+            let master = v
+                .vrrp_instance
+                .as_ref()
+                .is_some_and(|i| masters.contains(i));
+            crate::vrrp::with_vrrp(v.entry, follows, master)
+        })
     }
 
-    /// The addresses rsdr is to manage: (address, device).
-    pub fn managed_addresses(&self) -> Vec<(std::net::IpAddr, String)> {
+    /// The addresses rsdr is to manage while the VRRP instances in
+    /// `masters` are MASTER here: (address, device). The address of a VIP
+    /// whose instance is MASTER is keepalived's to hold (on its NIC): rsdr
+    /// withdraws its own, so that when keepalived removes the VIP, nothing
+    /// on this host answers for it before rsdr filters it again.
+    pub fn managed_addresses(&self, masters: &HashSet<String>) -> Vec<(std::net::IpAddr, String)> {
         self.vips
             .iter()
+            .filter(|v| {
+                !v.vrrp_instance
+                    .as_ref()
+                    .is_some_and(|i| masters.contains(i))
+            })
             .filter_map(|v| match (v.entry.vip, &v.manage_address) {
                 (Vip::Addr(a), Some(dev)) => Some((a, dev.clone())),
                 _ => None,
             })
+            .collect()
+    }
+
+    /// Which VRRP instance each following VIP follows.
+    pub fn vrrp_members(&self) -> std::collections::BTreeMap<Vip, String> {
+        self.vips
+            .iter()
+            .filter_map(|v| Some((v.entry.vip, v.vrrp_instance.clone()?)))
             .collect()
     }
 
@@ -237,6 +271,17 @@ impl Config {
             )
         })?;
 
+        if let Some(fifo) = &file.settings.vrrp_notify_fifo
+            && !fifo.is_absolute()
+        {
+            return Err(ConfigError::invalid(
+                path,
+                format!(
+                    "settings: vrrp_notify_fifo {:?} is not an absolute path",
+                    fifo.display()
+                ),
+            ));
+        }
         let mut names = HashSet::new();
         let mut interfaces = Vec::new();
         for i in file.interfaces {
@@ -335,10 +380,16 @@ impl Config {
                     ));
                 }
             }
+            if let Some(name) = &v.vrrp_instance {
+                crate::vrrp::validate_name(name).map_err(|e| {
+                    ConfigError::invalid(path, format!("vip {spec}: vrrp_instance: {e}"))
+                })?;
+            }
             foreign_allowed.push(v.allow_foreign_real);
             vips.push(VipConfig {
                 entry,
                 manage_address: v.manage_address,
+                vrrp_instance: v.vrrp_instance,
             });
         }
         let entries: Vec<VipEntry> = vips.iter().map(|v| v.entry).collect();
@@ -380,6 +431,7 @@ impl Config {
             load,
             interfaces,
             vips,
+            vrrp_notify_fifo: file.settings.vrrp_notify_fifo,
             warnings,
         })
     }

@@ -7,7 +7,7 @@ use std::{fmt, net::IpAddr};
 
 use rsdr_common::{
     VipCounters,
-    maps::{VIP_F_ALL, VIP_F_MONITOR, VIP_F_SHOW_CONFLICTS},
+    maps::{VIP_F_ALL, VIP_F_MONITOR, VIP_F_SHOW_CONFLICTS, VIP_F_VRRP, VIP_F_VRRP_MASTER},
 };
 use serde::{Serialize, Serializer, ser::SerializeStruct as _};
 
@@ -20,16 +20,27 @@ pub enum VipFlag {
     Monitor,
     /// Let frames that announce the VIP from elsewhere reach this host.
     ShowConflicts,
+    /// The VIP follows a VRRP instance (set from `vrrp_instance`).
+    Vrrp,
+    /// That instance is MASTER here (set by rsdr from its state).
+    VrrpMaster,
 }
 
 impl VipFlag {
-    pub const ALL: [VipFlag; 2] = [VipFlag::Monitor, VipFlag::ShowConflicts];
+    pub const ALL: [VipFlag; 4] = [
+        VipFlag::Monitor,
+        VipFlag::ShowConflicts,
+        VipFlag::Vrrp,
+        VipFlag::VrrpMaster,
+    ];
 
     /// The `VIP_F_*` bit the datapath reads.
     pub const fn bit(self) -> u32 {
         match self {
             VipFlag::Monitor => VIP_F_MONITOR,
             VipFlag::ShowConflicts => VIP_F_SHOW_CONFLICTS,
+            VipFlag::Vrrp => VIP_F_VRRP,
+            VipFlag::VrrpMaster => VIP_F_VRRP_MASTER,
         }
     }
 
@@ -38,11 +49,19 @@ impl VipFlag {
         match self {
             VipFlag::Monitor => "monitor",
             VipFlag::ShowConflicts => "show-conflicts",
+            VipFlag::Vrrp => "vrrp",
+            VipFlag::VrrpMaster => "vrrp-master",
         }
     }
 }
 
-const _: () = assert!(VipFlag::Monitor.bit() | VipFlag::ShowConflicts.bit() == VIP_F_ALL);
+const _: () = assert!(
+    VipFlag::Monitor.bit()
+        | VipFlag::ShowConflicts.bit()
+        | VipFlag::Vrrp.bit()
+        | VipFlag::VrrpMaster.bit()
+        == VIP_F_ALL
+);
 
 /// A set of [`VipFlag`]s, held as the `VIP_F_*` bits stored in the maps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
@@ -181,7 +200,12 @@ mod tests {
             .with(VipFlag::ShowConflicts, true)
             .with(VipFlag::Monitor, true);
         assert_eq!(both.to_string(), "monitor,show-conflicts");
-        assert_eq!(both.bits(), VIP_F_ALL);
+        assert_eq!(
+            both.with(VipFlag::Vrrp, true)
+                .with(VipFlag::VrrpMaster, true)
+                .bits(),
+            VIP_F_ALL
+        );
         assert_eq!(
             both.with(VipFlag::Monitor, false).to_string(),
             "show-conflicts"

@@ -24,6 +24,7 @@ pub mod pins;
 pub mod settings;
 pub mod tables;
 pub mod upgrade;
+pub mod vrrp;
 
 // Reading it back.
 pub mod check;

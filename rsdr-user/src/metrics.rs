@@ -23,6 +23,8 @@ pub struct DaemonCounters {
     pub link_events_total: u64,
     /// Interfaces of the configuration that do not exist now.
     pub interfaces_missing: u64,
+    /// State changes taken from keepalived's notify FIFO, by (instance, state).
+    pub vrrp_transitions: std::collections::BTreeMap<(String, &'static str), u64>,
 }
 
 /// Everything one scrape reports, read at once.
@@ -202,6 +204,26 @@ impl Collector for Scrape {
                 vec![],
                 i64::try_from(daemon.interfaces_missing).unwrap_or(i64::MAX),
             )],
+        )?;
+        gauges(
+            &mut enc,
+            "rsdr_vrrp_master",
+            "1 while the VRRP instance is MASTER on this host (its VIPs answered and announced), 0 in any other state.",
+            status.vrrp.iter().map(|v| {
+                (
+                    vec![("instance", v.instance.as_str())],
+                    i64::from(v.state == "master"),
+                )
+            }),
+        )?;
+        counters(
+            &mut enc,
+            "rsdr_vrrp_transitions",
+            "VRRP state changes taken from keepalived's notify FIFO, by instance and new state.",
+            daemon
+                .vrrp_transitions
+                .iter()
+                .map(|((i, st), n)| (vec![("instance", i.as_str()), ("state", *st)], *n)),
         )?;
         Ok(())
     }

@@ -90,6 +90,39 @@ pub struct Status {
     /// were stamped), and this binary's.
     pub datapath_build: Option<Build>,
     pub binary_build: Build,
+    /// The VRRP instances rsdr knows of (docs/two-node.md).
+    pub vrrp: Vec<VrrpStatus>,
+}
+
+/// One VRRP instance: the state rsdr was last told and its VIPs.
+#[derive(Clone, Debug, Serialize)]
+pub struct VrrpStatus {
+    pub instance: String,
+    /// "master", "backup", "fault", "stop", or "unknown" (never told: filtered).
+    pub state: String,
+    pub vips: Vec<String>,
+}
+
+/// The VRRP instances recorded under `pins`, by name.
+pub fn vrrp(pins: &PinDir) -> Vec<VrrpStatus> {
+    use crate::vrrp::record;
+    let states = record::states(pins).unwrap_or_default();
+    let members = record::members(pins).unwrap_or_default();
+    let mut names: Vec<&String> = states.keys().chain(members.values()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|n| VrrpStatus {
+            instance: n.clone(),
+            state: states.get(n).map_or("unknown", |s| s.name()).to_string(),
+            vips: members
+                .iter()
+                .filter(|(_, i)| *i == n)
+                .map(|(v, _)| v.to_string())
+                .collect(),
+        })
+        .collect()
 }
 
 /// Read what rsdr has in place under `pins`.
@@ -112,6 +145,7 @@ pub fn read(pins: &PinDir) -> Result<Status, StatusError> {
         interfaces,
         datapath_build: upgrade::running(pins),
         binary_build: Build::this(),
+        vrrp: vrrp(pins),
     })
 }
 

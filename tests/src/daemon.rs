@@ -19,11 +19,21 @@ impl Daemon {
     /// `rsdr run -c conf` in the lab's server namespace, on its pin
     /// directory, with `extra` arguments; its log goes to a file.
     pub fn start(lab: &Lab, conf: &ConfFile, extra: &[&str]) -> Self {
+        Self::start_in(&lab.server, &lab.pin_dir(), conf, extra)
+    }
+
+    /// `rsdr run -c conf` in `ns` on `pin_dir`, with `extra` arguments.
+    pub fn start_in(
+        ns: &crate::netns::Netns,
+        pin_dir: &str,
+        conf: &ConfFile,
+        extra: &[&str],
+    ) -> Self {
         let log = conf.path().with_extension("log");
         let err = std::fs::File::create(&log).expect("daemon log file");
-        let mut cmd: Command = lab.server.cmd(rsdr_bin());
+        let mut cmd: Command = ns.cmd(rsdr_bin());
         cmd.env_remove("RSDR_PIN_DIR")
-            .args(["--pin-dir", &lab.pin_dir(), "run", "-c", &conf.arg()])
+            .args(["--pin-dir", pin_dir, "run", "-c", &conf.arg()])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -42,6 +52,11 @@ impl Daemon {
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
             panic!("timed out waiting for: {what}; rsdr run logged:\n{log}");
         }
+    }
+
+    /// What the daemon has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Send `sig` ("-HUP", "-KILL") to the daemon.

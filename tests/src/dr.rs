@@ -91,7 +91,7 @@ pub struct DrLab {
     _http: Vec<HttpServer>,
 }
 
-fn plug(switch: &Netns, host: &Netns, port: &str) {
+pub(crate) fn plug(switch: &Netns, host: &Netns, port: &str) {
     run_ok(Command::new("ip").args([
         "link",
         "add",

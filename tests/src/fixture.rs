@@ -226,7 +226,7 @@ pub fn assert_covers(covered: &BTreeSet<&'static str>, prefixes: &[char]) {
 pub mod std_vips {
     use std::net::{Ipv4Addr, Ipv6Addr};
 
-    use rsdr_common::maps::{VIP_F_MONITOR, VIP_F_SHOW_CONFLICTS};
+    use rsdr_common::maps::{VIP_F_MONITOR, VIP_F_SHOW_CONFLICTS, VIP_F_VRRP, VIP_F_VRRP_MASTER};
 
     use crate::datapath::Datapath;
 
@@ -236,6 +236,10 @@ pub mod std_vips {
     pub const MON: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
     /// VIP with --show-conflicts.
     pub const SHOWN: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 13);
+    /// VIP following a VRRP instance this host is not master of.
+    pub const VRRP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 14);
+    /// VIP following a VRRP instance this host is master of.
+    pub const VRRP_MASTER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 15);
     /// A member of POOL (203.0.113.0/24).
     pub const POOLED: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 50);
     /// An exact VIP inside POOL, with its own real IP.
@@ -251,6 +255,10 @@ pub mod std_vips {
     pub const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10);
     pub const MON6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x12);
     pub const SHOWN6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x13);
+    /// VIP6 following a VRRP instance this host is not master of.
+    pub const VRRP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x14);
+    /// VIP6 following a VRRP instance this host is master of.
+    pub const VRRP_MASTER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x15);
     /// A member of POOL6 (2001:db8:100::/64).
     pub const POOLED6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 0x77);
     pub const REAL6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
@@ -265,6 +273,12 @@ pub mod std_vips {
         dp.add(&VIP2.to_string(), &REAL2.to_string(), 0);
         dp.add(&MON.to_string(), &REAL.to_string(), VIP_F_MONITOR);
         dp.add(&SHOWN.to_string(), &REAL.to_string(), VIP_F_SHOW_CONFLICTS);
+        dp.add(&VRRP.to_string(), &REAL.to_string(), VIP_F_VRRP);
+        dp.add(
+            &VRRP_MASTER.to_string(),
+            &REAL.to_string(),
+            VIP_F_VRRP | VIP_F_VRRP_MASTER,
+        );
         dp.add("203.0.113.0/24", &REAL.to_string(), 0);
         dp.add(
             &EXACT_IN_POOL.to_string(),
@@ -277,6 +291,12 @@ pub mod std_vips {
             &SHOWN6.to_string(),
             &REAL6.to_string(),
             VIP_F_SHOW_CONFLICTS,
+        );
+        dp.add(&VRRP6.to_string(), &REAL6.to_string(), VIP_F_VRRP);
+        dp.add(
+            &VRRP_MASTER6.to_string(),
+            &REAL6.to_string(),
+            VIP_F_VRRP | VIP_F_VRRP_MASTER,
         );
         dp.add("2001:db8:100::/64", &REAL6_POOL.to_string(), 0);
         dp

@@ -26,3 +26,4 @@ pub mod netns;
 pub mod pcap;
 pub mod prober;
 pub mod root;
+pub mod two_node;

@@ -12,6 +12,10 @@ use rsdr_common::{Stat, VipCounter};
 
 pub const F_MONITOR: u32 = 1;
 pub const F_SHOW_CONFLICTS: u32 = 2;
+/// This host is the VIP's VRRP master: everything passes, counted monitored.
+pub const F_VRRP_MASTER: u32 = 4;
+/// The VIP follows a VRRP instance: its announcements leave (rows E8, F7).
+pub const F_VRRP: u32 = 8;
 
 /// One configured VIP (prefix 32/128) or pool.
 #[derive(Clone, Debug)]
@@ -104,7 +108,7 @@ impl Model {
     }
 
     fn monitored(&self, r: &Rule) -> bool {
-        self.monitor || r.flags & F_MONITOR != 0
+        self.monitor || r.flags & (F_MONITOR | F_VRRP_MASTER) != 0
     }
 
     fn plain(&mut self, s: Stat) {
@@ -227,6 +231,17 @@ impl Model {
                 };
                 if !a.spa.is_unspecified() {
                     if let Some(r) = self.find(IpAddr::V4(a.spa)).cloned() {
+                        if a.spa == a.tpa && r.flags & F_VRRP != 0 {
+                            *self
+                                .stats
+                                .entry((Stat::OutArpVrrpAnnouncementPassed as u32, false))
+                                .or_default() += 1;
+                            *self
+                                .vip_counts
+                                .entry((r.key(), VipCounter::AnnouncementsPassed as u32, false))
+                                .or_default() += 1;
+                            return pass;
+                        }
                         if a.spa == a.tpa {
                             return v(self.about(
                                 &r,
@@ -280,6 +295,17 @@ impl Model {
                 }
                 NdParse::Nd(n) => {
                     if let Some(r) = self.find(IpAddr::V6(n.target)).cloned() {
+                        if n.ty == 136 && r.flags & F_VRRP != 0 {
+                            *self
+                                .stats
+                                .entry((Stat::OutNaVrrpPassed as u32, false))
+                                .or_default() += 1;
+                            *self
+                                .vip_counts
+                                .entry((r.key(), VipCounter::AnnouncementsPassed as u32, false))
+                                .or_default() += 1;
+                            return pass;
+                        }
                         return if n.ty == 136 {
                             v(
                                 self.about(

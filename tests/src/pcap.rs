@@ -102,7 +102,18 @@ impl Capture {
         self.finish()
     }
 
+    /// [`Capture::stop`], with each frame's capture time (seconds since
+    /// the Unix epoch).
+    pub fn stop_timed(mut self) -> Vec<(f64, Vec<u8>)> {
+        std::thread::sleep(Duration::from_millis(300));
+        parse_timed(&self.finish_bytes())
+    }
+
     fn finish(mut self) -> Vec<Vec<u8>> {
+        parse(&self.finish_bytes())
+    }
+
+    fn finish_bytes(&mut self) -> Vec<u8> {
         if let Some(mut child) = self.guard.0.take() {
             let _ = Command::new("kill")
                 .args(["-INT", &child.id().to_string()])
@@ -112,21 +123,29 @@ impl Capture {
         let bytes = std::fs::read(&self.file)
             .unwrap_or_else(|e| panic!("reading {}: {e}", self.file.display()));
         let _ = std::fs::remove_file(&self.file);
-        parse(&bytes)
+        bytes
     }
 }
 
 /// Frames of a classic pcap file (either byte order).
 pub fn parse(bytes: &[u8]) -> Vec<Vec<u8>> {
+    parse_timed(bytes).into_iter().map(|(_, f)| f).collect()
+}
+
+/// Frames of a classic pcap file with their times (seconds since the Unix
+/// epoch; microsecond or nanosecond files).
+pub fn parse_timed(bytes: &[u8]) -> Vec<(f64, Vec<u8>)> {
     assert!(
         bytes.len() >= 24,
         "pcap file too short ({} bytes)",
         bytes.len()
     );
     let magic = u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes"));
-    let le = match magic {
-        0xa1b2c3d4 | 0xa1b23c4d => true,
-        0xd4c3b2a1 | 0x4d3cb2a1 => false,
+    let (le, nanos) = match magic {
+        0xa1b2c3d4 => (true, false),
+        0xa1b23c4d => (true, true),
+        0xd4c3b2a1 => (false, false),
+        0x4d3cb2a1 => (false, true),
         m => panic!("not a pcap file (magic {m:08x})"),
     };
     let u32_at = |o: usize| {
@@ -145,7 +164,9 @@ pub fn parse(bytes: &[u8]) -> Vec<Vec<u8>> {
         if start + caplen > bytes.len() {
             break;
         }
-        frames.push(bytes[start..start + caplen].to_vec());
+        let frac = f64::from(u32_at(off + 4)) / if nanos { 1e9 } else { 1e6 };
+        let t = f64::from(u32_at(off)) + frac;
+        frames.push((t, bytes[start..start + caplen].to_vec()));
         off = start + caplen;
     }
     frames

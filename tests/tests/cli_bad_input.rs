@@ -165,6 +165,23 @@ fn every_subcommand_refuses_bad_arguments_in_one_line() {
         (&["attach", "eth0", "--max-pools", "65537"], "max-pools"),
         (&["detach", "nosuch0"], "nosuch0"),
         (&["monitor", "sideways"], "sideways"),
+        (&["vrrp", "VI_1", "primary"], "primary"),
+        (&["vrrp", "VI 1", "master"], "VI 1"),
+        (&["vrrp", "VI_1"], "ARGS"),
+        (&["vrrp", "a", "b", "c", "d", "e"], "'e'"),
+        (&["vrrp", "GROUPS", "VI_1", "MASTER", "100"], "GROUPS"),
+        (
+            &[
+                "vip",
+                "add",
+                "10.0.0.101",
+                "--real",
+                "10.0.0.2",
+                "--vrrp-instance",
+                "a\"b",
+            ],
+            "VRRP instance",
+        ),
         (&["stats", "10.0.0.300"], "10.0.0.300"),
         (&["status", "--jsn"], "--jsn"),
         (
@@ -225,6 +242,14 @@ fn every_configuration_key_refuses_bad_values_in_one_line() {
             "monitor",
         ),
         (format!("[settings]\nfrobnicate = 1\n{base}"), "frobnicate"),
+        (
+            format!("[settings]\nvrrp_notify_fifo = \"keepalived.fifo\"\n{base}"),
+            "vrrp_notify_fifo",
+        ),
+        (
+            format!("[settings]\nvrrp_notify_fifo = 5\n{base}"),
+            "vrrp_notify_fifo",
+        ),
         // [[interface]]
         (
             iface("", "") + &vip(&VIP.to_string(), &REAL_IP.to_string(), ""),
@@ -278,6 +303,9 @@ fn every_configuration_key_refuses_bad_values_in_one_line() {
         (v("manage_address = \"\""), "manage_address"),
         (v("manage_address = \"a/b\""), "manage_address"),
         (v("manage_address = \"dummy9\""), "dummy9"),
+        (v("vrrp_instance = \"\""), "vrrp_instance"),
+        (v("vrrp_instance = \"VI 1\""), "vrrp_instance"),
+        (v("vrrp_instance = 1"), "vrrp_instance"),
         (v("address = \"10.0.0.5\""), "address"),
         (
             iface("eth0", "") + "[[vip]]\naddress = \"10.0.0.101\"\n",

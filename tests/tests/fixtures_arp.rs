@@ -166,6 +166,21 @@ fn xdp_ingress_arp() {
         ),
         F::new(
             "I4",
+            "request for a VIP following VRRP, not master here",
+            inb(&req(PEER, VRRP)),
+            XDP_DROP,
+            Some(InArpRequestDropped),
+        ),
+        F::new(
+            "I4",
+            "request for a VIP whose VRRP master is this host: counted, passed",
+            inb(&req(PEER, VRRP_MASTER)),
+            XDP_PASS,
+            Some(InArpRequestDropped),
+        )
+        .monitored(),
+        F::new(
+            "I4",
             "request for a VIP, padded to 60 bytes",
             inb(&req(PEER, VIP)).padded(),
             XDP_DROP,
@@ -372,6 +387,35 @@ fn tc_egress_arp() {
             out(&sreq(MON, MON)),
             TC_PASS,
             Some(OutArpAnnouncementDropped),
+        )
+        .monitored(),
+        F::new(
+            "E8",
+            "keepalived's gratuitous ARP for a VIP following VRRP, not (yet) master here",
+            out(&sreq(VRRP, VRRP)),
+            TC_PASS,
+            Some(OutArpVrrpAnnouncementPassed),
+        ),
+        F::new(
+            "E8",
+            "gratuitous ARP for a VIP whose VRRP master is this host",
+            out(&sreq(VRRP_MASTER, VRRP_MASTER)),
+            TC_PASS,
+            Some(OutArpVrrpAnnouncementPassed),
+        ),
+        F::new(
+            "E3",
+            "reply from a VIP following VRRP, not master here",
+            out(&Arp::reply(SERVER_MAC, VRRP, PEER_MAC, PEER)),
+            TC_SHOT,
+            Some(OutArpReplyDropped),
+        ),
+        F::new(
+            "E3",
+            "reply from a VIP whose VRRP master is this host: counted, sent",
+            out(&Arp::reply(SERVER_MAC, VRRP_MASTER, PEER_MAC, PEER)),
+            TC_PASS,
+            Some(OutArpReplyDropped),
         )
         .monitored(),
         F::new(

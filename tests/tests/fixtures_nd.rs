@@ -101,6 +101,21 @@ fn xdp_ingress_nd() {
         ),
         F::new(
             "N3",
+            "NS for a VIP6 following VRRP, not master here",
+            inb(&Nd::ns(PEER6, VRRP6, PEER_MAC)),
+            XDP_DROP,
+            Some(InNsDropped),
+        ),
+        F::new(
+            "N3",
+            "NS for a VIP6 whose VRRP master is this host: counted, passed",
+            inb(&Nd::ns(PEER6, VRRP_MASTER6, PEER_MAC)),
+            XDP_PASS,
+            Some(InNsDropped),
+        )
+        .monitored(),
+        F::new(
+            "N3",
             "NS for a VIP6 from a link-local source",
             inb(&Nd::ns(PEER6_LL, VIP6, PEER_MAC)),
             XDP_DROP,
@@ -416,6 +431,27 @@ fn tc_egress_nd() {
             out(&ns_from(VIP6).with(|n| n.code = 2)),
             TC_PASS,
             Some(OutNdMalformedPassed),
+        ),
+        F::new(
+            "F7",
+            "keepalived's unsolicited NA for a VIP6 following VRRP, not (yet) master here",
+            out(&Nd::na(VRRP6, ALL_NODES, VRRP6, SERVER_MAC).with(|n| n.flags = 0x2000_0000)),
+            TC_PASS,
+            Some(OutNaVrrpPassed),
+        ),
+        F::new(
+            "F7",
+            "NA for a VIP6 whose VRRP master is this host",
+            out(&Nd::na(VRRP_MASTER6, PEER6, VRRP_MASTER6, SERVER_MAC)),
+            TC_PASS,
+            Some(OutNaVrrpPassed),
+        ),
+        F::new(
+            "F3",
+            "DAD NS for a VIP6 following VRRP, not master here",
+            out(&Nd::ns(Ipv6Addr::UNSPECIFIED, VRRP6, SERVER_MAC)),
+            TC_SHOT,
+            Some(OutNsForVipDropped),
         ),
         F::new(
             "F2",

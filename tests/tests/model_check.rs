@@ -16,7 +16,7 @@ use rsdr_tests::{
     datapath::{Datapath, TC_PASS, TC_SHOT, XDP_DROP, XDP_PASS},
     fixture::std_vips::{self, *},
     hex,
-    model::{F_MONITOR, F_SHOW_CONFLICTS, Model, Rule, Verdict},
+    model::{F_MONITOR, F_SHOW_CONFLICTS, F_VRRP, F_VRRP_MASTER, Model, Rule, Verdict},
 };
 
 const DEFAULT_FRAMES: u64 = 1_000_000;
@@ -49,6 +49,13 @@ fn rules() -> Vec<Rule> {
         r(&VIP2.to_string(), 32, &REAL2.to_string(), 0),
         r(&MON.to_string(), 32, &REAL.to_string(), F_MONITOR),
         r(&SHOWN.to_string(), 32, &REAL.to_string(), F_SHOW_CONFLICTS),
+        r(&VRRP.to_string(), 32, &REAL.to_string(), F_VRRP),
+        r(
+            &VRRP_MASTER.to_string(),
+            32,
+            &REAL.to_string(),
+            F_VRRP | F_VRRP_MASTER,
+        ),
         r("203.0.113.0", 24, &REAL.to_string(), 0),
         r(
             &EXACT_IN_POOL.to_string(),
@@ -64,6 +71,13 @@ fn rules() -> Vec<Rule> {
             &REAL6.to_string(),
             F_SHOW_CONFLICTS,
         ),
+        r(&VRRP6.to_string(), 128, &REAL6.to_string(), F_VRRP),
+        r(
+            &VRRP_MASTER6.to_string(),
+            128,
+            &REAL6.to_string(),
+            F_VRRP | F_VRRP_MASTER,
+        ),
         r("2001:db8:100::", 64, &REAL6_POOL.to_string(), 0),
     ]
 }
@@ -75,6 +89,8 @@ fn addresses() -> Addresses {
             VIP2,
             MON,
             SHOWN,
+            VRRP,
+            VRRP_MASTER,
             POOLED,
             EXACT_IN_POOL,
             OUTSIDE_POOL,
@@ -91,6 +107,8 @@ fn addresses() -> Addresses {
             VIP6,
             MON6,
             SHOWN6,
+            VRRP6,
+            VRRP_MASTER6,
             POOLED6,
             REAL6,
             REAL6_POOL,

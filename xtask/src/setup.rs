@@ -36,6 +36,9 @@ const DEBIAN_TOOLS: &[(&str, &str)] = &[
     ("qemu-system-x86_64", "qemu-system-x86"),
     ("/bin/busybox", "busybox-static"),
     ("ipvsadm", "ipvsadm"),
+    // The two-node tests' VRRP (its service is not started: no systemd in
+    // a container, and the package ships no configuration).
+    ("keepalived", "keepalived"),
     // The Debian package (cargo xtask package): Depends, the archive, its
     // checker.
     ("dpkg-shlibdeps", "dpkg-dev"),

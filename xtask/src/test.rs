@@ -28,6 +28,8 @@ const ATTACHING_TESTS: &[&str] = &[
     "differential",
     "dr_e2e",
     "drills",
+    "two_node",
+    "ops_vrrp",
 ];
 
 #[derive(clap::Args)]

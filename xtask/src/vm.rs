@@ -52,6 +52,8 @@ const VM_TESTS: &[(&str, &str)] = &[
     // tens of seconds under emulation.
     ("drills", "--test-threads 1"),
     ("dr_e2e", ""),
+    // Two nodes switched by keepalived, each with a real IPVS director.
+    ("two_node", ""),
     // Installs the Debian package: in the guest only, over overlays (see
     // PACKAGE_TEST).
     (PACKAGE_TEST, "--include-ignored"),

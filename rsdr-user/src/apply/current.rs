@@ -44,6 +44,8 @@ pub struct Current {
     pub tcx: bool,
     /// The names of the network interfaces that exist now.
     pub present: HashSet<String>,
+    /// The VRRP instances recorded MASTER on this host.
+    pub vrrp_masters: HashSet<String>,
 }
 
 /// Read what is running now.
@@ -94,5 +96,9 @@ pub async fn current(pins: &PinDir, netlink: &rtnetlink::Handle) -> Result<Curre
         addresses,
         tcx,
         present,
+        vrrp_masters: crate::vrrp::record::masters(pins).map_err(|source| ApplyError::Vrrp {
+            path: crate::vrrp::record::dir(pins),
+            source,
+        })?,
     })
 }

@@ -55,6 +55,11 @@ pub enum ApplyError {
     Netlink(#[from] NetlinkError),
     #[error(transparent)]
     Upgrade(#[from] upgrade::UpgradeError),
+    #[error("VRRP record under {path}: {source}")]
+    Vrrp {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     /// A failure the tests inject (`testing` builds only).
     #[error("injected failure at step {0}")]
     Injected(usize),
@@ -126,5 +131,13 @@ pub async fn apply(
         }
         return Ok(0);
     }
-    Ok(upgraded + execute(&pins, cfg.load, netlink, steps, cur.loaded, say).await?)
+    let done = execute(&pins, cfg.load, netlink, steps, cur.loaded, say).await?;
+    // Which VIPs follow which instance, for `rsdr vrrp` and `vip list`.
+    crate::vrrp::record::set_members(&pins, &cfg.vrrp_members()).map_err(|source| {
+        ApplyError::Vrrp {
+            path: crate::vrrp::record::dir(&pins),
+            source,
+        }
+    })?;
+    Ok(upgraded + done)
 }

@@ -17,7 +17,7 @@ use crate::{config::Config, entry::VipEntry, vip::Vip};
 /// appears it is filtered before any VIP is held again.
 pub fn plan(cfg: &Config, cur: &Current) -> Vec<Step> {
     let mut steps = Vec::new();
-    let wanted_managed = cfg.managed_addresses();
+    let wanted_managed = cfg.managed_addresses(&cur.vrrp_masters);
     let waiting = cfg
         .interfaces
         .iter()
@@ -52,7 +52,7 @@ pub fn plan(cfg: &Config, cur: &Current) -> Vec<Step> {
     let now: HashMap<Vip, &VipEntry> = cur.vips.iter().map(|e| (e.vip, e)).collect();
     let mut put = Vec::new();
     let mut previous = Vec::new();
-    for e in cfg.entries() {
+    for e in cfg.entries(&cur.vrrp_masters) {
         match now.get(&e.vip) {
             Some(old) if **old == e => {}
             Some(old) => {
@@ -92,7 +92,7 @@ pub fn plan(cfg: &Config, cur: &Current) -> Vec<Step> {
             });
         }
     }
-    let keep: HashSet<Vip> = cfg.entries().map(|e| e.vip).collect();
+    let keep: HashSet<Vip> = cfg.vips.iter().map(|v| v.entry.vip).collect();
     let gone: Vec<VipEntry> = cur
         .vips
         .iter()

@@ -28,6 +28,7 @@ fn config(vips: Vec<VipConfig>) -> Config {
             hooks: HookChoice::default(),
         }],
         vips,
+        vrrp_notify_fifo: None,
         warnings: Vec::new(),
     }
 }
@@ -36,6 +37,7 @@ fn managed(vip: &str, dev: &str) -> VipConfig {
     VipConfig {
         entry: entry(vip, "10.0.0.2"),
         manage_address: Some(dev.into()),
+        vrrp_instance: None,
     }
 }
 
@@ -111,6 +113,7 @@ fn a_running_state_that_matches_needs_nothing() {
         addresses: vec![address("192.0.2.10", "lo", true)],
         tcx: true,
         present: present(&["eth0", "lo"]),
+        vrrp_masters: HashSet::new(),
     };
     assert_eq!(plan(&cfg, &cur), []);
 }
@@ -123,6 +126,7 @@ fn on_the_way_out_addresses_go_before_vips_and_interfaces_last() {
             ..entry("192.0.2.10", "10.0.0.3")
         },
         manage_address: None,
+        vrrp_instance: None,
     }]);
     cfg.interfaces[0].hooks = HookChoice::tc(TcAttach::Auto);
     cfg.monitor = true;
@@ -149,6 +153,7 @@ fn on_the_way_out_addresses_go_before_vips_and_interfaces_last() {
         ],
         tcx: true,
         present: present(&["eth0", "eth1", "lo"]),
+        vrrp_masters: HashSet::new(),
     };
     let steps = plan(&cfg, &cur);
     assert_eq!(
@@ -256,6 +261,7 @@ fn eth0_gone() -> Current {
         addresses: vec![address("192.0.2.10", "lo", true)],
         tcx: true,
         present: present(&["lo"]),
+        vrrp_masters: HashSet::new(),
     }
 }
 
@@ -281,4 +287,68 @@ fn an_interface_that_comes_back_is_filtered_before_addresses_return() {
     cur.present.insert("eth0".into());
     let steps = plan(&cfg, &cur);
     assert_eq!(kinds(&steps), ["attach", "add-address"], "{steps:?}");
+}
+
+/// A running state matching `managed("192.0.2.10", "lo")` on eth0, with the
+/// VIP following VI_1 while VI_1 is not master.
+fn following_vi_1() -> (Config, Current) {
+    let mut v = managed("192.0.2.10", "lo");
+    v.vrrp_instance = Some("VI_1".into());
+    let cfg = config(vec![v]);
+    let mut cur = eth0_gone();
+    cur.present.insert("eth0".into());
+    cur.interfaces[0].ingress = Some(IngressAttachment {
+        hook: AttachedIngress::XdpSkb,
+        via: Via::Link,
+    });
+    cur.interfaces[0].egress = Some(Via::Link);
+    cur.vips = vec![VipEntry {
+        flags: VipFlags::NONE.with(VipFlag::Vrrp, true),
+        ..entry("192.0.2.10", "10.0.0.2")
+    }];
+    (cfg, cur)
+}
+
+#[test]
+fn a_vip_following_vrrp_is_filtered_and_held_on_lo_unless_master() {
+    let (cfg, cur) = following_vi_1();
+    assert_eq!(plan(&cfg, &cur), [], "backup (or never told): as it is");
+    let mut other = cur.clone();
+    other.vrrp_masters.insert("VI_2".into());
+    assert_eq!(
+        plan(&cfg, &other),
+        [],
+        "another instance's state changes nothing"
+    );
+}
+
+#[test]
+fn becoming_master_unfilters_before_the_managed_address_goes() {
+    let (cfg, mut cur) = following_vi_1();
+    cur.vrrp_masters.insert("VI_1".into());
+    let steps = plan(&cfg, &cur);
+    assert_eq!(kinds(&steps), ["put", "del-address"], "{steps:?}");
+    let Step::PutVips { entries, .. } = &steps[0] else {
+        unreachable!()
+    };
+    assert!(
+        entries[0].flags.contains(VipFlag::VrrpMaster),
+        "the master flag is set: {entries:?}"
+    );
+}
+
+#[test]
+fn leaving_master_filters_before_the_managed_address_returns() {
+    let (cfg, mut cur) = following_vi_1();
+    cur.vips[0].flags = cur.vips[0].flags.with(VipFlag::VrrpMaster, true);
+    cur.addresses.clear();
+    let steps = plan(&cfg, &cur);
+    assert_eq!(kinds(&steps), ["put", "add-address"], "{steps:?}");
+    let Step::PutVips { entries, .. } = &steps[0] else {
+        unreachable!()
+    };
+    assert!(
+        !entries[0].flags.contains(VipFlag::VrrpMaster),
+        "{entries:?}"
+    );
 }

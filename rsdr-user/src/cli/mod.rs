@@ -13,6 +13,7 @@ mod run;
 mod stats;
 mod status;
 mod vip;
+mod vrrp;
 
 use std::path::{Path, PathBuf};
 
@@ -72,6 +73,7 @@ enum Command {
     Monitor(monitor::Args),
     Stats(stats::Args),
     Status(status::Args),
+    Vrrp(vrrp::Args),
 }
 
 impl Command {
@@ -135,6 +137,7 @@ impl Cli {
             Command::Monitor(args) => monitor::run(&pins, args),
             Command::Stats(args) => stats::run(&pins, args),
             Command::Status(args) => status::run(&pins, args),
+            Command::Vrrp(args) => vrrp::run(&pins, args),
         }
     }
 }

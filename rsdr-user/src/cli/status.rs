@@ -43,6 +43,23 @@ pub fn run(pins: &PinDir, args: Args) -> anyhow::Result<()> {
             st.binary_build
         );
     }
+    for v in &st.vrrp {
+        let what = if v.state == "master" {
+            "director here: its VIPs are answered and announced"
+        } else {
+            "its VIPs are filtered"
+        };
+        println!(
+            "vrrp:    {} {} ({what}: {})",
+            v.instance,
+            v.state,
+            if v.vips.is_empty() {
+                "none".to_string()
+            } else {
+                v.vips.join(", ")
+            }
+        );
+    }
     println!();
     let rows: Vec<Vec<String>> = st
         .interfaces

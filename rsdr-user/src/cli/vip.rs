@@ -1,3 +1,4 @@
+use anyhow::Context as _;
 use rsdr_user::{
     entry::{Change, VipEntry, VipFlag, VipFlags},
     local_addr,
@@ -5,6 +6,7 @@ use rsdr_user::{
     privilege::{self, Need},
     tables::{self, VipTables},
     vip,
+    vrrp::{self, record},
 };
 
 use super::output;
@@ -32,7 +34,8 @@ Examples:
   rsdr vip add 192.0.2.10 --real 10.0.0.5
   rsdr vip add 2001:db8::10 --real 2001:db8::5
   rsdr vip add 203.0.113.0/24 --real 10.0.0.5
-  rsdr vip add 192.0.2.11 --real 10.0.0.5 --monitor     # count only, change nothing")]
+  rsdr vip add 192.0.2.11 --real 10.0.0.5 --monitor     # count only, change nothing
+  rsdr vip add 192.0.2.12 --real 10.0.0.5 --vrrp-instance VI_1   # two-node cluster")]
 pub struct AddArgs {
     /// The virtual IP (IPv4 or IPv6) or pool prefix held by this real server
     #[arg(value_name = "VIP[/LEN]")]
@@ -52,6 +55,10 @@ pub struct AddArgs {
     /// announced anyway: only for an address added later, with care)
     #[arg(long)]
     allow_foreign_real: bool,
+    /// Follow this keepalived VRRP instance: answered and announced while
+    /// it is MASTER here, filtered otherwise (see `rsdr vrrp`)
+    #[arg(long, value_name = "NAME")]
+    vrrp_instance: Option<String>,
 }
 
 /// Remove a VIP or pool: the kernel answers for it again at once
@@ -78,6 +85,9 @@ pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
                 .with(VipFlag::Monitor, a.monitor)
                 .with(VipFlag::ShowConflicts, a.show_conflicts);
             let entry = VipEntry::parse(&a.vip, &a.real, flags)?;
+            if let Some(name) = &a.vrrp_instance {
+                vrrp::validate_name(name)?;
+            }
             // The entry's own conflicts first (the VIP is its real IP, say):
             // they say more than where the real IP is.
             tables::rules::check(&[], &[entry])?;
@@ -87,7 +97,21 @@ pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
                 eprintln!("{w}");
             }
             privilege::require(Need::Bpf)?;
-            let change = tables::edit(pins, |t| t.put(&[entry]))?[0];
+            pins.check_bpffs()?;
+            let locked = pins.lock()?;
+            // The instance's state decides the master flag; the membership
+            // is recorded first, so `rsdr vrrp` always finds the VIP.
+            let masters = record::masters(&locked).context("reading the VRRP record")?;
+            let entry = vrrp::with_vrrp(
+                entry,
+                a.vrrp_instance.is_some(),
+                a.vrrp_instance
+                    .as_ref()
+                    .is_some_and(|i| masters.contains(i)),
+            );
+            record::set_member(&locked, entry.vip, a.vrrp_instance.as_deref())
+                .context("recording the VRRP instance")?;
+            let change = VipTables::open(&locked)?.put(&[entry])?[0];
             let (vip, real) = (entry.vip, entry.real);
             let note = if a.monitor {
                 " [monitor: counted, not enforced]"
@@ -107,13 +131,34 @@ pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
             let vip = vip::parse_vip(&a.vip)?;
             privilege::require(Need::Bpf)?;
             let removed = tables::edit(pins, |t| t.remove(&[vip]))?;
+            record::set_member(pins, vip, None).context("updating the VRRP record")?;
             println!("removed VIP {vip} (real IP {})", removed[0].real);
         }
         Command::List(a) => {
             privilege::require(Need::Bpf)?;
             let entries = VipTables::open(pins)?.entries()?;
+            let members = record::members(pins).unwrap_or_default();
+            let states = record::states(pins).unwrap_or_default();
+            // (instance, its state) of each entry that follows one.
+            let follow = |e: &VipEntry| {
+                members.get(&e.vip).map(|i| {
+                    let st = states.get(i).map_or("unknown", |s| s.name());
+                    (i.clone(), st)
+                })
+            };
             if a.json {
-                output::json(&entries)?;
+                let rows: Vec<serde_json::Value> = entries
+                    .iter()
+                    .map(|e| {
+                        let mut v = serde_json::to_value(e).expect("an entry serialises");
+                        if let (Some((i, st)), Some(o)) = (follow(e), v.as_object_mut()) {
+                            o.insert("vrrp_instance".into(), i.into());
+                            o.insert("vrrp_state".into(), st.into());
+                        }
+                        v
+                    })
+                    .collect();
+                output::json(&rows)?;
             } else {
                 let rows: Vec<Vec<String>> = entries
                     .iter()
@@ -123,7 +168,10 @@ pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
                             e.vip.to_string(),
                             e.real.to_string(),
                             kind,
-                            e.flags.to_string(),
+                            match follow(e) {
+                                Some((i, st)) => format!("{} ({i}: {st})", e.flags),
+                                None => e.flags.to_string(),
+                            },
                         ]
                     })
                     .collect();

@@ -12,6 +12,7 @@
 mod datapath_logs;
 mod metrics_server;
 mod net_watch;
+mod vrrp_fifo;
 
 use std::{
     collections::BTreeSet,
@@ -51,6 +52,11 @@ pub enum DaemonError {
     },
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
+    #[error("keepalived notify FIFO {path}: {source}")]
+    Fifo {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn setup(what: &'static str) -> impl FnOnce(std::io::Error) -> DaemonError {
@@ -190,6 +196,35 @@ async fn reapply(
     report_missing(cfg, missing, counters)
 }
 
+/// keepalived said `instance` is now `state`: switch its VIPs' filtering
+/// at once (one table write per VIP), then apply the file, which moves the
+/// managed addresses: withdrawn after a VIP is unfiltered (MASTER, the VIP
+/// is keepalived's to hold), put back after it is filtered again.
+async fn vrrp_switch(
+    pins: &PinDir,
+    instance: &str,
+    state: crate::vrrp::State,
+    counters: &Counters,
+) {
+    let switched = match pins.lock_async().await {
+        Ok(locked) => crate::vrrp::switch(&locked, instance, state).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let mut c = counters.lock().expect("daemon counters");
+    match switched {
+        Ok(s) => {
+            *c.vrrp_transitions
+                .entry((instance.to_string(), state.name()))
+                .or_default() += 1;
+            info!("keepalived: {s}");
+        }
+        Err(e) => {
+            c.apply_errors_total += 1;
+            error!("keepalived: instance {instance} is {state}, but rsdr could not follow: {e}");
+        }
+    }
+}
+
 fn mtime(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -231,14 +266,35 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
         pins.root().display()
     );
     let mut retry = Retry::default();
+    let mut fifo = match &cfg.vrrp_notify_fifo {
+        Some(path) => {
+            let rx = vrrp_fifo::spawn(path.clone())?;
+            info!("following keepalived's notify FIFO {}", path.display());
+            Some(rx)
+        }
+        None => None,
+    };
+    // The VRRP states `rsdr vrrp` (a notify script) may change under us.
+    let mut vrrp_seen = crate::vrrp::record::states(&pins).ok();
     loop {
         let why = tokio::select! {
             _ = hup.recv() => "SIGHUP",
+            Some((instance, state)) = async { fifo.as_mut()?.recv().await } => {
+                vrrp_switch(&pins, &instance, state, &counters).await;
+                vrrp_seen = crate::vrrp::record::states(&pins).ok();
+                missing = reapply(&pins, &cfg, &netlink, &counters, "VRRP", &mut retry, missing).await;
+                continue;
+            }
             _ = retry.wait() => {
                 missing = reapply(&pins, &cfg, &netlink, &counters, "retry", &mut retry, missing).await;
                 continue;
             }
             _ = tick.tick() => {
+                let states = crate::vrrp::record::states(&pins).ok();
+                if states != vrrp_seen {
+                    vrrp_seen = states;
+                    missing = reapply(&pins, &cfg, &netlink, &counters, "VRRP state changed", &mut retry, missing).await;
+                }
                 let now = mtime(&opts.config_path);
                 if now == seen { continue; }
                 seen = now;
@@ -268,6 +324,11 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
             Ok(new) => {
                 for w in &new.warnings {
                     warn!("{why}: {w}");
+                }
+                if new.vrrp_notify_fifo != cfg.vrrp_notify_fifo {
+                    warn!(
+                        "{why}: vrrp_notify_fifo changes need a restart; keeping the FIFO opened at start"
+                    );
                 }
                 if new.pin_dir != cfg.pin_dir {
                     warn!(

@@ -42,7 +42,7 @@ use crate::{
     hook::{EGRESS_PIN_STEM, IngressAttachment, Via, pin_name},
 };
 
-mod escape;
+pub(crate) mod escape;
 mod lock;
 
 pub use escape::{escape, unescape};
@@ -200,12 +200,13 @@ impl PinDir {
     }
 
     /// The directories rsdr makes under the pin directory.
-    fn own_dirs(&self) -> [PathBuf; 4] {
+    fn own_dirs(&self) -> [PathBuf; 5] {
         [
             self.maps_dir(),
             self.progs_dir(),
             self.links_dir(),
             self.root.join("build"),
+            crate::vrrp::record::dir(self),
         ]
     }
 
@@ -296,6 +297,7 @@ impl PinDir {
             gone(fs::remove_file(&p), &p)?;
         }
         crate::upgrade::forget(self).map_err(io_err(&self.root))?;
+        crate::vrrp::record::forget(self).map_err(io_err(&self.root))?;
         for iface in self.interfaces()? {
             // Emptied by detach; one that is not keeps what is in it.
             let _ = fs::remove_dir(self.iface_dir(&iface));
