@@ -152,7 +152,7 @@ fn rewrite_arp_sender<const BENCH_TAIL_CALL: bool>(
 /// |--------------------------------------|-----------------------------|--------------------------|
 /// | other IPv6                           | pass                        | -                        |
 /// | NS/NA type, not valid ND             | pass                        | out_nd_malformed_passed  |
-/// | NA, target = VIP6 following VRRP     | pass                        | out_na_vrrp_announcement_passed |
+/// | unsolicited NA, VIP6 follows VRRP    | pass                        | out_na_vrrp_announcement_passed |
 /// | NA, target = VIP6                    | drop                        | out_na_for_vip_dropped   |
 /// | NS, target = VIP6 (our DAD)          | drop                        | out_ns_for_vip_dropped   |
 /// | NS, IPv6 source = VIP6               | source := real6, checksum   | out_ns_source_rewritten  |
@@ -181,7 +181,7 @@ fn nd_frame(ctx: &TcContext, frame: &Frame, off: usize) -> i32 {
     };
     if let Some(hit) = vip::lookup6::<NO_REAL>(cfg, &nd.target) {
         return match nd.kind {
-            Kind::Advertisement if hit.follows_vrrp() => {
+            Kind::Advertisement if hit.follows_vrrp() && !nd.solicited => {
                 count_vip(
                     &hit,
                     Stat::OutNaVrrpPassed,

@@ -46,9 +46,13 @@ struct NdMsg {
     ty: u8,
     code: u8,
     csum: u16,
-    reserved: [u8; 4],
+    /// NA: the R, S and O flags in the first byte; NS: reserved.
+    flags: [u8; 4],
     target: [u8; 16],
 }
+
+/// The Solicited flag of an NA (RFC 4861, 4.4).
+const NA_SOLICITED: u8 = 0x40;
 
 /// The first bytes of an extension header (every one is at least 8 long).
 /// Only a Routing header's third and fourth bytes are its type and
@@ -79,6 +83,8 @@ pub struct Nd {
     pub kind: Kind,
     pub src: Ip6,
     pub target: Ip6,
+    /// An NA answering an NS (its S flag); false for an NS.
+    pub solicited: bool,
 }
 
 /// Bytes from the IPv6 header to the end of the NS/NA head.
@@ -232,5 +238,11 @@ fn message(ip: &Ipv6Hdr, frame: &Frame, icmp: usize, ext_len: usize) -> Parsed {
             ip6::read_packet::<TARGET, { TARGET + 8 }>(addr_of!(*msg).cast()),
         )
     };
-    Parsed::Nd(Nd { kind, src, target })
+    let solicited = kind == Kind::Advertisement && msg.flags[0] & NA_SOLICITED != 0;
+    Parsed::Nd(Nd {
+        kind,
+        src,
+        target,
+        solicited,
+    })
 }

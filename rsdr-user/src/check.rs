@@ -269,7 +269,42 @@ pub async fn diagnose(pins: &PinDir, config: Option<&Config>) -> Vec<Finding> {
     let vips: Vec<Vip> = entries.iter().map(|e| e.vip).collect();
     vip_placement(&mut out, &vips, &all, &links, &attached, config);
     foreign_reals(&mut out, &entries, &all);
+    if let Some(cfg) = config {
+        vrrp_unknown(&mut out, cfg, pins, &all);
+    }
     out
+}
+
+/// VIPs that follow a VRRP instance rsdr does not know as MASTER while
+/// another tool holds them on a filtered interface (keepalived does as
+/// master): after a detach, or with keepalived started before rsdr, the
+/// master filters its own VIP until keepalived writes a state again.
+fn vrrp_unknown(out: &mut Vec<Finding>, cfg: &Config, pins: &PinDir, all: &[DevAddr]) {
+    let masters = crate::vrrp::record::masters(pins).unwrap_or_default();
+    for v in &cfg.vips {
+        let Some(i) = v.vrrp_instance.as_ref().filter(|i| !masters.contains(*i)) else {
+            continue;
+        };
+        let held: Vec<String> = all
+            .iter()
+            .filter(|d| {
+                !d.managed
+                    && v.entry.vip.covers(d.addr)
+                    && cfg.interfaces.iter().any(|x| x.name == d.dev)
+            })
+            .map(|d| d.dev.clone())
+            .collect();
+        if !held.is_empty() {
+            out.push(f(
+                format!("vip {}", v.entry.vip),
+                Level::Warn,
+                format!(
+                    "held on {} (by keepalived as master?) but VRRP instance {i} is not master to rsdr: it stays filtered; `rsdr vrrp {i} master`, or restart keepalived",
+                    held.join(", ")
+                ),
+            ));
+        }
+    }
 }
 
 /// Real IPs in the tables that no interface of this host holds: rsdr

@@ -384,6 +384,19 @@ impl Config {
                 crate::vrrp::validate_name(name).map_err(|e| {
                     ConfigError::invalid(path, format!("vip {spec}: vrrp_instance: {e}"))
                 })?;
+                // keepalived adds the VIP to its interface as master: a copy
+                // rsdr held there would make that add fail, and rsdr's
+                // withdrawal would then leave the master without the VIP.
+                if let Some(dev) = &v.manage_address
+                    && interfaces.iter().any(|i: &InterfaceConfig| &i.name == dev)
+                {
+                    return Err(ConfigError::invalid(
+                        path,
+                        format!(
+                            "vip {spec}: with vrrp_instance, manage_address must not be a filtered interface ({dev}): keepalived holds the VIP there as master; use lo or a dummy device"
+                        ),
+                    ));
+                }
             }
             foreign_allowed.push(v.allow_foreign_real);
             vips.push(VipConfig {

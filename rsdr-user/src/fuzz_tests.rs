@@ -1,6 +1,7 @@
-//! Seeded fuzzing of the two parsers that read an operator's text: the
-//! configuration file ([`Config::parse`]) and `arptables-save` output
-//! ([`import::arptables`]). Valid inputs are mutated (bytes flipped,
+//! Seeded fuzzing of the parsers that read text from outside: the
+//! configuration file ([`Config::parse`]), `arptables-save` output
+//! ([`import::arptables`]) and keepalived's notify FIFO lines
+//! ([`notify::parse`]). Valid inputs are mutated (bytes flipped,
 //! deleted and inserted, lines duplicated, tokens of both grammars and
 //! hostile characters spliced in); every result must be an answer, never a
 //! panic: an error of one line, or for the import a configuration that is
@@ -9,7 +10,14 @@
 
 use std::{fmt::Display, panic::AssertUnwindSafe, path::Path};
 
-use crate::{config::Config, import};
+use crate::{
+    config::Config,
+    import,
+    vrrp::{
+        self,
+        notify::{self, Line},
+    },
+};
 
 /// xorshift64*: small, seedable, good enough to pick mutations.
 struct Rng(u64);
@@ -48,6 +56,15 @@ const TOKENS: &[&str] = &[
     "monitor = true\n",
     "show_conflicts = ",
     "allow_foreign_real = true\n",
+    "vrrp_instance = ",
+    "vrrp_notify_fifo = ",
+    "\"VI_1\"",
+    "\"/run/k.fifo\"",
+    "INSTANCE ",
+    "GROUP ",
+    "MASTER ",
+    "BACKUP ",
+    "100",
     "\"10.0.0.100\"",
     "\"2001:db8::10\"",
     "\"10.0.0.0/8\"",
@@ -181,6 +198,7 @@ const CONFIGS: &[&str] = &[
     "[settings]\nmonitor = false\nmax_vips = 64\nmax_pools = 8\n\n[[interface]]\nname = \"eth0\"\ningress = \"xdp\"\nxdp_mode = \"native\"\n\n[[vip]]\naddress = \"10.0.0.100\"\nreal = \"10.0.0.2\"\nmanage_address = \"lo\"\n",
     "[[interface]]\nname = \"eth0\"\ningress = \"tc\"\n\n[[vip]]\naddress = \"2001:db8::10\"\nreal = \"2001:db8::2\"\nshow_conflicts = true\n\n[[vip]]\naddress = \"203.0.113.0/24\"\nreal = \"10.0.0.2\"\nmonitor = true\n",
     "# nothing filtered\n",
+    "[settings]\nvrrp_notify_fifo = \"/run/rsdr/keepalived.fifo\"\n\n[[interface]]\nname = \"eth0\"\n\n[[vip]]\naddress = \"10.0.0.100\"\nreal = \"10.0.0.2\"\nmanage_address = \"lo\"\nvrrp_instance = \"VI_1\"\n",
 ];
 
 #[test]
@@ -212,6 +230,44 @@ fn the_arptables_import_answers_every_mutation_with_toml_or_one_line() {
                 Some(w) => Err(format!("warning not on one line: {w:?}")),
                 None => Ok(()),
             }
+        },
+    );
+    assert!(
+        errors > 0,
+        "no mutation was refused: the fuzzer mutates nothing"
+    );
+}
+
+const NOTIFY_LINES: &[&str] = &[
+    "INSTANCE \"VI_1\" MASTER 100",
+    "INSTANCE \"web-1\" BACKUP 50",
+    "INSTANCE \"VI_1\" STOP 100",
+    "GROUP \"VG_1\" FAULT",
+];
+
+#[test]
+fn keepalived_fifo_lines_are_taken_only_whole() {
+    let errors = fuzz(
+        "notify line",
+        NOTIFY_LINES,
+        |t| match notify::parse(t) {
+            Line::Garbled(l) => Err(format!("not a keepalived line: {l:?}")),
+            other => Ok(other),
+        },
+        |text, line| match line {
+            Line::Instance { name, state } => {
+                vrrp::validate_name(name).map_err(|e| e.to_string())?;
+                // The state taken is the word keepalived wrote after the name.
+                let word = text
+                    .strip_prefix("INSTANCE \"")
+                    .and_then(|r| r.split_once('"'))
+                    .map_or("", |(_, r)| r);
+                match word.split_whitespace().next() {
+                    Some(w) if w.eq_ignore_ascii_case(state.name()) => Ok(()),
+                    w => Err(format!("took state {state} from {w:?}")),
+                }
+            }
+            _ => Ok(()),
         },
     );
     assert!(

@@ -219,7 +219,7 @@ impl Collector for Scrape {
         counters(
             &mut enc,
             "rsdr_vrrp_transitions",
-            "VRRP state changes taken from keepalived's notify FIFO, by instance and new state.",
+            "VRRP state changes taken from keepalived's notify FIFO (repeats of the same state not counted), by instance and new state.",
             daemon
                 .vrrp_transitions
                 .iter()

@@ -295,7 +295,7 @@ impl Model {
                 }
                 NdParse::Nd(n) => {
                     if let Some(r) = self.find(IpAddr::V6(n.target)).cloned() {
-                        if n.ty == 136 && r.flags & F_VRRP != 0 {
+                        if n.ty == 136 && !n.solicited && r.flags & F_VRRP != 0 {
                             *self
                                 .stats
                                 .entry((Stat::OutNaVrrpPassed as u32, false))
@@ -380,6 +380,8 @@ fn arp(f: &[u8], off: usize) -> Option<ArpView> {
 
 struct NdView {
     ty: u8,
+    /// The NA's S flag.
+    solicited: bool,
     src: Ipv6Addr,
     target: Ipv6Addr,
 }
@@ -464,6 +466,7 @@ fn nd(f: &[u8], off: usize, ext: bool) -> NdParse {
     let addr = |b: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(b).expect("16 bytes"));
     NdParse::Nd(NdView {
         ty,
+        solicited: ty == 136 && msg[4] & 0x40 != 0,
         src: addr(&ip[8..24]),
         target: addr(&msg[8..24]),
     })

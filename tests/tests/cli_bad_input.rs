@@ -306,6 +306,10 @@ fn every_configuration_key_refuses_bad_values_in_one_line() {
         (v("vrrp_instance = \"\""), "vrrp_instance"),
         (v("vrrp_instance = \"VI 1\""), "vrrp_instance"),
         (v("vrrp_instance = 1"), "vrrp_instance"),
+        (
+            v("vrrp_instance = \"VI_1\"\nmanage_address = \"eth0\""),
+            "manage_address must not be a filtered interface",
+        ),
         (v("address = \"10.0.0.5\""), "address"),
         (
             iface("eth0", "") + "[[vip]]\naddress = \"10.0.0.101\"\n",

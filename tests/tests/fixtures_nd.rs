@@ -441,11 +441,27 @@ fn tc_egress_nd() {
         ),
         F::new(
             "F7",
-            "NA for a VIP6 whose VRRP master is this host",
-            out(&Nd::na(VRRP_MASTER6, PEER6, VRRP_MASTER6, SERVER_MAC)),
+            "unsolicited NA for a VIP6 whose VRRP master is this host",
+            out(&Nd::na(VRRP_MASTER6, ALL_NODES, VRRP_MASTER6, SERVER_MAC)
+                .with(|n| n.flags = 0x2000_0000)),
             TC_PASS,
             Some(OutNaVrrpPassed),
         ),
+        F::new(
+            "F2",
+            "solicited NA for a VIP6 following VRRP, not master here",
+            out(&Nd::na(VRRP6, PEER6, VRRP6, SERVER_MAC)),
+            TC_SHOT,
+            Some(OutNaDropped),
+        ),
+        F::new(
+            "F2",
+            "solicited NA for a VIP6 whose VRRP master is this host: counted, sent",
+            out(&Nd::na(VRRP_MASTER6, PEER6, VRRP_MASTER6, SERVER_MAC)),
+            TC_PASS,
+            Some(OutNaDropped),
+        )
+        .monitored(),
         F::new(
             "F3",
             "DAD NS for a VIP6 following VRRP, not master here",

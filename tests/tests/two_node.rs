@@ -22,6 +22,15 @@ use rsdr_tests::{
     two_node::{TwoNode, VIP},
 };
 
+/// Sets its flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -70,9 +79,11 @@ fn keepalived_failover_moves_the_vip_without_arp_flux() {
     lab.serve();
     let switch_cap = Capture::start(&lab.switch, "br0", "arp");
     let client_cap = Capture::start(&lab.client, "eth0", "arp");
+    // node1 first, so that it is master from the start (under an emulated
+    // CPU node2 could otherwise win the first election for a moment).
     let mut k1 = lab.keepalived(0, true);
-    let k2 = lab.keepalived(1, true);
     lab.wait_master(0, &k1);
+    let k2 = lab.keepalived(1, true);
     rsdr[0].eventually("node1's rsdr told master", || lab.rsdr_state(0) == "master");
     rsdr[1].eventually("node2's rsdr told backup", || lab.rsdr_state(1) == "backup");
     rsdr[0].eventually("node1's managed lo copy withdrawn", || {
@@ -89,6 +100,9 @@ fn keepalived_failover_moves_the_vip_without_arp_flux() {
 
     let stop = AtomicBool::new(false);
     let (samples, t) = std::thread::scope(|s| {
+        // Stops the client when this closure ends, also by a panic: the
+        // scope waits for it.
+        let _stop = StopOnDrop(&stop);
         let worker = s.spawn(|| {
             let mut out = Vec::new();
             let mut flushed = Instant::now();
@@ -113,16 +127,16 @@ fn keepalived_failover_moves_the_vip_without_arp_flux() {
         // node1 fails: its keepalived stops.
         let t_stop1 = now();
         k1.stop();
+        let t_gone1 = now();
         let t_m2 = when(60, || lab.rsdr_state(1) == "master").unwrap_or_else(|| {
             panic!(
                 "node2's rsdr never heard master; keepalived logged:\n{}",
                 k2.log()
             )
         });
-        assert_eq!(
-            lab.rsdr_state(0),
-            "stop",
-            "node1's rsdr heard keepalived stop"
+        assert!(
+            when(60, || lab.rsdr_state(0) == "stop").is_some(),
+            "node1's rsdr never heard keepalived stop"
         );
         std::thread::sleep(Duration::from_secs(4));
         // node1 comes back and preempts.
@@ -143,9 +157,9 @@ fn keepalived_failover_moves_the_vip_without_arp_flux() {
         // The end of the last window: stopping keepalived hands over again.
         let t_end = now();
         drop(k1b);
-        (samples, [t_stop1, t_m2, t_start1, t_m1, t_end])
+        (samples, [t_stop1, t_gone1, t_m2, t_start1, t_m1, t_end])
     });
-    let [t_stop1, t_m2, t_start1, t_m1, t_end] = t;
+    let [t_stop1, t_gone1, t_m2, t_start1, t_m1, t_end] = t;
     let switch_frames = switch_cap.stop_timed();
     let client_frames = client_cap.stop_timed();
     let t0 = samples.first().map_or(t_stop1, |s| s.at);
@@ -196,7 +210,7 @@ fn keepalived_failover_moves_the_vip_without_arp_flux() {
             at - t0
         );
         assert!(
-            !(*mac == lab.node_macs[0] && *at > t_stop1 + 0.5 && *at < t_start1),
+            !(*mac == lab.node_macs[0] && *at > t_gone1 && *at < t_start1),
             "node1 (keepalived stopped) sent ARP from the VIP at +{:.2} s",
             at - t0
         );
@@ -211,21 +225,24 @@ fn keepalived_failover_moves_the_vip_without_arp_flux() {
     }
 
     // 2. The new master's gratuitous ARP reaches the client with keepalived's
-    // first burst, not only 5 s later.
+    // first burst, which it sends before it tells rsdr (so before rsdr
+    // reports the new state), not only with the second, 5 s later.
     let garps = vip_senders(&client_frames);
-    for (who, from, until) in [
-        (1usize, t_stop1, t_m2 + settle),
-        (0, t_start1, t_m1 + settle),
-    ] {
+    let first_garp = |who: usize, from: f64| {
+        garps
+            .iter()
+            .find(|(at, mac, garp)| *garp && *mac == lab.node_macs[who] && *at >= from)
+            .map(|(at, ..)| *at)
+    };
+    for (who, from, told) in [(1usize, t_stop1, t_m2), (0, t_start1, t_m1)] {
+        let first = first_garp(who, from);
         assert!(
-            garps.iter().any(|(at, mac, garp)| *garp
-                && *mac == lab.node_macs[who]
-                && *at >= from
-                && *at <= until),
-            "no gratuitous ARP from node{} reached the client between +{:.2} s and +{:.2} s",
+            first.is_some_and(|g| g <= told),
+            "node{}'s first gratuitous ARP after +{:.2} s reached the client at {}, not before rsdr reported master at +{:.2} s: its first burst was lost",
             who + 1,
             from - t0,
-            until - t0
+            first.map_or("no time".into(), |g| format!("+{:.2} s", g - t0)),
+            told - t0
         );
     }
 
@@ -275,15 +292,13 @@ fn keepalived_failover_moves_the_vip_without_arp_flux() {
         );
     }
     let failover = t_m2 - t_stop1;
-    let bound = (failover / 0.15).ceil() as usize + 3;
+    let unsettled = failover + (t_m1 - t_start1) + 2.0 * settle;
+    let bound = (unsettled / 0.15).ceil() as usize + 3;
     assert!(
         failed <= bound,
-        "{failed} requests failed; the failover took {failover:.2} s, so at most {bound} may"
+        "{failed} requests failed; the transitions took {unsettled:.2} s, so at most {bound} may"
     );
-    let first_garp2 = garps
-        .iter()
-        .find(|(at, mac, g)| *g && *mac == lab.node_macs[1] && *at >= t_stop1)
-        .map(|(at, ..)| *at);
+    let first_garp2 = first_garp(1, t_stop1);
     println!(
         "requests: {} ({failed} failed); failover: node1 stopped -> node2's rsdr told master: {failover:.2} s; \
          node2's first gratuitous ARP at the client {:.2} s after node1 stopped; preemption: node1 started -> both rsdr told: {:.2} s",

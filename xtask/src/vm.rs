@@ -52,8 +52,10 @@ const VM_TESTS: &[(&str, &str)] = &[
     // tens of seconds under emulation.
     ("drills", "--test-threads 1"),
     ("dr_e2e", ""),
-    // Two nodes switched by keepalived, each with a real IPVS director.
-    ("two_node", ""),
+    // Two nodes switched by keepalived, each with a real IPVS director;
+    // one at a time: the failover's timing is asserted.
+    ("two_node", "--test-threads 1"),
+    ("ops_vrrp", ""),
     // Installs the Debian package: in the guest only, over overlays (see
     // PACKAGE_TEST).
     (PACKAGE_TEST, "--include-ignored"),

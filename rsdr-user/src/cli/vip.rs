@@ -99,8 +99,11 @@ pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
             privilege::require(Need::Bpf)?;
             pins.check_bpffs()?;
             let locked = pins.lock()?;
-            // The instance's state decides the master flag; the membership
-            // is recorded first, so `rsdr vrrp` always finds the VIP.
+            if a.vrrp_instance.is_some() {
+                vrrp::require_current_datapath(&locked)?;
+            }
+            // The instance's state decides the master flag; all under the
+            // lock, so no `rsdr vrrp` runs between reading it and writing.
             let masters = record::masters(&locked).context("reading the VRRP record")?;
             let entry = vrrp::with_vrrp(
                 entry,
@@ -109,9 +112,9 @@ pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
                     .as_ref()
                     .is_some_and(|i| masters.contains(i)),
             );
+            let change = VipTables::open(&locked)?.put(&[entry])?[0];
             record::set_member(&locked, entry.vip, a.vrrp_instance.as_deref())
                 .context("recording the VRRP instance")?;
-            let change = VipTables::open(&locked)?.put(&[entry])?[0];
             let (vip, real) = (entry.vip, entry.real);
             let note = if a.monitor {
                 " [monitor: counted, not enforced]"
@@ -130,8 +133,10 @@ pub fn run(pins: &PinDir, cmd: Command) -> anyhow::Result<()> {
         Command::Del(a) => {
             let vip = vip::parse_vip(&a.vip)?;
             privilege::require(Need::Bpf)?;
-            let removed = tables::edit(pins, |t| t.remove(&[vip]))?;
-            record::set_member(pins, vip, None).context("updating the VRRP record")?;
+            pins.check_bpffs()?;
+            let locked = pins.lock()?;
+            let removed = VipTables::open(&locked)?.remove(&[vip])?;
+            record::set_member(&locked, vip, None).context("updating the VRRP record")?;
             println!("removed VIP {vip} (real IP {})", removed[0].real);
         }
         Command::List(a) => {

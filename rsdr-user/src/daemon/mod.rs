@@ -57,6 +57,17 @@ pub enum DaemonError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the keepalived notify FIFO cannot be read any more; exiting so that the service starts again"
+    )]
+    FifoGone,
+}
+
+/// The next state change from keepalived's FIFO (`None`: it closed).
+async fn recv_fifo(
+    fifo: &mut Option<tokio::sync::mpsc::UnboundedReceiver<(String, crate::vrrp::State)>>,
+) -> Option<(String, crate::vrrp::State)> {
+    fifo.as_mut()?.recv().await
 }
 
 fn setup(what: &'static str) -> impl FnOnce(std::io::Error) -> DaemonError {
@@ -212,6 +223,7 @@ async fn vrrp_switch(
     };
     let mut c = counters.lock().expect("daemon counters");
     match switched {
+        Ok(s) if s.before == Some(state) => info!("keepalived: {s} (no change)"),
         Ok(s) => {
             *c.vrrp_transitions
                 .entry((instance.to_string(), state.name()))
@@ -259,13 +271,7 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
     let mut int = signal(SignalKind::interrupt()).map_err(setup("SIGINT handler"))?;
     let mut tick = tokio::time::interval(opts.poll.max(Duration::from_millis(50)));
     let mut seen = mtime(&opts.config_path);
-    sd_notify::notify("READY=1");
-    info!(
-        "running with {}; pin dir {}",
-        opts.config_path.display(),
-        pins.root().display()
-    );
-    let mut retry = Retry::default();
+    // Before READY: keepalived, ordered after rsdr, finds the FIFO there.
     let mut fifo = match &cfg.vrrp_notify_fifo {
         Some(path) => {
             let rx = vrrp_fifo::spawn(path.clone())?;
@@ -274,13 +280,28 @@ pub async fn run(pins: PinDir, mut cfg: Config, opts: DaemonOptions) -> Result<(
         }
         None => None,
     };
+    sd_notify::notify("READY=1");
+    info!(
+        "running with {}; pin dir {}",
+        opts.config_path.display(),
+        pins.root().display()
+    );
+    let mut retry = Retry::default();
     // The VRRP states `rsdr vrrp` (a notify script) may change under us.
     let mut vrrp_seen = crate::vrrp::record::states(&pins).ok();
     loop {
         let why = tokio::select! {
             _ = hup.recv() => "SIGHUP",
-            Some((instance, state)) = async { fifo.as_mut()?.recv().await } => {
+            msg = recv_fifo(&mut fifo), if fifo.is_some() => {
+                let Some((instance, state)) = msg else {
+                    return Err(DaemonError::FifoGone);
+                };
                 vrrp_switch(&pins, &instance, state, &counters).await;
+                // Every line already waiting is switched before the one
+                // apply that moves the managed addresses.
+                while let Some(Ok((instance, state))) = fifo.as_mut().map(|f| f.try_recv()) {
+                    vrrp_switch(&pins, &instance, state, &counters).await;
+                }
                 vrrp_seen = crate::vrrp::record::states(&pins).ok();
                 missing = reapply(&pins, &cfg, &netlink, &counters, "VRRP", &mut retry, missing).await;
                 continue;

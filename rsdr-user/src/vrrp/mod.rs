@@ -18,7 +18,7 @@ use std::{fmt, str::FromStr};
 
 use thiserror::Error;
 
-pub use switch::{SwitchError, Switched, switch, with_vrrp};
+pub use switch::{SwitchError, Switched, require_current_datapath, switch, with_vrrp};
 
 /// A VRRP instance's state, as keepalived reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

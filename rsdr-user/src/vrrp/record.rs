@@ -67,9 +67,14 @@ fn read(pins: &PinDir) -> io::Result<Vec<(String, PathBuf, Vec<String>)>> {
     let mut out = Vec::new();
     for inst in top {
         let inst = inst?;
-        let names = fs::read_dir(inst.path())?
-            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
-            .collect::<io::Result<Vec<_>>>()?;
+        // An instance another rsdr forgets while we read: not there.
+        let names = match fs::read_dir(inst.path()) {
+            Ok(d) => d
+                .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect::<io::Result<Vec<_>>>()?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         out.push((
             unescape(&inst.file_name().to_string_lossy()),
             inst.path(),

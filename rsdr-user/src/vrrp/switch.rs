@@ -24,6 +24,24 @@ pub enum SwitchError {
     },
     #[error(transparent)]
     Tables(#[from] VipError),
+    #[error(
+        "the running datapath is {running}, not this rsdr's {this}, and may not know VRRP flags; run `rsdr apply` (or `rsdr attach`) first to swap in this build's"
+    )]
+    OldDatapath { running: String, this: String },
+}
+
+/// Refuse to set VRRP flags for a datapath of another build: one made
+/// before VRRP ignores them (the master would never answer, keepalived's
+/// announcements would be dropped).
+pub fn require_current_datapath(pins: &PinDir) -> Result<(), SwitchError> {
+    let this = crate::upgrade::Build::this();
+    match crate::upgrade::running(pins) {
+        Some(b) if b == this => Ok(()),
+        running => Err(SwitchError::OldDatapath {
+            running: running.map_or("of an rsdr before build stamps".into(), |b| b.to_string()),
+            this: this.to_string(),
+        }),
+    }
 }
 
 /// What a switch did.
@@ -79,6 +97,7 @@ pub fn switch(pins: &PinDir, instance: &str, state: State) -> Result<Switched, S
         path: record::dir(pins),
         source,
     };
+    require_current_datapath(pins)?;
     // The record first: should the table writes fail, the next apply
     // brings the tables to what it says.
     let before = record::set_state(pins, instance, state).map_err(err)?;
