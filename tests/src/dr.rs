@@ -112,21 +112,27 @@ pub(crate) fn plug(switch: &Netns, host: &Netns, port: &str) {
     host.wait_ready("eth0");
 }
 
+/// A namespace holding bridge `br0`, up, forwarding at once (no STP).
+pub(crate) fn switch() -> Netns {
+    let switch = Netns::new("sw");
+    switch.ip(&[
+        "link",
+        "add",
+        "br0",
+        "type",
+        "bridge",
+        "forward_delay",
+        "0",
+        "stp_state",
+        "0",
+    ]);
+    switch.ip(&["link", "set", "br0", "up"]);
+    switch
+}
+
 impl DrLab {
     pub fn new() -> Self {
-        let switch = Netns::new("sw");
-        switch.ip(&[
-            "link",
-            "add",
-            "br0",
-            "type",
-            "bridge",
-            "forward_delay",
-            "0",
-            "stp_state",
-            "0",
-        ]);
-        switch.ip(&["link", "set", "br0", "up"]);
+        let switch = switch();
         let client = Netns::new("client");
         let director = Netns::new("dir");
         let rs = [Netns::new("rs1"), Netns::new("rs2")];

@@ -234,8 +234,17 @@ impl Default for Lab {
 
 /// Replies received by `arping -c count` from `ns` for `target`.
 pub fn arping(ns: &Netns, iface: &str, target: Ipv4Addr, count: u32) -> u32 {
-    let out = ns
-        .cmd("arping")
+    arping_replies(&arping_output(ns, iface, target, count))
+}
+
+/// What `arping -c count -I iface target` in `ns` printed.
+pub fn arping_output(
+    ns: &Netns,
+    iface: &str,
+    target: Ipv4Addr,
+    count: u32,
+) -> std::process::Output {
+    ns.cmd("arping")
         .args([
             "-c",
             &count.to_string(),
@@ -246,8 +255,7 @@ pub fn arping(ns: &Netns, iface: &str, target: Ipv4Addr, count: u32) -> u32 {
             &target.to_string(),
         ])
         .output()
-        .unwrap_or_else(|e| panic!("cannot run arping: {e}"));
-    arping_replies(&out)
+        .unwrap_or_else(|e| panic!("cannot run arping: {e}"))
 }
 
 /// Replies an arping run reported ("Received N response(s)"); panics with

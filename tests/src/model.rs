@@ -118,9 +118,14 @@ impl Model {
     /// Record a decision about `r`; true if enforced.
     fn about(&mut self, r: &Rule, s: Stat, c: VipCounter) -> bool {
         let m = self.monitored(r);
+        self.count(r, s, c, m);
+        !m
+    }
+
+    /// Count a decision about `r` in the enforced or (`m`) monitored copies.
+    fn count(&mut self, r: &Rule, s: Stat, c: VipCounter, m: bool) {
         *self.stats.entry((s as u32, m)).or_default() += 1;
         *self.vip_counts.entry((r.key(), c as u32, m)).or_default() += 1;
-        !m
     }
 
     /// Ingress (XDP) expectation for `frame`.
@@ -232,14 +237,11 @@ impl Model {
                 if !a.spa.is_unspecified() {
                     if let Some(r) = self.find(IpAddr::V4(a.spa)).cloned() {
                         if a.spa == a.tpa && r.flags & F_VRRP != 0 {
-                            *self
-                                .stats
-                                .entry((Stat::OutArpVrrpAnnouncementPassed as u32, false))
-                                .or_default() += 1;
-                            *self
-                                .vip_counts
-                                .entry((r.key(), VipCounter::AnnouncementsPassed as u32, false))
-                                .or_default() += 1;
+                            let (s, c) = (
+                                Stat::OutArpVrrpAnnouncementPassed,
+                                VipCounter::AnnouncementsPassed,
+                            );
+                            self.count(&r, s, c, false);
                             return pass;
                         }
                         if a.spa == a.tpa {
@@ -296,14 +298,8 @@ impl Model {
                 NdParse::Nd(n) => {
                     if let Some(r) = self.find(IpAddr::V6(n.target)).cloned() {
                         if n.ty == 136 && !n.solicited && r.flags & F_VRRP != 0 {
-                            *self
-                                .stats
-                                .entry((Stat::OutNaVrrpPassed as u32, false))
-                                .or_default() += 1;
-                            *self
-                                .vip_counts
-                                .entry((r.key(), VipCounter::AnnouncementsPassed as u32, false))
-                                .or_default() += 1;
+                            let c = VipCounter::AnnouncementsPassed;
+                            self.count(&r, Stat::OutNaVrrpPassed, c, false);
                             return pass;
                         }
                         return if n.ty == 136 {

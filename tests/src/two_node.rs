@@ -137,19 +137,7 @@ pub struct TwoNode {
 
 impl TwoNode {
     pub fn new() -> Self {
-        let switch = Netns::new("sw");
-        switch.ip(&[
-            "link",
-            "add",
-            "br0",
-            "type",
-            "bridge",
-            "forward_delay",
-            "0",
-            "stp_state",
-            "0",
-        ]);
-        switch.ip(&["link", "set", "br0", "up"]);
+        let switch = crate::dr::switch();
         let client = Netns::new("client");
         let nodes = [Netns::new("node1"), Netns::new("node2")];
         plug(&switch, &client, "p-client");
@@ -289,20 +277,7 @@ impl TwoNode {
 
     /// `arping -c count VIP` from the client: the MACs that answered.
     pub fn client_arping(&self, count: u32) -> Vec<Mac> {
-        let out = self
-            .client
-            .cmd("arping")
-            .args([
-                "-c",
-                &count.to_string(),
-                "-w",
-                &(count + 1).to_string(),
-                "-I",
-                "eth0",
-            ])
-            .arg(VIP.to_string())
-            .output()
-            .expect("arping");
+        let out = crate::lab::arping_output(&self.client, "eth0", VIP, count);
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| {
